@@ -1,0 +1,28 @@
+"""Where FER Studio keeps its runs, jobs, caches and registered datasets."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """The data directory: ``$FER_STUDIO_HOME`` or ``<project>/.fer_studio`` (git-ignored)."""
+    path = Path(os.environ.get("FER_STUDIO_HOME") or PROJECT_ROOT / ".fer_studio")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Folder for dataset caches (``.npz`` files keyed by source content)."""
+    path = data_dir() / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the checkout, or ``$FER_SHARED_DATA``; ``None`` when absent."""
+    env = os.environ.get("FER_SHARED_DATA")
+    path = Path(env) if env else PROJECT_ROOT.parent / "shared" / "data"
+    return path if path.is_dir() else None
