@@ -98,7 +98,9 @@ class FERDataset:
     @property
     def display_name(self) -> str:
         """The name as it should be shown, marked when the data is synthetic."""
-        return f"{self.name} (synthetic)" if self.synthetic else self.name
+        if self.synthetic and "synthetic" not in self.name.lower():
+            return f"{self.name} (synthetic)"
+        return self.name
 
     # -- selection -----------------------------------------------------------
     def select(self, index: np.ndarray | Sequence[int]) -> "FERDataset":

@@ -1,0 +1,20 @@
+"""FER Studio dashboard: the router. Run with ``streamlit run dashboard/Home.py``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # make fer_core importable
+
+import streamlit as st  # noqa: E402
+
+VIEWS = Path(__file__).resolve().parent / "views"
+
+st.set_page_config(page_title="FER Studio", page_icon="🙂", layout="wide")
+pages = {
+    "Studio": [
+        st.Page(VIEWS / "home.py", title="Home", icon="🏠", default=True),
+        st.Page(VIEWS / "data.py", title="Data", icon="🗂️"),
+    ],
+}
+st.navigation(pages).run()
