@@ -23,6 +23,8 @@ def _add_data_source(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extra", choices=["keep", "drop"], default=None,
                    help="classes with no canonical match (contempt, ahegao): keep or drop")
     p.add_argument("--ferplus", default="auto", help="FER+ votes file, 'auto' (beside the data) or 'none'")
+    p.add_argument("--faces", choices=["haar", "mtcnn"], default=None,
+                   help="detect and crop the largest face of each image first (uncropped photos)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable files/rows and report them")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the dataset cache")
 
@@ -30,7 +32,8 @@ def _add_data_source(p: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace):
     from .data import load_dataset
 
-    opts = {k: v for k, v in {"size": args.size, "color": args.color, "extra": args.extra}.items() if v is not None}
+    opts = {k: v for k, v in {"size": args.size, "color": args.color, "extra": args.extra,
+                                 "faces": args.faces}.items() if v is not None}
     if args.skip_bad:
         opts["on_error"] = "skip"
     ferplus = None if str(args.ferplus).lower() == "none" else args.ferplus

@@ -350,3 +350,25 @@ def test_crop_faces_rejects_bad_arguments():
         crop_faces(ds, size=(32, 48))
     with pytest.raises(DataError, match="FERDataset"):
         crop_faces(ds.images)
+
+
+def test_folder_loader_crops_uncropped_photos(fer_faces, tmp_path):
+    """JAFFE-style: 256x256 head shots in class folders; faces are detected and cropped on loading."""
+    from PIL import Image
+
+    from fer_core.data import load_folders
+
+    root = tmp_path / "jaffe"
+    for cls, face in (("HA", fer_faces[0]), ("NE", fer_faces[1])):
+        (root / cls).mkdir(parents=True)
+        Image.fromarray(compose([face], [(60, 50, 140, 140)], shape=(256, 256))).save(root / cls / f"KA.{cls}1.1.tiff")
+    Image.fromarray(background("plain", (256, 256))).save(root / "HA" / "KA.HA2.2.tiff")
+    ds = load_folders(root, faces="haar", fractions=(1.0, 0.0, 0.0))
+    assert len(ds) == 2 and ds.image_size == (48, 48)
+    assert [i.source for i in ds.issues] == ["HA/KA.HA2.2.tiff"]
+    assert "no face found by haar detector" in ds.issues[0].reason
+    # The crop holds the face: it matches the face it came from better than the other one.
+    row = list(ds.sources).index("NE/KA.NE1.1.tiff")
+    inner = cv2.resize(ds.images[row][7:41, 7:41], (48, 48))  # drop the 0.2 margin
+    own, other = (np.corrcoef(inner.ravel(), f.ravel())[0, 1] for f in (fer_faces[1], fer_faces[0]))
+    assert own > 0.5 and own > other

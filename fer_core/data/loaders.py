@@ -149,14 +149,32 @@ def _read_many(
     size: int | tuple[int, int] | None,
     on_error: str,
     progress: Progress | None,
+    faces: str | None = None,
 ) -> tuple[list[np.ndarray | None], list[LoadIssue]]:
-    """Decode many files in a thread pool; failures become LoadIssues (or raise)."""
-    def one(p: Path) -> np.ndarray | ImageReadError:
+    """Decode many files in a thread pool; failures become LoadIssues (or raise).
+
+    With ``faces`` ("haar" or "mtcnn") the largest face is detected at full resolution and cropped
+    before resizing; images with no face are always left out and reported, never kept silently.
+    """
+    detector = None
+    if faces is not None:
+        from .faces import get_detector
+
+        detector = get_detector(faces)
+
+    def one(p: Path) -> np.ndarray | ImageReadError | LoadIssue:
         try:
             img = read_image(p, color=color, name=_rel(p, root))
-            return resize(img, size) if size is not None else img
         except ImageReadError as exc:
             return exc
+        if detector is not None:
+            from .faces import crop_face
+
+            found = detector.detect(img)
+            if not found:
+                return LoadIssue(_rel(p, root), f"no face found by {faces} detector")
+            img = crop_face(img, found[0], margin=0.2)
+        return resize(img, size) if size is not None else img
 
     results: list[np.ndarray | None] = []
     issues: list[LoadIssue] = []
@@ -167,6 +185,9 @@ def _read_many(
                 if on_error == "raise":
                     raise res
                 issues.append(LoadIssue(res.source, res.reason))
+                results.append(None)
+            elif isinstance(res, LoadIssue):
+                issues.append(res)
                 results.append(None)
             else:
                 results.append(res)
@@ -205,6 +226,7 @@ def load_folders(
     on_error: str = "raise",
     progress: Progress | None = None,
     name: str | None = None,
+    faces: str | None = None,
 ) -> FERDataset:
     """Load an image-folder dataset.
 
@@ -221,7 +243,9 @@ def load_folders(
     ...); ``contempt`` and ``ahegao`` are kept as extra classes (``extra="keep"``) or dropped
     (``extra="drop"``); other names need an entry in ``label_map``. Images are decoded to
     ``color`` ("grey" or "rgb") and resized to ``size`` (``None`` keeps them as they are, which
-    requires one common size). Source ids are paths relative to ``root``.
+    requires one common size). Source ids are paths relative to ``root``. ``faces="haar"`` (or
+    ``"mtcnn"``) detects and crops the largest face of each image first (for uncropped photos such
+    as JAFFE); images with no face are left out and listed in ``issues``.
     """
     _check_on_error(on_error)
     root = Path(root)
@@ -254,7 +278,7 @@ def load_folders(
     raw_names = sorted({e[1] for e in entries})
     classes, mapping = map_class_names(raw_names, label_map, extra, where=str(root))
     entries = [e for e in entries if mapping[e[1]] is not None]
-    decoded, bad = _read_many([e[0] for e in entries], root, color, size, on_error, progress)
+    decoded, bad = _read_many([e[0] for e in entries], root, color, size, on_error, progress, faces)
     issues += bad
     ok = [i for i, im in enumerate(decoded) if im is not None]
     if not ok:
@@ -282,6 +306,7 @@ def load_oahega(
     seed: int = 0,
     on_error: str = "raise",
     progress: Progress | None = None,
+    faces: str | None = None,
 ) -> FERDataset:
     """Load OAHEGA: RGB face crops in folders per class plus ``data.csv`` (``path,label``).
 
@@ -320,7 +345,7 @@ def load_oahega(
             continue
         files.append(found)
         labels.append(classes.index(target))
-    decoded, bad = _read_many(files, root, color, size, on_error, progress)
+    decoded, bad = _read_many(files, root, color, size, on_error, progress, faces)
     issues += bad
     ok = [i for i, im in enumerate(decoded) if im is not None]
     if not ok:
