@@ -1,0 +1,26 @@
+"""Evaluation: scores from predicted probabilities, prediction with TTA, ensembles, cross-dataset.
+
+>>> from fer_core.evaluation import evaluate_model, evaluate_probs, predict_probs, Ensemble
+>>> probs = predict_probs(model, images, tta="flip")                    # doctest: +SKIP
+>>> report = evaluate_probs(labels, probs, CLASSES, sources=sources)    # doctest: +SKIP
+>>> print(report.format_text())                                         # doctest: +SKIP
+
+Nothing here imports TensorFlow; loading saved models (:func:`load_ensemble`) does, lazily.
+"""
+from __future__ import annotations
+
+from .ensemble import ENSEMBLE_KIND, Ensemble, load_ensemble, resolve_member, save_ensemble
+from .evaluate import evaluate_model, model_classes
+from .metrics import (ECE_BINS, MAX_CURVE_POINTS, EvalReport, align_classes, align_labels, check_predictions,
+                      confused_pairs, evaluate_predictions, evaluate_probs, expected_calibration_error, mcnemar,
+                      most_confident_mistakes, paired_bootstrap, per_image)
+from .predict import (SHIFT_PX, TTA_MODES, augment, model_input_shape, num_classes, parse_tta, predict_probs,
+                      to_model_input, tta_views)
+
+__all__ = [
+    "ECE_BINS", "ENSEMBLE_KIND", "MAX_CURVE_POINTS", "SHIFT_PX", "TTA_MODES", "Ensemble", "EvalReport",
+    "align_classes", "align_labels", "augment", "check_predictions", "confused_pairs", "evaluate_model",
+    "evaluate_predictions", "evaluate_probs", "expected_calibration_error", "load_ensemble", "mcnemar",
+    "model_classes", "model_input_shape", "most_confident_mistakes", "num_classes", "paired_bootstrap",
+    "parse_tta", "per_image", "predict_probs", "resolve_member", "save_ensemble", "to_model_input", "tta_views",
+]
