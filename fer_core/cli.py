@@ -73,6 +73,48 @@ def cmd_data_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from .inference import Predictor
+
+    predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face,
+                                   fallback=args.fallback, tta=args.tta)
+    rows, failed = [], 0
+    for path in args.images:
+        try:
+            result = predictor.predict_image(path)
+        except FERError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            rows.append({"source": path, "face": 0, "status": f"error: {exc}"})
+            failed += 1
+            continue
+        print(f"{path}: {result.message}")
+        for i, f in enumerate(result.faces, 1):
+            top = sorted(zip(f.probs, f.classes), reverse=True)[:3]
+            print(f"  face {i} at {f.box}: {f.label} {f.confidence:.1%}  (" +
+                  ", ".join(f"{c} {p:.1%}" for p, c in top) + ")")
+        rows.extend(result.rows())
+        if args.annotate and result.faces:
+            from pathlib import Path
+
+            import cv2
+
+            out = Path(args.annotate) / f"{Path(path).stem}_annotated.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out), cv2.cvtColor(result.annotated(), cv2.COLOR_RGB2BGR))
+    if args.csv:
+        from .io import atomic_path
+
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {args.csv}")
+    return 2 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--blank-std", type=float, default=1.0, help="pixel std below which an image is near-blank")
     aud.set_defaults(handler=cmd_data_audit)
 
+    pred = sub.add_parser("predict", help="detect faces in photos and classify each")
+    pred.add_argument("run", help="run id, run folder, .keras model or ensemble .json")
+    pred.add_argument("images", nargs="+", help="photos (JPEG/PNG/WebP/BMP/TIFF, any size and mode)")
+    pred.add_argument("--csv", help="write one row per face to this CSV file")
+    pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
+    pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
+    pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
+    pred.add_argument("--tta", choices=["none", "flip", "shift"], default=None)
+    pred.add_argument("--annotate", metavar="DIR", help="save each photo with boxes and labels into DIR")
+    pred.set_defaults(handler=cmd_predict)
+
+    _register_all()
     for register in _EXTRA_COMMANDS:
         register(sub)
     return parser
@@ -98,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Functions ``f(subparsers)`` that add further commands (train, evaluate, ...), appended by modules.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _register_all() -> None:
+    """Add the commands that live beside their modules (imported lazily, only when parsing)."""
+    if _EXTRA_COMMANDS:
+        return
+    from .runs_cli import register as runs
+
+    _EXTRA_COMMANDS.extend([runs])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

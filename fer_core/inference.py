@@ -1,0 +1,182 @@
+"""From a photo to a prediction: safe decoding, face detection, crop, classification, annotation.
+
+>>> predictor = Predictor.from_ref("20261122-031500-five_layer-ab12")      # doctest: +SKIP
+>>> result = predictor.predict_image("group_photo.jpg")                      # doctest: +SKIP
+>>> [(f.label, round(f.confidence, 2)) for f in result.faces]               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+from .data.faces import Face, crop_face, get_detector
+from .data.images import MAX_PIXELS, read_image
+from .errors import ConfigError, DataError
+from .evaluation.evaluate import model_classes
+from .evaluation.predict import model_input_shape, predict_probs
+
+
+@dataclass
+class FacePrediction:
+    """One detected face: where it is, what the model thinks, and the crop it saw."""
+
+    box: tuple[int, int, int, int]
+    detector_score: float
+    probs: np.ndarray
+    classes: tuple[str, ...]
+    crop: np.ndarray
+
+    @property
+    def label(self) -> str:
+        return self.classes[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+
+@dataclass
+class PhotoResult:
+    """Every face found in one photo (empty when none was found and no fallback was asked for)."""
+
+    source: str
+    image: np.ndarray  # the decoded, EXIF-oriented RGB photo
+    faces: list[FacePrediction] = field(default_factory=list)
+    whole_image: bool = False  # True when the whole photo was classified as one face (fallback)
+
+    @property
+    def message(self) -> str:
+        if self.whole_image:
+            return "no face found: the whole image was classified (fallback)"
+        if not self.faces:
+            return "no face found"
+        return f"{len(self.faces)} face{'s' if len(self.faces) > 1 else ''} found"
+
+    def annotated(self) -> np.ndarray:
+        """The photo with a box and ``label pp%`` drawn for every face (RGB uint8)."""
+        out = self.image.copy()
+        scale = max(out.shape[:2]) / 640
+        thick = max(1, int(round(2 * scale)))
+        for i, f in enumerate(self.faces, 1):
+            x, y, w, h = f.box
+            cv2.rectangle(out, (x, y), (x + w, y + h), (40, 220, 40), thick)
+            text = f"{i}: {f.label} {f.confidence:.0%}"
+            size = 0.5 * max(scale, 0.6)
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
+            ty = y - 4 if y - th - 6 >= 0 else y + h + th + 4
+            cv2.rectangle(out, (x, ty - th - 3), (x + tw + 4, ty + base - 1), (40, 220, 40), -1)
+            cv2.putText(out, text, (x + 2, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick, cv2.LINE_AA)
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per face (or one 'no face' row) for a CSV of predictions."""
+        if not self.faces:
+            return [{"source": self.source, "face": 0, "status": self.message}]
+        rows = []
+        for i, f in enumerate(self.faces, 1):
+            x, y, w, h = f.box
+            row = {"source": self.source, "face": i, "status": "whole image" if self.whole_image else "ok",
+                   "x": x, "y": y, "w": w, "h": h, "label": f.label, "confidence": round(f.confidence, 4)}
+            row.update({f"p_{c}": round(float(p), 4) for c, p in zip(f.classes, f.probs)})
+            rows.append(row)
+        return rows
+
+
+class Predictor:
+    """Detect faces in photos and classify each one with a model or ensemble.
+
+    Parameters
+    ----------
+    model : a Keras model, an :class:`~fer_core.evaluation.Ensemble`, or anything
+        :func:`~fer_core.evaluation.predict.predict_probs` accepts.
+    classes : the model's class names in output order (default: inferred, see ``model_classes``).
+    detector : ``"haar"`` (fast default) or ``"mtcnn"`` (more accurate, slower).
+    min_face : smallest face side in pixels the detector reports.
+    margin : crop margin around each detected box, as a fraction of the box.
+    fallback : classify the whole image as one face when no face is found.
+    tta : test-time augmentation for the classifier (``None``: the model's own default).
+    max_pixels : decoding bound (decompression bombs are refused).
+    """
+
+    def __init__(self, model: Any, *, classes: Sequence[str] | None = None, detector: str = "haar",
+                 min_face: int = 30, margin: float = 0.15, fallback: bool = False,
+                 tta: str | Sequence[str] | None = None, max_pixels: int = MAX_PIXELS):
+        if margin < 0:
+            raise ConfigError(f"margin must be >= 0, got {margin}.")
+        self.model = model
+        self.classes = model_classes(model, classes=classes)
+        self.detector = get_detector(detector, min_size=int(min_face))
+        self.margin, self.fallback, self.tta, self.max_pixels = margin, fallback, tta, max_pixels
+        try:  # crops go straight to the model's input size; ensembles (mixed sizes) get 96x96
+            h, w, _ = model_input_shape(model)
+        except ConfigError:
+            h = w = None
+        self._crop_size = (h or 96, w or 96)
+
+    @classmethod
+    def from_ref(cls, ref: str | Path, **kw: Any) -> "Predictor":
+        """A predictor for a run id, a run folder, a ``.keras`` file or a saved ensemble ``.json``."""
+        model, classes = load_model_ref(ref)
+        return cls(model, classes=kw.pop("classes", classes), **kw)
+
+    def predict_image(self, src: str | Path | bytes | np.ndarray, name: str | None = None) -> PhotoResult:
+        """Decode (or take) one photo, find its faces and classify each."""
+        if isinstance(src, np.ndarray):
+            image = np.asarray(src)
+            if image.dtype != np.uint8 or image.ndim not in (2, 3):
+                raise DataError(f"predict_image expects a uint8 image (h, w) or (h, w, 3), got "
+                                f"{image.dtype} {image.shape}.")
+            image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+            label = name or "<array>"
+        else:
+            label = name or (str(src) if not isinstance(src, (bytes, bytearray)) else "<upload>")
+            image = read_image(src, color="rgb", max_pixels=self.max_pixels, name=label)
+        faces: list[Face] = self.detector.detect(image)
+        whole = False
+        if not faces:
+            if not self.fallback:
+                return PhotoResult(label, image)
+            h, w = image.shape[:2]
+            faces, whole = [Face((0, 0, w, h), 0.0)], True
+        crops = [image if whole else crop_face(image, f, margin=self.margin) for f in faces]
+        h, w = self._crop_size
+        batch = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops])
+        probs = predict_probs(self.model, batch, tta=self.tta)
+        preds = [FacePrediction(tuple(int(v) for v in f.box), float(f.score), p, self.classes, c)
+                 for f, p, c in zip(faces, probs, crops)]
+        return PhotoResult(label, image, preds, whole_image=whole)
+
+
+def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
+    """Load a model from a run id, a run folder, a ``.keras`` file or an ensemble ``.json``.
+
+    Returns the model and its class names when the run recorded them (else None, to be inferred).
+    """
+    p = Path(ref)
+    if p.suffix.lower() == ".json":
+        from .evaluation.ensemble import load_ensemble
+
+        return load_ensemble(p), None
+    if p.suffix.lower() == ".keras" or (p.is_dir() and (p / "model.keras").is_file()):
+        folder = p.parent if p.suffix.lower() == ".keras" else p
+        from .evaluation.ensemble import resolve_member
+
+        return resolve_member(str(p)), _run_classes(folder)
+    from .evaluation.ensemble import resolve_member
+    from .runs import RunStore
+
+    run = RunStore().get(str(ref))
+    return resolve_member(str(run.path)), _run_classes(Path(run.path))
+
+
+def _run_classes(folder: Path) -> tuple[str, ...] | None:
+    preds = folder / "predictions.npz"
+    if preds.is_file():
+        with np.load(preds, allow_pickle=False) as z:
+            if "classes" in z.files:
+                return tuple(str(c) for c in z["classes"])
+    return None

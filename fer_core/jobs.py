@@ -1,0 +1,778 @@
+"""Background jobs: training (and later evaluation, robustness) in separate OS processes.
+
+A job is a record ``root/jobs/<job_id>/job.json`` (mirrored in ``index.sqlite``) plus a worker
+process ``python -m fer_core.jobs worker JOB_ID`` started in its own session, never a thread of the
+dashboard, so the dashboard can restart and lose nothing. Files of one job::
+
+    jobs/<job_id>/job.json       status, pid (+ its start time and the boot id), error, ...
+    jobs/<job_id>/progress.json  the latest progress event, rewritten atomically at every event
+    jobs/<job_id>/heartbeat      touched every few seconds by a live worker
+    jobs/<job_id>/log.txt        the worker's stdout and stderr
+    jobs/<job_id>/cancel         flag file: the worker's ``should_stop()`` returns True once it exists
+
+There is no daemon: :meth:`JobManager.schedule` starts queued jobs while fewer than
+``max_running`` run, and is called by ``submit``, ``list``, ``get``/``wait`` and by every worker
+when it finishes, so the queue drains by itself. The same readers detect dead workers (pid gone,
+or the pid reused by another process after a restart) and mark their jobs failed.
+
+Job kinds are functions in :data:`KINDS` (``"train"`` for now); :func:`register_kind` adds more.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from .config import PROJECT_ROOT
+from .errors import ConfigError, FERError
+from .io import atomic_write_json, atomic_write_text
+from .runs import (Run, RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job)
+
+__all__ = [
+    "DIED_REASON", "JOB_STATUSES", "KINDS", "Job", "JobContext", "JobKind", "JobManager",
+    "default_max_running", "register_kind", "run_worker",
+]
+
+#: Life cycle of a job: queued -> running -> done | failed | cancelled (queued -> cancelled too).
+JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
+#: Statuses a job never leaves.
+TERMINAL: tuple[str, ...] = ("done", "failed", "cancelled")
+#: Error of a running job whose worker vanished without recording an outcome.
+DIED_REASON = "worker process died (killed or host restarted)"
+#: Seconds between SQLite progress writes (progress.json is rewritten at every event).
+PROGRESS_DB_INTERVAL = 0.5
+#: Seconds between heartbeat touches of a live worker.
+HEARTBEAT_INTERVAL = 2.0
+#: Default seconds a running job has to stop by itself after ``cancel`` before SIGTERM (then SIGKILL).
+CANCEL_GRACE = 30.0
+#: Test/demo hook: seconds the worker sleeps after each progress event (slows training down so a
+#: test can watch it; unset or 0 in normal use).
+DELAY_ENV = "FER_STUDIO_PROGRESS_DELAY"
+
+
+# ---------------------------------------------------------------------------------- job kinds
+@dataclass
+class JobContext:
+    """What a job kind receives.
+
+    Attributes
+    ----------
+    job_id, run : the job and the run it works on (``run.path`` is where artefacts go)
+    resume : continue from the run's last checkpoint instead of starting over
+    params : kind-specific options given at submit time
+    progress : call with a dict at every step (written to progress.json and the index)
+    should_stop : returns True once the job was cancelled; poll it often and return early
+    """
+
+    job_id: str
+    run: Run
+    resume: bool
+    params: dict[str, Any]
+    progress: Callable[[dict[str, Any]], None]
+    should_stop: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A registered job kind: the function run by the worker, and whether a run can be resumed."""
+
+    name: str
+    fn: Callable[[JobContext], Any]
+    can_resume: Callable[[Run], bool]
+    hidden: bool = False
+
+
+#: Job kinds by name; the worker dispatches on ``job.kind`` through this table.
+KINDS: dict[str, JobKind] = {}
+#: Kinds registered by other modules: kind -> module whose import registers it (imported on demand).
+KIND_MODULES: dict[str, str] = {}
+
+
+def register_kind(name: str, *, can_resume: Callable[[Run], bool] | None = None, hidden: bool = False):
+    """Decorator registering ``fn(ctx: JobContext)`` as the job kind ``name``.
+
+    ``can_resume(run)`` says whether a failed/cancelled job of this kind can continue (default:
+    the run has ``checkpoint.keras`` and ``state.json``). Hidden kinds are left out of listings.
+    """
+    def deco(fn: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
+        KINDS[name] = JobKind(name, fn, can_resume or (lambda run: run.has_checkpoint), hidden)
+        return fn
+
+    return deco
+
+
+@register_kind("train")
+def _train_kind(ctx: JobContext) -> Any:
+    """Train ``ctx.run``'s configuration with :func:`fer_core.training.engine.train`."""
+    from .training.config import load_config
+    from .training.engine import train
+
+    cfg = load_config(ctx.run.config())
+    return train(cfg, ctx.run.path, progress=ctx.progress, resume=ctx.resume, should_stop=ctx.should_stop)
+
+
+def _sleep_state(run: Run) -> Path:
+    return run.path / "sleep_steps_state.json"
+
+
+@register_kind("sleep_steps", can_resume=lambda run: _sleep_state(run).is_file(), hidden=True)
+def _sleep_steps_kind(ctx: JobContext) -> Any:
+    """Test-only kind: ``params["steps"]`` steps of ``params["step_s"]`` seconds, resumable and
+    cancellable (unless ``params["ignore_cancel"]``, to exercise the SIGTERM grace period);
+    ``params["fail_at"]`` raises at that step."""
+    steps, step_s = int(ctx.params.get("steps", 20)), float(ctx.params.get("step_s", 0.1))
+    state_path = _sleep_state(ctx.run)
+    done = int((read_json(state_path, {}) or {}).get("step", 0)) if ctx.resume else 0
+    for step in range(done + 1, steps + 1):
+        if ctx.should_stop() and not ctx.params.get("ignore_cancel"):
+            return {"stopped_at": step - 1}
+        if step == ctx.params.get("fail_at"):
+            raise RuntimeError(f"boom at step {step}")
+        time.sleep(step_s)
+        atomic_write_json(state_path, {"step": step})
+        ctx.progress({"phase": "train", "epoch": step, "epochs": steps, "batch": 1, "batches": 1})
+    atomic_write_json(ctx.run.path / "metrics.json", {"accuracy": 1.0, "macro_f1": 1.0})
+    return {"steps": steps}
+
+
+def _check_kind(kind: str) -> JobKind:
+    if kind not in KINDS and kind in KIND_MODULES:
+        import importlib
+
+        importlib.import_module(KIND_MODULES[kind])
+    if kind not in KINDS:
+        names = [k for k, v in KINDS.items() if not v.hidden]
+        raise ConfigError(f"Unknown job kind {kind!r}; expected one of {names}.")
+    return KINDS[kind]
+
+
+# ---------------------------------------------------------------------------------- processes
+#: Workers this process started, so finished ones are reaped (no zombies in a long-lived dashboard).
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+def _reap() -> None:
+    for pid, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            _CHILDREN.pop(pid, None)
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) of ``pid`` from /proc, None if absent."""
+    try:
+        raw = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    rest = raw[raw.rfind(")") + 2:].split()  # the command name may hold spaces and parentheses
+    return rest[0], int(rest[19])
+
+
+def _alive(pid: int | None, pid_start: int | None, boot_id: str | None) -> bool:
+    """Whether the worker recorded as (pid, start time, boot id) is still running.
+
+    False when the machine rebooted since, the pid is gone or a zombie, or the pid now belongs to a
+    process with another start time (reused after a restart).
+    """
+    if not pid:
+        return False
+    _reap()
+    current_boot = _boot_id()
+    if boot_id and current_boot and boot_id != current_boot:
+        return False
+    if not Path("/proc/self/stat").exists():  # no procfs: the best we can do is "pid exists"
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    st = _proc_stat(pid)
+    if st is None or st[0] in ("Z", "X"):
+        return False
+    return pid_start is None or st[1] == int(pid_start)
+
+
+def default_max_running() -> int:
+    """``$FER_STUDIO_MAX_JOBS``, else half the CPU cores (at least 1): 1 on a 2-core machine."""
+    env = os.environ.get("FER_STUDIO_MAX_JOBS")
+    if env:
+        try:
+            k = int(env)
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise ConfigError(f"FER_STUDIO_MAX_JOBS must be a whole number >= 1; got {env!r}.")
+        return k
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+# ---------------------------------------------------------------------------------- records
+@dataclass
+class Job:
+    """One background job as seen by :class:`JobManager`.
+
+    Attributes
+    ----------
+    id : ``<yyyymmdd-hhmmss>-<kind>-<4 hex>``
+    kind : a key of :data:`KINDS`
+    run_id : the run it works on
+    status : one of :data:`JOB_STATUSES`
+    created, started, finished : ISO 8601 local times (None until reached)
+    pid : worker process id while running
+    resume : whether it continues the run from its last checkpoint
+    error : why it failed (last line of the traceback, or :data:`DIED_REASON`)
+    log_tail : last lines of the worker's log, recorded when it failed
+    progress : the latest progress event the index holds (refreshed at most every 0.5 s)
+    resumable : failed or cancelled with a checkpoint to continue from
+    cancel_requested : when cancel was asked for (None if never)
+    path : the job's folder
+    """
+
+    id: str
+    kind: str
+    run_id: str
+    status: str
+    created: str
+    started: str | None = None
+    finished: str | None = None
+    pid: int | None = None
+    resume: bool = False
+    error: str | None = None
+    log_tail: str = ""
+    progress: dict[str, Any] = field(default_factory=dict)
+    resumable: bool = False
+    cancel_requested: str | None = None
+    path: Path = field(default_factory=Path)
+
+    @property
+    def heartbeat_age(self) -> float | None:
+        """Seconds since the worker last showed a sign of life (heartbeat or progress), None if never."""
+        times = [p.stat().st_mtime for p in (self.path / "heartbeat", self.path / "progress.json") if p.exists()]
+        return max(0.0, time.time() - max(times)) if times else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (path as str, progress without its history list)."""
+        d = asdict(self)
+        d["path"] = str(self.path)
+        d["progress"] = {k: v for k, v in self.progress.items() if k != "history"}
+        return d
+
+
+class JobManager:
+    """Submit, list, watch, cancel and resume background jobs under ``root``.
+
+    Parameters
+    ----------
+    root : the data directory (default :func:`fer_core.config.data_dir`)
+    max_running : at most this many jobs run at once; more wait "queued"
+        (default :func:`default_max_running`: ``$FER_STUDIO_MAX_JOBS`` or 1 on 2 cores)
+    cancel_grace : seconds a cancelled running job has to stop by itself before SIGTERM, and
+        again before SIGKILL
+    """
+
+    def __init__(self, root: str | Path | None = None, max_running: int | None = None, *,
+                 cancel_grace: float = CANCEL_GRACE):
+        self.store = RunStore(root)
+        self.root = self.store.root
+        self.jobs_dir = self.root / "jobs"
+        if max_running is None:
+            max_running = default_max_running()
+        if isinstance(max_running, bool) or not isinstance(max_running, int) or max_running < 1:
+            raise ConfigError(f"max_running must be an int >= 1; got {max_running!r}.")
+        if not isinstance(cancel_grace, (int, float)) or cancel_grace < 0:
+            raise ConfigError(f"cancel_grace must be a number of seconds >= 0; got {cancel_grace!r}.")
+        self.max_running = max_running
+        self.cancel_grace = float(cancel_grace)
+
+    # ------------------------------------------------------------------ records
+    def _dir(self, job_id: str) -> Path:
+        if not isinstance(job_id, str) or not job_id or "/" in job_id or job_id.startswith("."):
+            raise unknown_id_error("job", str(job_id), [])
+        return self.jobs_dir / job_id
+
+    def _record(self, job_id: str) -> dict[str, Any]:
+        rec = read_json(self._dir(job_id) / "job.json")
+        if not isinstance(rec, dict):
+            with self.store.connect() as con:
+                known = [r[0] for r in con.execute("SELECT id FROM jobs ORDER BY submitted DESC")]
+            raise unknown_id_error("job", job_id, known)
+        return rec
+
+    def _write(self, rec: dict[str, Any]) -> None:
+        """job.json then the index row (the caller holds the job's lock)."""
+        rec["updated"] = now_iso()
+        folder = self.jobs_dir / rec["id"]
+        atomic_write_json(folder / "job.json", rec)
+        with self.store.connect(write=True) as con:
+            upsert_job(con, {**rec, "progress": read_json(folder / "progress.json")})
+
+    @contextlib.contextmanager
+    def _locked(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """The job's record under its lock; written back if the block changed it."""
+        folder = self._dir(job_id)
+        if not folder.is_dir():
+            self._record(job_id)  # raises the "unknown job" error
+        with file_lock(folder / ".lock"):
+            rec = self._record(job_id)
+            before = json.dumps(rec, sort_keys=True, default=str)
+            yield rec
+            if json.dumps(rec, sort_keys=True, default=str) != before:
+                self._write(rec)
+
+    def _to_job(self, row: Mapping[str, Any], rec: Mapping[str, Any] | None = None) -> Job:
+        folder = self.jobs_dir / row["id"]
+        try:
+            progress = json.loads(row["progress"]) if row["progress"] else {}
+        except ValueError:
+            progress = {}
+        rec = rec if rec is not None else (read_json(folder / "job.json", {}) or {})
+        status = row["status"]
+        resumable = False
+        if status in ("failed", "cancelled"):
+            try:
+                later = self._later_jobs(row["run_id"], row["submitted"])
+                run = self.store.get(row["run_id"])
+                resumable = not later and _check_kind(row["kind"]).can_resume(run)
+            except FERError:
+                resumable = False
+        return Job(
+            id=row["id"], kind=row["kind"], run_id=row["run_id"], status=status, created=row["created"],
+            started=row["started"], finished=row["finished"], pid=row["pid"], resume=bool(row["resume"]),
+            error=row["error"], log_tail=rec.get("log_tail", ""), progress=progress or {},
+            resumable=resumable, cancel_requested=row["cancel_requested"], path=folder,
+        )
+
+    def _new_job(self, kind: str, run_id: str, resume: bool, params: Mapping[str, Any]) -> str:
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        import secrets
+
+        for _ in range(100):
+            job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(2)}"
+            try:
+                (self.jobs_dir / job_id).mkdir()
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FERError(f"Could not allocate a new job folder under {self.jobs_dir}.")
+        rec = {"id": job_id, "kind": kind, "run_id": run_id, "status": "queued", "created": now_iso(),
+               "submitted": time.time(), "started": None, "finished": None, "pid": None,
+               "pid_start": None, "boot_id": None, "resume": bool(resume), "error": None,
+               "cancel_requested": None, "params": dict(params)}
+        with file_lock(self.jobs_dir / job_id / ".lock"):
+            self._write(rec)
+        return job_id
+
+    def _later_jobs(self, run_id: str, submitted: float | None) -> list[str]:
+        """Jobs on ``run_id`` submitted after ``submitted`` (they supersede a failed/cancelled one)."""
+        with self.store.connect() as con:
+            return [r[0] for r in con.execute("SELECT id FROM jobs WHERE run_id=? AND submitted>? ORDER BY submitted",
+                                              (run_id, submitted or 0))]
+
+    def _active_jobs_of(self, run_id: str) -> list[str]:
+        with self.store.connect() as con:
+            return [r[0] for r in con.execute(
+                "SELECT id FROM jobs WHERE run_id=? AND status IN ('queued','running')", (run_id,))]
+
+    # ------------------------------------------------------------------ public API
+    def submit(self, config: Mapping[str, Any] | str | Path | None, resume_run: str | None = None, *,
+               kind: str = "train", params: Mapping[str, Any] | None = None) -> Job:
+        """Register a job (and, unless resuming, a new run) and start it or leave it queued.
+
+        Parameters
+        ----------
+        config : the training configuration: a dict, or a TOML/JSON file path (validated with
+            ``fer_core.training.config.load_config`` for ``kind="train"``); ignored when resuming
+        resume_run : id of an existing run to continue from its last checkpoint
+        kind : a key of :data:`KINDS`
+        params : kind-specific options
+
+        Returns
+        -------
+        Job, ``status`` "running" or "queued"
+        """
+        spec = _check_kind(kind)
+        if resume_run is not None:
+            run = self.store.get(resume_run)
+            active = self._active_jobs_of(run.id)
+            if active:
+                raise ConfigError(f"Run {run.id} already has an active job ({active[0]}); wait for it or "
+                                  f"cancel it before resuming.")
+            if not spec.can_resume(run):
+                raise ConfigError(f"Run {run.id} has no checkpoint to resume from (no checkpoint.keras + "
+                                  f"state.json in {run.path}); submit its configuration again instead.")
+        else:
+            run = self.store.create(_config_dict(kind, config))
+        job_id = self._new_job(kind, run.id, resume_run is not None, params or {})
+        self.schedule()
+        return self.get(job_id, schedule=False)
+
+    def schedule(self) -> list[str]:
+        """Check running workers, then start queued jobs (oldest first) while fewer than
+        ``max_running`` run. Returns the ids of the jobs started."""
+        started: list[str] = []
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.jobs_dir / ".schedule.lock"):
+            self._check_running()
+            with self.store.connect() as con:
+                n_running = con.execute("SELECT COUNT(*) FROM jobs WHERE status='running'").fetchone()[0]
+                queued = [r[0] for r in con.execute(
+                    "SELECT id FROM jobs WHERE status='queued' ORDER BY submitted, id")]
+            for job_id in queued:
+                if n_running >= self.max_running:
+                    break
+                if self._start(job_id):
+                    started.append(job_id)
+                    n_running += 1
+        return started
+
+    def list(self, status: str | None = None, run_id: str | None = None) -> list[Job]:
+        """All jobs, newest first (after a :meth:`schedule` pass, so dead workers show as failed)."""
+        if status is not None and status not in JOB_STATUSES:
+            raise ConfigError(f"status must be one of {JOB_STATUSES} or None; got {status!r}.")
+        self.schedule()
+        sql, args = "SELECT * FROM jobs", []
+        conds = []
+        if status is not None:
+            conds.append("status=?")
+            args.append(status)
+        if run_id is not None:
+            conds.append("run_id=?")
+            args.append(run_id)
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        with self.store.connect() as con:
+            rows = con.execute(sql + " ORDER BY submitted DESC, id DESC", args).fetchall()
+        return [self._to_job(r) for r in rows]
+
+    def get(self, job_id: str, *, schedule: bool = True) -> Job:
+        """One job, its status checked against its worker process first."""
+        if schedule:
+            self.schedule()
+        rec = self._record(job_id)
+        with self.store.connect() as con:
+            row = con.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:  # folder exists but not indexed (index rebuilt elsewhere): re-index it
+            with file_lock(self._dir(job_id) / ".lock"):
+                self._write(self._record(job_id))
+            with self.store.connect() as con:
+                row = con.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return self._to_job(row, rec)
+
+    def progress(self, job_id: str) -> dict[str, Any]:
+        """The latest progress event of a job (from progress.json; {} before the first one).
+
+        Keys as sent by the job kind (training: phase, epoch, epochs, batch, batches, loss,
+        accuracy, eta_s, images_per_s, history) plus ``time`` (epoch seconds of the event),
+        ``first_epoch`` (first epoch this worker reported: > 1 after a resume) and ``job_id``.
+        """
+        return read_json(self._dir(job_id) / "progress.json", {}) or {}
+
+    def log_tail(self, job_id: str, n: int = 40) -> str:
+        """The last ``n`` lines of the worker's log ("" before it starts)."""
+        return _tail(self._dir(job_id) / "log.txt", n)
+
+    def cancel(self, job_id: str, *, wait: float | None = None) -> Job:
+        """Cancel a job: a queued one at once; a running one by raising its cancel flag.
+
+        A running worker stops at its next ``should_stop()`` poll; if it is still alive
+        ``cancel_grace`` seconds later, the next reader sends SIGTERM (then SIGKILL after another
+        grace period). ``wait`` blocks up to that many seconds for the job to end. Cancelling a
+        finished job changes nothing.
+        """
+        with self._locked(job_id) as rec:
+            if rec["status"] == "queued":
+                rec.update(status="cancelled", finished=now_iso(), error="cancelled before it started")
+                self._set_run_status(rec["run_id"], "cancelled")
+            elif rec["status"] == "running" and not rec.get("cancel_requested"):
+                atomic_write_text(self._dir(job_id) / "cancel", now_iso() + "\n")
+                rec["cancel_requested"] = now_iso()
+                rec["cancel_requested_ts"] = time.time()
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                return self.wait(job_id, timeout=wait)
+        return self.get(job_id)
+
+    def resume(self, job_id: str) -> Job:
+        """Continue a failed or cancelled job's run from its last checkpoint, as a new job."""
+        job = self.get(job_id)
+        if job.status not in ("failed", "cancelled"):
+            raise ConfigError(f"Only failed or cancelled jobs can be resumed; job {job_id} is {job.status}.")
+        if not job.resumable:
+            later = self._later_jobs(job.run_id, self._record(job_id).get("submitted"))
+            if later:
+                raise ConfigError(f"Job {job_id}'s run {job.run_id} was already taken over by job {later[0]}; "
+                                  f"resume that one instead.")
+            raise ConfigError(f"Job {job_id} cannot be resumed: its run {job.run_id} has no checkpoint yet "
+                              f"(it stopped before the first epoch ended). Submit the configuration again.")
+        params = (read_json(job.path / "job.json", {}) or {}).get("params", {})
+        return self.submit(None, resume_run=job.run_id, kind=job.kind, params=params)
+
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25) -> Job:
+        """Block until the job is done, failed or cancelled; :class:`TimeoutError` after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if job.status in TERMINAL:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"Job {job_id} is still {job.status} after {timeout} s.")
+            time.sleep(poll)
+
+    # ------------------------------------------------------------------ internals
+    def _set_run_status(self, run_id: str, status: str) -> None:
+        with contextlib.suppress(FERError):
+            self.store.update(run_id, status=status)
+
+    def _start(self, job_id: str) -> bool:
+        """Start the worker of a queued job (under the schedule lock)."""
+        with self._locked(job_id) as rec:
+            if rec["status"] != "queued":
+                return False
+            folder = self._dir(job_id)
+            env = dict(os.environ)
+            env["FER_STUDIO_HOME"] = str(self.root)
+            env["FER_STUDIO_MAX_JOBS"] = str(self.max_running)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            env["PYTHONUNBUFFERED"] = "1"
+            with open(folder / "log.txt", "ab") as log:
+                log.write(f"--- {now_iso()} starting worker for job {job_id} ({rec['kind']}, run "
+                          f"{rec['run_id']}{', resume' if rec.get('resume') else ''})\n".encode())
+                log.flush()
+                try:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "fer_core.jobs", "worker", job_id, "--root", str(self.root)],
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=str(PROJECT_ROOT),
+                        env=env, start_new_session=True, close_fds=True)
+                except OSError as exc:  # e.g. out of memory or processes: record it, keep the queue going
+                    rec.update(status="failed", finished=now_iso(), error=f"could not start the worker: {exc}")
+                    self._set_run_status(rec["run_id"], "failed")
+                    return False
+            _CHILDREN[proc.pid] = proc
+            st = _proc_stat(proc.pid)
+            rec.update(status="running", pid=proc.pid, pid_start=st[1] if st else None, boot_id=_boot_id(),
+                       started=now_iso(), cancel_grace=self.cancel_grace)
+            self._set_run_status(rec["run_id"], "running")
+        return True
+
+    def _check_running(self) -> None:
+        """Mark running jobs whose worker is gone as failed; enforce cancel grace periods."""
+        with self.store.connect() as con:
+            rows = con.execute("SELECT id, pid, pid_start, boot_id FROM jobs WHERE status='running'").fetchall()
+        for row in rows:
+            if _alive(row["pid"], row["pid_start"], row["boot_id"]):
+                self._enforce_cancel(row["id"])
+                continue
+            with self._locked(row["id"]) as rec:
+                if rec["status"] != "running" or rec.get("pid") != row["pid"]:
+                    continue  # the worker recorded its outcome meanwhile
+                if _alive(rec.get("pid"), rec.get("pid_start"), rec.get("boot_id")):
+                    continue
+                tail = self.log_tail(rec["id"], 20)
+                if rec.get("cancel_requested"):
+                    rec.update(status="cancelled", error="cancelled (the worker was stopped)")
+                else:
+                    rec.update(status="failed", error=DIED_REASON)
+                rec.update(finished=now_iso(), log_tail=tail)
+                self._set_run_status(rec["run_id"], rec["status"])
+
+    def _enforce_cancel(self, job_id: str) -> None:
+        rec = read_json(self._dir(job_id) / "job.json", {}) or {}
+        asked = rec.get("cancel_requested_ts")
+        if rec.get("status") != "running" or not asked:
+            return
+        grace = float(rec.get("cancel_grace", self.cancel_grace))
+        now = time.time()
+        sig = None
+        if rec.get("sigterm_ts") is None and now - asked >= grace:
+            sig, key = signal.SIGTERM, "sigterm_ts"
+        elif rec.get("sigterm_ts") is not None and now - rec["sigterm_ts"] >= grace:
+            sig, key = signal.SIGKILL, "sigkill_ts"
+        if sig is None or rec.get(key) is not None:
+            return
+        with self._locked(job_id) as rec:
+            if rec.get("status") != "running" or not _alive(rec.get("pid"), rec.get("pid_start"), rec.get("boot_id")):
+                return
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(rec["pid"]), sig)  # the worker leads its own session/process group
+            rec[key] = time.time()
+
+
+def _config_dict(kind: str, config: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
+    """The configuration of a new run as a plain dict (validated for training jobs)."""
+    if config is None:
+        raise ConfigError("submit() needs a configuration (a dict or a TOML path) unless resume_run is given.")
+    if kind == "train":
+        from .training.config import config_to_dict, load_config
+
+        return config_to_dict(load_config(config))
+    if isinstance(config, (str, Path)):
+        p = Path(config)
+        if p.suffix.lower() == ".json":
+            return json.loads(p.read_text(encoding="utf-8"))
+        import tomllib
+
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"config must be a dict or a file path; got {type(config).__name__}.")
+    return dict(config)
+
+
+def _tail(path: Path, n: int) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max(4096, 400 * n)))
+            data = fh.read()
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return "\n".join(lines[-n:]) if n > 0 else ""
+
+
+# ---------------------------------------------------------------------------------- worker
+class _Terminated(BaseException):
+    """Raised in the worker by SIGTERM (sent after a cancel grace period, or by the user)."""
+
+
+class _ProgressWriter:
+    """Progress callback of a worker: progress.json at every event, the index at most every 0.5 s."""
+
+    def __init__(self, jm: JobManager, job_id: str):
+        self.jm, self.job_id = jm, job_id
+        self.path = jm.jobs_dir / job_id / "progress.json"
+        self.last_db = 0.0
+        self.last_key: tuple[Any, Any] | None = None
+        self.first_epoch: Any = None
+        self.latest: dict[str, Any] | None = None
+        self.delay = float(os.environ.get(DELAY_ENV) or 0)
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        ev = dict(event)
+        if self.first_epoch is None and ev.get("epoch"):  # the first epoch this worker trains
+            self.first_epoch = ev["epoch"]
+        ev.update(time=time.time(), job_id=self.job_id, first_epoch=self.first_epoch)
+        atomic_write_json(self.path, ev)
+        self.latest = ev
+        key = (ev.get("phase"), ev.get("epoch"))
+        if time.monotonic() - self.last_db >= PROGRESS_DB_INTERVAL or key != self.last_key:
+            self.flush()
+            self.last_key = key
+        if self.delay > 0:
+            time.sleep(self.delay)
+
+    def flush(self) -> None:
+        if self.latest is None:
+            return
+        with self.jm.store.connect(write=True) as con:
+            con.execute("UPDATE jobs SET progress=? WHERE id=?", (json.dumps(self.latest, default=str), self.job_id))
+        self.last_db = time.monotonic()
+
+
+def _heartbeat(path: Path, stop: threading.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            path.touch()
+        stop.wait(HEARTBEAT_INTERVAL)
+
+
+def run_worker(job_id: str, root: str | Path | None = None) -> int:
+    """Body of ``python -m fer_core.jobs worker JOB_ID``: run one job and record its outcome.
+
+    Returns the exit status: 0 when done (or when there was nothing to do), 1 when failed or cancelled.
+    """
+    jm = JobManager(root)
+    me = os.getpid()
+    st = _proc_stat(me)
+    with jm._locked(job_id) as rec:
+        other = rec["status"] == "running" and rec.get("pid") not in (None, me)
+        if rec["status"] not in ("queued", "running") or other:
+            print(f"job {job_id} is {rec['status']} (pid {rec.get('pid')}); nothing to do", flush=True)
+            return 0
+        rec.update(status="running", pid=me, pid_start=st[1] if st else None, boot_id=_boot_id(),
+                   started=rec.get("started") or now_iso())
+    folder = jm.jobs_dir / job_id
+    cancel_flag = folder / "cancel"
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(folder / "heartbeat", stop), daemon=True)
+    beat.start()
+
+    def on_sigterm(signum, frame):  # noqa: ARG001
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    should_stop = cancel_flag.exists
+    writer = _ProgressWriter(jm, job_id)
+    status, error = "failed", None
+    try:
+        run = jm.store.update(rec["run_id"], status="running")
+        print(f"{now_iso()} job {job_id}: {rec['kind']} on run {run.id} (pid {me})", flush=True)
+        ctx = JobContext(job_id=job_id, run=run, resume=bool(rec.get("resume")), params=rec.get("params") or {},
+                         progress=writer, should_stop=should_stop)
+        _check_kind(rec["kind"]).fn(ctx)
+        status = "cancelled" if should_stop() else "done"
+    except _Terminated:
+        status = "cancelled" if should_stop() else "failed"
+        error = "cancelled (stopped by SIGTERM)" if status == "cancelled" else "terminated by SIGTERM"
+        print(f"{now_iso()} {error}", flush=True)
+    except BaseException as exc:  # noqa: BLE001 - every outcome must be recorded
+        traceback.print_exc()
+        status = "cancelled" if should_stop() else "failed"
+        error = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stop.set()
+        with contextlib.suppress(Exception):
+            writer.flush()
+        if status != "failed" and (jm.store.runs_dir / rec["run_id"] / "metrics.json").is_file():
+            with contextlib.suppress(Exception):  # a cancelled training still evaluates its best model
+                jm.store.refresh(rec["run_id"])
+        with jm._locked(job_id) as rec:
+            rec.update(status=status, error=error, finished=now_iso())
+            if status == "failed":
+                sys.stdout.flush()
+                rec["log_tail"] = jm.log_tail(job_id, 20)
+        jm._set_run_status(rec["run_id"], status)
+        print(f"{now_iso()} job {job_id}: {status}" + (f" ({error})" if error else ""), flush=True)
+        with contextlib.suppress(Exception):
+            jm.schedule()
+    return 0 if status == "done" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fer_core.jobs worker JOB_ID [--root DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m fer_core.jobs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("worker", help="run one job (started by JobManager.schedule; not for direct use)")
+    w.add_argument("job_id")
+    w.add_argument("--root", default=None, help="data directory (default $FER_STUDIO_HOME)")
+    args = parser.parse_args(argv)
+    return run_worker(args.job_id, args.root)
+
+
+if __name__ == "__main__":
+    # Run the imported module's main, so kinds registered by other modules (which import
+    # ``fer_core.jobs``, not ``__main__``) land in the same KINDS table the worker reads.
+    from fer_core.jobs import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,110 @@
+"""Photo -> faces -> predictions: real detector on composed photos, odd image modes, bad files."""
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_core import CLASSES
+from fer_core.errors import ImageReadError
+from fer_core.inference import Predictor
+from test_faces import compose, fer_faces  # noqa: F401  (fixture re-used)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    """A deterministic 7-class model on 48x48 grey input (pixel statistics -> softmax)."""
+    import keras
+
+    inp = keras.Input((48, 48, 1))
+    x = keras.layers.Rescaling(1 / 255)(inp)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(7, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(seed=1))(x)
+    return keras.Model(inp, out)
+
+
+@pytest.mark.parametrize("n_faces", [0, 1, 3])
+def test_photo_with_n_faces(tiny_model, fer_faces, n_faces):  # noqa: F811
+    boxes = [(40, 60, 150, 150), (250, 80, 140, 140), (440, 200, 130, 130)][:n_faces]
+    photo = compose(fer_faces[:n_faces], boxes, bg="plain")
+    data = io.BytesIO()
+    Image.fromarray(photo).save(data, format="JPEG", quality=95)
+    result = Predictor(tiny_model).predict_image(data.getvalue(), name="group.jpg")
+    assert len(result.faces) == n_faces
+    assert result.message == ("no face found" if n_faces == 0 else f"{n_faces} face{'s' if n_faces > 1 else ''} found")
+    for f in result.faces:
+        assert f.probs.shape == (7,) and abs(float(f.probs.sum()) - 1) < 1e-4
+        assert f.label in CLASSES and f.crop.ndim == 3
+    annotated = result.annotated()
+    assert annotated.shape == photo.shape[:2] + (3,)
+    if n_faces:
+        assert (annotated != result.image).any()  # boxes were drawn
+    rows = result.rows()
+    assert len(rows) == max(n_faces, 1) and rows[0]["source"] == "group.jpg"
+
+
+def test_fallback_classifies_whole_image(tiny_model):
+    blank = np.full((100, 120, 3), 128, np.uint8)
+    assert not Predictor(tiny_model).predict_image(blank).faces
+    res = Predictor(tiny_model, fallback=True).predict_image(blank)
+    assert res.whole_image and len(res.faces) == 1 and res.faces[0].box == (0, 0, 120, 100)
+    assert res.rows()[0]["status"] == "whole image"
+
+
+def _encode(im: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "make, fmt",
+    [
+        (lambda a: Image.fromarray(a).convert("RGBA"), "PNG"),
+        (lambda a: Image.fromarray(a).convert("P"), "PNG"),
+        (lambda a: Image.fromarray(a).convert("CMYK"), "JPEG"),
+        (lambda a: Image.fromarray(a).convert("L"), "WEBP"),
+        (lambda a: Image.fromarray(a), "BMP"),
+        (lambda a: Image.fromarray(a), "TIFF"),
+        (lambda a: Image.fromarray((a[..., 0].astype(np.uint16) * 257)), "PNG"),
+    ],
+    ids=["rgba", "palette", "cmyk", "webp-grey", "bmp", "tiff", "png16"],
+)
+def test_odd_image_modes(tiny_model, make, fmt):
+    arr = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    res = Predictor(tiny_model, fallback=True).predict_image(_encode(make(arr), fmt), name=f"x.{fmt.lower()}")
+    assert res.image.shape == (60, 80, 3) and res.image.dtype == np.uint8
+    assert res.whole_image and res.faces[0].probs.shape == (7,)
+
+
+def test_bad_files_give_clear_errors(tiny_model, tmp_path):
+    pred = Predictor(tiny_model)
+    bad = tmp_path / "photo.jpg"
+    bad.write_bytes(b"GIF89a not really")
+    with pytest.raises(ImageReadError, match="photo.jpg"):
+        pred.predict_image(bad)
+    bomb = _encode(Image.new("L", (3000, 3000)), "PNG")
+    with pytest.raises(ImageReadError, match="decompression bomb"):
+        Predictor(tiny_model, max_pixels=1_000_000).predict_image(bomb)
+
+
+def test_predict_cli_writes_csv(tiny_model, fer_faces, tmp_path):  # noqa: F811
+    from fer_core.cli import main
+
+    model_path = tmp_path / "m.keras"
+    tiny_model.save(model_path)
+    photo = tmp_path / "one.png"
+    Image.fromarray(compose(fer_faces[:1], [(200, 100, 150, 150)])).save(photo)
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.full((200, 200), 90, np.uint8)).save(empty)
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(model_path), str(photo), str(empty), "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["status"] for r in rows] == ["ok", "no face found"]
+    assert rows[0]["label"] in CLASSES and float(rows[0]["confidence"]) > 0
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"")
+    assert main(["predict", str(model_path), str(broken)]) == 2
