@@ -158,9 +158,10 @@ def _register_all() -> None:
     """Add the commands that live beside their modules (imported lazily, only when parsing)."""
     if _EXTRA_COMMANDS:
         return
+    from .analysis_cli import register as analysis
     from .runs_cli import register as runs
 
-    _EXTRA_COMMANDS.extend([runs])
+    _EXTRA_COMMANDS.extend([runs, analysis])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,104 @@
+"""Export a trained model for deployment (ONNX, TFLite) and run the exported file.
+
+The exported model takes the same raw pixels (float32 0..255, the model's input shape) as the
+Keras model, so the same pre-processing serves both; :class:`ExportedModel` wraps a runtime
+session behind the ``input_shape`` / ``output_shape`` / ``predict_on_batch`` interface that
+:func:`~fer_core.evaluation.predict_probs` uses.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+from .io import atomic_path
+
+FORMATS = ("onnx", "tflite")
+
+
+def export_model(model: Any, fmt: str, out: str | Path) -> Path:
+    """Write ``model`` (a Keras model) as ``fmt`` (``"onnx"`` or ``"tflite"``) to ``out``, atomically."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"export format must be one of {FORMATS}, got {fmt!r}.")
+    if not hasattr(model, "inputs"):
+        raise ConfigError("Only single Keras models can be exported; export an ensemble's members one by one.")
+    out = Path(out)
+    shape = tuple(int(d) for d in model.input_shape[1:])
+    model(np.zeros((1,) + shape, np.float32))  # exporters need a model that has been called once
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401
+            import tf2onnx  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(f"ONNX export needs the onnx and tf2onnx packages ({exc}); install "
+                              "requirements.txt.") from None
+        with atomic_path(out, suffix=".onnx") as tmp:
+            model.export(str(tmp), format="onnx", verbose=False)
+    else:
+        import tensorflow as tf
+
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        with atomic_path(out, suffix=".tflite") as tmp:
+            tmp.write_bytes(converter.convert())
+    return out
+
+
+class ExportedModel:
+    """An exported ``.onnx`` (onnxruntime) or ``.tflite`` (TFLite interpreter) model.
+
+    Exposes ``input_shape``, ``output_shape``, ``num_classes`` and ``predict_on_batch(x)``.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"{self.path}: no such exported model file.")
+        self.format = {".onnx": "onnx", ".tflite": "tflite"}.get(self.path.suffix.lower())
+        if self.format is None:
+            raise ConfigError(f"{self.path}: expected a .onnx or .tflite file.")
+        if self.format == "onnx":
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+            inp, out = self._session.get_inputs()[0], self._session.get_outputs()[0]
+            self._input_name = inp.name
+            self.input_shape = (None,) + tuple(int(d) for d in inp.shape[1:])
+            self.output_shape = (None, int(out.shape[-1]))
+        else:
+            import tensorflow as tf
+
+            self._interp = tf.lite.Interpreter(model_path=str(self.path), num_threads=2)
+            self._interp.allocate_tensors()
+            inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
+            self._in_index, self._out_index = inp["index"], out["index"]
+            self.input_shape = (None,) + tuple(int(d) for d in inp["shape"][1:])
+            self.output_shape = (None, int(out["shape"][-1]))
+            self._batch = int(inp["shape"][0])
+        self.num_classes = self.output_shape[-1]
+        self.name = self.path.stem
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities for a float32 batch shaped like ``input_shape``."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.format == "onnx":
+            return self._session.run(None, {self._input_name: x})[0]
+        if len(x) != self._batch:
+            self._interp.resize_tensor_input(self._in_index, (len(x),) + self.input_shape[1:])
+            self._interp.allocate_tensors()
+            self._batch = len(x)
+        self._interp.set_tensor(self._in_index, x)
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out_index).copy()
+
+
+def top1_agreement(model: Any, exported: Any, images: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+    """How often the exported model's top-1 equals the Keras model's, and the largest prob difference."""
+    from .evaluation.predict import predict_probs
+
+    a = predict_probs(model, images, batch_size=batch_size)
+    b = predict_probs(exported, images, batch_size=batch_size)
+    return {"n": int(len(images)), "top1_agreement": float((a.argmax(1) == b.argmax(1)).mean()) if len(a) else 1.0,
+            "max_abs_prob_diff": float(np.abs(a - b).max()) if len(a) else 0.0}
