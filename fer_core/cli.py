@@ -159,9 +159,11 @@ def _register_all() -> None:
     if _EXTRA_COMMANDS:
         return
     from .analysis_cli import register as analysis
+    from .bench import register as bench
     from .runs_cli import register as runs
+    from .training.cli import register as train
 
-    _EXTRA_COMMANDS.extend([runs, analysis])
+    _EXTRA_COMMANDS.extend([train, runs, analysis, bench])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -100,17 +100,22 @@ class Predictor:
     fallback : classify the whole image as one face when no face is found.
     tta : test-time augmentation for the classifier (``None``: the model's own default).
     max_pixels : decoding bound (decompression bombs are refused).
+    detect_width : photos wider than this are searched for faces on a copy scaled down to this
+        width (boxes are scaled back; crops come from the full-resolution photo). Detection cost
+        grows with the pixel count, so this keeps a 640x480 photo fast. ``None`` detects at full size.
     """
 
     def __init__(self, model: Any, *, classes: Sequence[str] | None = None, detector: str = "haar",
                  min_face: int = 30, margin: float = 0.15, fallback: bool = False,
-                 tta: str | Sequence[str] | None = None, max_pixels: int = MAX_PIXELS):
+                 tta: str | Sequence[str] | None = None, max_pixels: int = MAX_PIXELS,
+                 detect_width: int | None = 320):
         if margin < 0:
             raise ConfigError(f"margin must be >= 0, got {margin}.")
         self.model = model
         self.classes = model_classes(model, classes=classes)
         self.detector = get_detector(detector, min_size=int(min_face))
         self.margin, self.fallback, self.tta, self.max_pixels = margin, fallback, tta, max_pixels
+        self.detect_width, self.min_face = detect_width, int(min_face)
         try:  # crops go straight to the model's input size; ensembles (mixed sizes) get 96x96
             h, w, _ = model_input_shape(model)
         except ConfigError:
@@ -135,7 +140,7 @@ class Predictor:
         else:
             label = name or (str(src) if not isinstance(src, (bytes, bytearray)) else "<upload>")
             image = read_image(src, color="rgb", max_pixels=self.max_pixels, name=label)
-        faces: list[Face] = self.detector.detect(image)
+        faces = self._detect(image)
         whole = False
         if not faces:
             if not self.fallback:
@@ -149,6 +154,19 @@ class Predictor:
         preds = [FacePrediction(tuple(int(v) for v in f.box), float(f.score), p, self.classes, c)
                  for f, p, c in zip(faces, probs, crops)]
         return PhotoResult(label, image, preds, whole_image=whole)
+
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        w = image.shape[1]
+        if self.detect_width is None or w <= self.detect_width:
+            return self.detector.detect(image)
+        scale = self.detect_width / w
+        # Keep the smallest face the user asked for detectable on the smaller copy.
+        small_min = max(12, int(self.min_face * scale))
+        detector = get_detector(self.detector.method, min_size=small_min)
+        small = cv2.resize(image, (self.detect_width, max(1, int(round(image.shape[0] * scale)))),
+                           interpolation=cv2.INTER_AREA)
+        return [Face(tuple(int(round(v / scale)) for v in f.box), f.score) for f in detector.detect(small)]
 
 
 def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:

@@ -1,0 +1,135 @@
+"""Benchmarks (``python -m fer_core bench predict``): measured speed, never guessed.
+
+``bench predict`` times the photo-to-prediction path on a 640x480 JPEG with one face: decode +
+detect + crop + classify, median and 95th percentile over repeated runs, and batch throughput in
+faces/second, for Keras and the exported ONNX / TFLite versions of each model. Timings depend only
+on the architecture, so untrained models of the registered architectures are used unless runs are
+given.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def photo_with_face(seed: int = 0) -> tuple[bytes, str]:
+    """A 640x480 JPEG with one face: a real FER2013 face when the shared data is present."""
+    import cv2
+    from PIL import Image
+
+    from .config import shared_data_dir
+
+    face, origin = None, "synthetic face"
+    base = shared_data_dir()
+    candidate = base / "fer2013" / "test" / "happy" / "PublicTest_10130075.jpg" if base else None
+    if candidate is not None and candidate.is_file():
+        face, origin = cv2.imread(str(candidate), cv2.IMREAD_GRAYSCALE), f"real face {candidate.name}"
+    if face is None:
+        from .data.synthetic import make_synthetic
+
+        face = make_synthetic(7, seed=seed, balance="uniform").images[3]
+    rng = np.random.default_rng(seed)
+    # A photo-like background: a smooth left-to-right light gradient with mild sensor noise.
+    ramp = np.linspace(70, 190, 640)[None, :] + np.linspace(-20, 20, 480)[:, None]
+    canvas = np.clip(ramp + rng.normal(0, 6, (480, 640)), 0, 255).astype(np.uint8)
+    canvas[150:310, 240:400] = cv2.resize(face, (160, 160), interpolation=cv2.INTER_CUBIC)
+    buf = io.BytesIO()
+    Image.fromarray(np.repeat(canvas[..., None], 3, axis=2)).save(buf, format="JPEG", quality=90)
+    return buf.getvalue(), origin
+
+
+def _percentiles(times: list[float]) -> tuple[float, float]:
+    arr = np.asarray(times) * 1000
+    return float(np.median(arr)), float(np.percentile(arr, 95))
+
+
+def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256,
+                  formats: tuple[str, ...] = ("keras", "onnx", "tflite"), detector: str = "haar") -> pd.DataFrame:
+    """Latency (ms, median and p95) for one 640x480 photo and batch throughput (faces/s)."""
+    from .data.faces import get_detector
+    from .evaluation.predict import predict_probs
+    from .export import ExportedModel, export_model
+    from .inference import Predictor
+
+    photo, origin = photo_with_face()
+    get_detector(detector).detect(np.zeros((480, 640), np.uint8))  # warm the detector
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="fer_bench_"))
+    for name, model in models.items():
+        runtimes: dict[str, Any] = {"keras": model}
+        for fmt in formats:
+            if fmt != "keras":
+                runtimes[fmt] = ExportedModel(export_model(model, fmt, tmp / f"{name}.{fmt}"))
+        for fmt in formats:
+            rt = runtimes[fmt]
+            pred = Predictor(rt, classes=[f"c{i}" for i in range(int(model.output_shape[-1]))], detector=detector)
+            found = len(pred.predict_image(photo).faces)  # warm-up (graph tracing, allocation)
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                pred.predict_image(photo)
+                times.append(time.perf_counter() - t0)
+            med, p95 = _percentiles(times)
+            h, w = int(model.input_shape[1]), int(model.input_shape[2])
+            faces = np.random.default_rng(0).integers(0, 256, (batch, h, w), dtype=np.uint8)
+            predict_probs(rt, faces[:8])
+            t0 = time.perf_counter()
+            for _ in range(3):
+                predict_probs(rt, faces, batch_size=batch)
+            throughput = 3 * batch / (time.perf_counter() - t0)
+            rows.append({"model": name, "runtime": fmt, "faces_found": found, "latency_median_ms": round(med, 1),
+                         "latency_p95_ms": round(p95, 1), "batch_faces_per_s": round(throughput)})
+    table = pd.DataFrame(rows)
+    table.attrs["photo"] = f"640x480 JPEG, {origin}, detector {detector}, {repeats} runs"
+    return table
+
+
+def cmd_bench_predict(args: argparse.Namespace) -> int:
+    from .inference import load_model_ref
+    from .models import create_model
+
+    models: dict[str, Any] = {}
+    for ref in args.runs or []:
+        models[str(ref)] = load_model_ref(ref)[0]
+    for name in args.models if not args.runs else []:
+        models[name] = create_model(name, (48, 48, 1), 7)
+    table = bench_predict(models, repeats=args.repeats, batch=args.batch, detector=args.detector,
+                          formats=tuple(args.formats))
+    print(table.attrs["photo"])
+    print(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+    if args.json:
+        from .io import atomic_write_json
+
+        atomic_write_json(args.json, {"photo": table.attrs["photo"], "rows": table.to_dict(orient="records")})
+    return 0
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench predict`` to the ``python -m fer_core`` parser."""
+    bench = sub.add_parser("bench", help="speed benchmarks on this machine")
+    bsub = bench.add_subparsers(dest="bench_command", required=True)
+    pred = bsub.add_parser("predict", help="photo-to-prediction latency and batch throughput")
+    pred.add_argument("--models", nargs="*", default=["five_layer", "fer_net"],
+                      help="registered architectures to time (untrained weights; speed only)")
+    pred.add_argument("--runs", nargs="*", help="time these runs / .keras models instead")
+    pred.add_argument("--formats", nargs="*", default=["keras", "onnx", "tflite"])
+    pred.add_argument("--repeats", type=int, default=50)
+    pred.add_argument("--batch", type=int, default=256)
+    pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
+    pred.add_argument("--json", help="also write the table as JSON")
+    pred.set_defaults(handler=cmd_bench_predict)

@@ -1,0 +1,506 @@
+"""Training configurations: dataclasses, validation, and TOML reading and writing.
+
+A configuration is a TOML file (or a dict of the same shape)::
+
+    name = "fer2013_five_layer"
+    imbalance = "none"            # none | class_weight | oversample | smote | adasyn
+
+    [data]                        # what to train on (see DataSpec)
+    path = "../shared/data/fer2013"
+
+    [model]                       # what to train (see ModelSpec)
+    name = "five_layer"
+
+    [train]                       # how (see TrainSpec)
+    epochs = 300
+    optimizer = "sgd"
+
+    [augment]                     # on-the-fly augmentation of the train split (see AugmentSpec)
+    flip = true
+
+Relative paths (``data.path``, ``data.ferplus``, ``model.weights``) resolve against the project
+root (the folder holding ``fer_core/``, e.g. ``/work/main``), never against the config file or
+the working directory, so ``../shared/data/fer2013`` means the shared data beside the checkout.
+Every field is checked once, here; a bad one raises :class:`~fer_core.errors.ConfigError` naming
+the field (``train.lr``), the value received and what is accepted.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..config import PROJECT_ROOT
+from ..errors import ConfigError
+from ..io import atomic_write_text
+
+FORMATS = ("auto", "synthetic", "fer2013-csv", "folders", "oahega")
+COLORS = ("grey", "rgb")
+EXTRAS = ("keep", "drop")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("plateau_halve", "constant", "cosine")
+IMBALANCE = ("none", "class_weight", "oversample", "smote", "adasyn")
+
+
+@dataclass
+class DataSpec:
+    """Where the images come from and how they are split.
+
+    Attributes
+    ----------
+    path : ``"synthetic"`` (or ``"synthetic:n=2000,seed=1"``), a FER2013 CSV, an image folder or
+        a ``.zip``; relative paths resolve against the project root
+    format : one of ``FORMATS`` (``"auto"`` detects it)
+    size : decode folder/OAHEGA images (or generate synthetic ones) at size x size; None = loader
+        default (48). Ignored for the FER2013 CSV, which is always 48x48.
+    color : ``"grey"`` / ``"rgb"`` decoding; None = loader default
+    val_fraction : share of the train split moved to val when the data has no val split
+    subset : at most this many images per split (stratified by class, with ``seed``); None = all
+    seed : seed of the loader's own split (folders, OAHEGA, synthetic), the val carve-out and the subset
+    label_map : ``{raw class name: canonical name}``; an empty string drops that class
+    extra : ``"keep"`` / ``"drop"`` classes outside the canonical seven (contempt, ahegao)
+    ferplus : FER+ votes: ``"auto"`` (beside the data), ``"none"``, or a file path
+    """
+
+    path: str = "synthetic"
+    format: str = "auto"
+    size: int | None = None
+    color: str | None = None
+    val_fraction: float = 0.1
+    subset: int | None = None
+    seed: int = 0
+    label_map: dict[str, str] = field(default_factory=dict)
+    extra: str | None = None
+    ferplus: str = "auto"
+
+
+@dataclass
+class ModelSpec:
+    """The architecture (a name from ``fer_core.models.list_models()``) and its input.
+
+    Attributes
+    ----------
+    name : registered model name
+    input_size : side of the square input the model is built for (>= 32)
+    channels : 1 (greyscale) or 3 (RGB); images are converted to this before training
+    weights : None (random init), ``"imagenet"``, or a ``.h5`` / ``.weights.h5`` path
+    kwargs : model-specific options passed to ``create_model`` (e.g. ``{dropout = 0.3}``)
+    """
+
+    name: str = "five_layer"
+    input_size: int = 48
+    channels: int = 1
+    weights: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainSpec:
+    """Optimisation settings.
+
+    Attributes
+    ----------
+    epochs : number of epochs (>= 1)
+    batch_size : images per step (>= 1)
+    optimizer : ``"sgd"`` (with ``momentum``) or ``"adam"``
+    lr : initial learning rate (> 0)
+    momentum : SGD momentum in [0, 1)
+    weight_decay : decoupled weight decay (Keras ``weight_decay``; 0 = off)
+    schedule : ``"plateau_halve"`` (lr / 2 after ``patience_lr`` epochs without a new best val
+        accuracy), ``"constant"`` or ``"cosine"`` (from lr to 0 over ``epochs``)
+    patience_lr : epochs without val-accuracy improvement before halving (plateau_halve)
+    early_stopping : stop after this many epochs without val-accuracy improvement; 0 = off
+    label_smoothing : in [0, 1)
+    soft_labels : train on the FER+ vote distributions (``dataset.soft_labels``)
+    seed : seed of weights, shuffling and augmentation
+    time_limit_min : stop cleanly after this many minutes of training (None = no limit)
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "plateau_halve"
+    patience_lr: int = 10
+    early_stopping: int = 0
+    label_smoothing: float = 0.0
+    soft_labels: bool = False
+    seed: int = 0
+    time_limit_min: float | None = None
+
+
+@dataclass
+class AugmentSpec:
+    """On-the-fly augmentation of training batches (paper 001 §V-B settings by default).
+
+    Attributes
+    ----------
+    enabled : master switch
+    flip : random horizontal flips
+    rotation : maximum rotation in degrees (0 = off)
+    zoom : maximum zoom in/out as a fraction (0 = off)
+    shift : maximum horizontal and vertical shift as a fraction of the side (0 = off)
+    corruptions : reserved for robustness training (names of image corruptions); not applied yet
+    """
+
+    enabled: bool = True
+    flip: bool = True
+    rotation: float = 10.0
+    zoom: float = 0.1
+    shift: float = 0.1
+    corruptions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainConfig:
+    """One training run: data, model, optimisation, augmentation and class-imbalance handling."""
+
+    name: str
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    augment: AugmentSpec = field(default_factory=AugmentSpec)
+    imbalance: str = "none"
+
+    def resolved_data_path(self) -> str:
+        """``data.path`` made absolute against the project root (``"synthetic..."`` unchanged)."""
+        return resolve_path(self.data.path)
+
+
+_SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec}
+
+
+# -- paths ---------------------------------------------------------------------------------
+def resolve_path(path: str) -> str:
+    """An absolute path for ``path``: relative ones resolve against the project root."""
+    if path == "synthetic" or path.startswith("synthetic:"):
+        return path
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
+
+
+# -- loading -------------------------------------------------------------------------------
+def load_config(source: str | Path | Mapping[str, Any] | TrainConfig) -> TrainConfig:
+    """Read and validate a configuration.
+
+    Parameters
+    ----------
+    source : a TOML file path, a dict of the same shape, or a TrainConfig (re-validated)
+
+    Returns
+    -------
+    TrainConfig, every field checked
+
+    Raises
+    ------
+    ConfigError : unreadable file, unknown key (the valid keys are listed) or bad value
+    """
+    if isinstance(source, TrainConfig):
+        return validate(replace(source))
+    if isinstance(source, Mapping):
+        raw = dict(source)
+        where = "config"
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist; give the path of a .toml file "
+                              "(see experiments/*.toml).")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+        where = str(path)
+        if "name" not in raw:
+            raw["name"] = path.stem
+    else:
+        raise ConfigError(f"load_config expects a TOML path, a dict or a TrainConfig, got {type(source).__name__}.")
+    return validate(_from_dict(raw, where))
+
+
+def _from_dict(raw: Mapping[str, Any], where: str) -> TrainConfig:
+    top = {f.name for f in fields(TrainConfig)}
+    _check_keys(raw, top, "", where)
+    if "name" not in raw:
+        raise ConfigError(f"{where}: missing the run 'name' (a short string such as 'fer2013_five_layer').")
+    kwargs: dict[str, Any] = {"name": raw["name"], "imbalance": raw.get("imbalance", "none")}
+    for section, cls in _SECTIONS.items():
+        sub = raw.get(section, {})
+        if isinstance(sub, (DataSpec, ModelSpec, TrainSpec, AugmentSpec)):
+            sub = asdict(sub)
+        if not isinstance(sub, Mapping):
+            raise ConfigError(f"{where}: [{section}] must be a table of keys, got {type(sub).__name__} {sub!r}.")
+        _check_keys(sub, {f.name for f in fields(cls)}, section + ".", where)
+        kwargs[section] = cls(**dict(sub))
+    return TrainConfig(**kwargs)
+
+
+def _check_keys(raw: Mapping[str, Any], valid: set[str], prefix: str, where: str) -> None:
+    unknown = [k for k in raw if k not in valid]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), sorted(valid), n=1)
+        hint = f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{where}: unknown key {prefix}{key!r}{hint}. Valid keys{' in [' + prefix[:-1] + ']' if prefix else ''}: "
+            f"{', '.join(sorted(valid))}."
+        )
+
+
+# -- validation ----------------------------------------------------------------------------
+def _bad(name: str, value: Any, expected: str) -> ConfigError:
+    return ConfigError(f"{name} must be {expected}, got {value!r}.")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int(name: str, v: Any, lo: int | None = None, *, optional: bool = False, hint: str = "") -> int | None:
+    if v is None and optional:
+        return None
+    if not _is_int(v) or (lo is not None and v < lo):
+        raise _bad(name, v, f"an integer >= {lo}{' or omitted' if optional else ''}{hint}" if lo is not None
+                   else "an integer")
+    return int(v)
+
+
+def _num(name: str, v: Any, lo: float, hi: float | None = None, *, lo_open: bool = False,
+         hi_open: bool = False, optional: bool = False) -> float | None:
+    if v is None and optional:
+        return None
+    ok = _is_num(v) and (v > lo if lo_open else v >= lo) and (
+        hi is None or (v < hi if hi_open else v <= hi))
+    if not ok:
+        rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}{')' if hi_open or hi is None else ']'}"
+        raise _bad(name, v, f"a number in {rng}{' or omitted' if optional else ''}")
+    return float(v)
+
+
+def _choice(name: str, v: Any, choices: tuple[str, ...], *, optional: bool = False) -> str | None:
+    if v is None and optional:
+        return None
+    if v not in choices:
+        close = difflib.get_close_matches(str(v), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {v!r}{hint}.")
+    return v
+
+
+def _bool(name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _bad(name, v, "true or false")
+    return v
+
+
+def _str(name: str, v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise _bad(name, v, "a non-empty string")
+    return v
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Check every field of ``cfg`` (returns it, with numbers normalised); raise ConfigError."""
+    _str("name", cfg.name)
+    if any(c in cfg.name for c in "/\\\0"):
+        raise _bad("name", cfg.name, "a run name without '/' or '\\'")
+    cfg.imbalance = _choice("imbalance", cfg.imbalance, IMBALANCE)
+
+    d = cfg.data
+    _str("data.path", d.path)
+    d.format = _choice("data.format", d.format, FORMATS)
+    d.size = _int("data.size", d.size, 32, optional=True)
+    d.color = _choice("data.color", d.color, COLORS, optional=True)
+    d.val_fraction = _num("data.val_fraction", d.val_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+    d.subset = _int("data.subset", d.subset, 7, optional=True, hint=" (images per split, one per class at least)")
+    d.seed = _int("data.seed", d.seed, 0)
+    if not isinstance(d.label_map, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in d.label_map.items()):
+        raise _bad("data.label_map", d.label_map,
+                   "a table of {raw class name = \"canonical name\"} strings (\"\" drops a class)")
+    d.label_map = dict(d.label_map)
+    d.extra = _choice("data.extra", d.extra, EXTRAS, optional=True)
+    if not isinstance(d.ferplus, str) or not d.ferplus:
+        raise _bad("data.ferplus", d.ferplus, "'auto', 'none' or the path of a FER+ votes file")
+
+    m = cfg.model
+    _str("model.name", m.name)
+    _check_model_name(m.name)
+    m.input_size = _int("model.input_size", m.input_size, 32)
+    if m.channels not in (1, 3) or not _is_int(m.channels):
+        raise _bad("model.channels", m.channels, "1 (greyscale) or 3 (RGB)")
+    if m.weights is not None:
+        _str("model.weights", m.weights)
+        if m.weights != "imagenet" and not m.weights.endswith(".h5"):
+            raise _bad("model.weights", m.weights, "omitted (random init), 'imagenet' or a .h5 / .weights.h5 path")
+    if not isinstance(m.kwargs, Mapping) or not all(isinstance(k, str) for k in m.kwargs):
+        raise _bad("model.kwargs", m.kwargs, "a table of model options, e.g. {dropout = 0.3}")
+    m.kwargs = dict(m.kwargs)
+    _check_model_kwargs(m.name, m.kwargs)
+
+    t = cfg.train
+    t.epochs = _int("train.epochs", t.epochs, 1)
+    t.batch_size = _int("train.batch_size", t.batch_size, 1)
+    t.optimizer = _choice("train.optimizer", t.optimizer, OPTIMIZERS)
+    t.lr = _num("train.lr", t.lr, 0.0, 10.0, lo_open=True)
+    t.momentum = _num("train.momentum", t.momentum, 0.0, 1.0, hi_open=True)
+    t.weight_decay = _num("train.weight_decay", t.weight_decay, 0.0, 1.0, hi_open=True)
+    t.schedule = _choice("train.schedule", t.schedule, SCHEDULES)
+    t.patience_lr = _int("train.patience_lr", t.patience_lr, 1)
+    t.early_stopping = _int("train.early_stopping", t.early_stopping, 0, hint=" (0 turns it off)")
+    t.label_smoothing = _num("train.label_smoothing", t.label_smoothing, 0.0, 1.0, hi_open=True)
+    t.soft_labels = _bool("train.soft_labels", t.soft_labels)
+    t.seed = _int("train.seed", t.seed, 0)
+    t.time_limit_min = _num("train.time_limit_min", t.time_limit_min, 0.0, lo_open=True, optional=True)
+
+    a = cfg.augment
+    a.enabled = _bool("augment.enabled", a.enabled)
+    a.flip = _bool("augment.flip", a.flip)
+    a.rotation = _num("augment.rotation", a.rotation, 0.0, 180.0)
+    a.zoom = _num("augment.zoom", a.zoom, 0.0, 1.0, hi_open=True)
+    a.shift = _num("augment.shift", a.shift, 0.0, 1.0, hi_open=True)
+    if not isinstance(a.corruptions, (list, tuple)) or not all(isinstance(c, str) for c in a.corruptions):
+        raise _bad("augment.corruptions", a.corruptions, "a list of corruption names (strings)")
+    a.corruptions = list(a.corruptions)
+    return cfg
+
+
+def _check_model_name(name: str) -> None:
+    """Check ``name`` against the model registry when it can be imported."""
+    try:
+        from ..models import list_models
+    except ImportError:  # pragma: no cover - registry not installed
+        return
+    names = list_models()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise ConfigError(f"model.name must be a registered model, got {name!r}{hint}. "
+                          f"Registered: {', '.join(names)}.")
+
+
+def _check_model_kwargs(name: str, kwargs: Mapping[str, Any]) -> None:
+    """Check ``model.kwargs`` against the options the registered entrypoint accepts."""
+    try:
+        from ..models import registry
+    except ImportError:  # pragma: no cover
+        return
+    options = getattr(getattr(registry, "_ENTRYPOINTS", {}).get(name), "options", None)
+    if options is None:
+        return
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:
+        raise ConfigError(f"model.kwargs = {dict(kwargs)!r} has option(s) {unknown} that model {name!r} does not accept; "
+                          f"accepted: {list(options) or 'none'}.")
+
+
+# -- overrides -----------------------------------------------------------------------------
+def apply_overrides(cfg: TrainConfig, overrides: Mapping[str, Any] | list[str]) -> TrainConfig:
+    """A validated copy of ``cfg`` with dotted keys replaced.
+
+    ``overrides`` is a mapping ``{"train.lr": 0.01}`` or a list of ``"train.lr=0.01"`` strings,
+    whose values are read as TOML (``true``, ``0.01``, ``"adam"``, ``[1, 2]``) and fall back to
+    plain strings (``train.optimizer=adam``).
+    """
+    raw = config_to_dict(cfg, keep_none=True)
+    items = overrides.items() if isinstance(overrides, Mapping) else (_parse_assignment(s) for s in overrides)
+    for key, value in items:
+        parts = key.split(".")
+        if len(parts) == 1:
+            _check_keys({key: None}, {f.name for f in fields(TrainConfig)} - set(_SECTIONS), "", "override")
+            raw[key] = value
+        elif len(parts) == 2 and parts[0] in _SECTIONS:
+            _check_keys({parts[1]: None}, {f.name for f in fields(_SECTIONS[parts[0]])}, parts[0] + ".", "override")
+            raw[parts[0]][parts[1]] = value
+        elif len(parts) == 3 and parts[0] in ("model", "data") and parts[1] in ("kwargs", "label_map"):
+            raw[parts[0]].setdefault(parts[1], {})[parts[2]] = value
+        else:
+            raise ConfigError(f"override key {key!r} must look like 'train.lr', 'model.kwargs.dropout' or 'name'; "
+                              f"sections: {', '.join(_SECTIONS)}.")
+    return validate(_from_dict(raw, "override"))
+
+
+def _parse_assignment(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value (e.g. train.lr=0.01), got {text!r}.")
+    key, value = (s.strip() for s in text.split("=", 1))
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    if isinstance(parsed, str) and parsed.lower() in ("none", "null"):
+        parsed = None
+    return key, parsed
+
+
+# -- writing -------------------------------------------------------------------------------
+def config_to_dict(cfg: TrainConfig, *, keep_none: bool = False) -> dict[str, Any]:
+    """The configuration as nested plain dicts (None values left out unless ``keep_none``)."""
+    out = asdict(cfg)
+    if not keep_none:
+        out = _drop_none(out)
+    return out
+
+
+def _drop_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    return obj
+
+
+def to_toml(cfg: TrainConfig | Mapping[str, Any]) -> str:
+    """TOML text of a configuration: top-level keys, then one table per section."""
+    data = config_to_dict(cfg) if isinstance(cfg, TrainConfig) else _drop_none(dict(cfg))
+    lines: list[str] = []
+    tables = [(k, v) for k, v in data.items() if isinstance(v, Mapping)]
+    for key, value in data.items():
+        if not isinstance(value, Mapping):
+            lines.append(f"{_key(key)} = {_value(value)}")
+    for name, table in tables:
+        lines.append("")
+        lines.append(f"[{_key(name)}]")
+        for key, value in table.items():
+            lines.append(f"{_key(key)} = {_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def dump_config(cfg: TrainConfig, path: str | Path) -> None:
+    """Write ``cfg`` as TOML to ``path`` (atomically); ``load_config(path)`` gives it back."""
+    atomic_write_text(path, to_toml(cfg))
+
+
+def _key(key: str) -> str:
+    if key and all(c.isalnum() or c in "_-" for c in key):
+        return key
+    return _value(str(key))
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        out = v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        out = "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in out)
+        return f'"{out}"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        items = [(k, x) for k, x in v.items() if x is not None]
+        return "{" + ", ".join(f"{_key(str(k))} = {_value(x)}" for k, x in items) + "}"
+    raise ConfigError(f"cannot write a {type(v).__name__} ({v!r}) to TOML; use str, int, float, bool, list or table.")

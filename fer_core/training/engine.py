@@ -1,0 +1,422 @@
+"""The training loop: ``train(cfg, run_dir)`` writes a complete, resumable run folder.
+
+Files written into ``run_dir`` (each atomically, so a killed process never leaves half a file):
+
+=================  ===========================================================================
+config.toml        the configuration as run (``load_config`` reads it back)
+model.keras        the best model so far (highest val accuracy), rewritten when it improves
+checkpoint.keras   the model and optimizer after the last completed epoch (for ``resume=True``)
+state.json         epoch, best val accuracy, learning rate, schedule counters, history, status
+history.json       per epoch: loss, accuracy, val_loss, val_accuracy, lr, seconds, images_per_s
+metrics.json       accuracy, macro F1, per-class precision/recall/F1, confusion matrix, timings,
+                   from the best model's predictions on the test split (val without one)
+predictions.npz    probs float32 (n, C), labels, sources, classes, split
+=================  ===========================================================================
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..io import atomic_path, atomic_write_json
+from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
+from .pipeline import ArrayPipeline, build_augmenter
+from .prepare import TrainingData, prepare_data
+
+Progress = Callable[[dict], None]
+
+#: Fields that may differ between a run's saved config and the config it is resumed with.
+RESUMABLE_CHANGES = {("train", "epochs"), ("train", "time_limit_min"), ("train", "early_stopping")}
+#: Emit a batch progress event at least every this many batches (and at least every 2 s).
+PROGRESS_EVERY = 5
+EVAL_BATCH = 256
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+    resume: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    dataset=None,
+    model_fn: Callable[..., Any] | None = None,
+) -> dict:
+    """Train the model ``cfg`` describes and write the run folder.
+
+    Parameters
+    ----------
+    cfg : a TrainConfig (from :func:`~fer_core.training.config.load_config`); it is re-validated
+    run_dir : folder for the artefacts (created if missing)
+    progress : called with an event dict at start, every few batches, every epoch end,
+        before evaluation and at the end; keys ``phase`` ("loading" | "training" |
+        "evaluating" | "done"), ``epoch``, ``epochs``, ``batch``, ``batches``, ``loss``,
+        ``accuracy``, ``eta_s``, ``images_per_s``, ``history`` (per-epoch dicts so far),
+        ``message``, and ``event`` ("loading" | "batch" | "epoch_end" | "evaluating" | "done");
+        the "done" event also carries ``metrics``
+    resume : continue from ``checkpoint.keras`` + ``state.json`` in ``run_dir`` (model, optimizer
+        state, schedule counters and history), at the epoch after the last completed one;
+        starts afresh when there is no checkpoint
+    should_stop : polled every batch; when it returns True training stops cleanly (the unfinished
+        epoch is discarded, the best model so far is evaluated and kept)
+    dataset : an already loaded FERDataset to use instead of loading ``cfg.data``
+    model_fn : builds the model instead of ``fer_core.models.create_model``, same signature
+        ``(name, input_shape=, num_classes=, weights=, **kwargs) -> keras.Model``
+
+    Returns
+    -------
+    dict : the content of ``metrics.json``
+    """
+    cfg = load_config(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    emit = _Emitter(progress, cfg.train.epochs)
+    state = _start_state(cfg, run_dir, resume)
+    emit(phase="loading", message=f"loading {cfg.data.path}")
+
+    data = prepare_data(cfg, dataset, progress=lambda frac, msg: emit(phase="loading", message=msg,
+                                                                        fraction=round(float(frac), 3)))
+    emit(phase="loading", message=f"{len(data.x_train)} train / {len(data.x_val)} val / "
+                                  f"{len(data.x_eval)} {data.eval_split} images")
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(cfg.train.seed)
+    ckpt = run_dir / "checkpoint.keras"
+    if state["epoch"] > 0:
+        model = keras.models.load_model(ckpt, compile=True)
+        _check_resumed_model(model, cfg, data)
+    else:
+        model = _build(cfg, data, model_fn)
+        _compile(model, cfg)
+    model.jit_compile = False  # XLA was never faster on these CPUs (field notes)
+    dump_config(cfg, run_dir / "config.toml")
+
+    t = cfg.train
+    train_pipe = ArrayPipeline(data.x_train, data.y_train, data.w_train, batch_size=t.batch_size,
+                               augment=build_augmenter(cfg.augment, t.seed), seed=t.seed)
+    val_pipe = ArrayPipeline(data.x_val, np.eye(len(data.classes), dtype=np.float32)[data.labels_val],
+                             batch_size=max(t.batch_size, EVAL_BATCH))
+    emit.batches = train_pipe.batches
+    emit.history = state["history"]
+
+    deadline = None if t.time_limit_min is None else time.monotonic() + 60.0 * t.time_limit_min
+    monitor = _BatchMonitor(emit, should_stop, deadline, train_pipe.n, t.batch_size)
+    session_start = time.monotonic()
+    reason = state.get("status") if state.get("status") in ("completed", "early_stopping") else None
+    for epoch in range(state["epoch"], t.epochs):
+        if reason is not None:
+            break
+        if should_stop is not None and should_stop():
+            reason = "cancelled"
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            reason = "time_limit"
+            break
+        lr = _lr_for_epoch(cfg, state, epoch)
+        model.optimizer.learning_rate.assign(lr)
+        monitor.start_epoch(epoch, lr)
+        t0 = time.monotonic()
+        hist = model.fit(train_pipe.dataset(epoch), epochs=epoch + 1, initial_epoch=epoch,
+                         shuffle=False, verbose=0, callbacks=[monitor])
+        t_fit = time.monotonic() - t0
+        if monitor.stop_reason is not None:
+            reason = monitor.stop_reason
+            break
+        val = model.evaluate(val_pipe.dataset(), verbose=0, return_dict=True)
+        seconds = time.monotonic() - t0
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(hist.history["loss"][-1]),
+            "accuracy": float(hist.history["accuracy"][-1]),
+            "val_loss": float(val["loss"]),
+            "val_accuracy": float(val["accuracy"]),
+            "lr": float(lr),
+            "seconds": round(seconds, 3),
+            "images_per_s": round(train_pipe.n / max(t_fit, 1e-9), 1),
+        }
+        state["history"].append(row)
+        state["epoch"] = epoch + 1
+        state["images_seen"] += train_pipe.n
+        state["fit_seconds"] += t_fit
+        improved = row["val_accuracy"] > state["best_val_accuracy"]
+        if improved:
+            state.update(best_val_accuracy=row["val_accuracy"], best_epoch=epoch + 1, wait=0, lr_wait=0)
+            _save_model(model, run_dir / "model.keras")
+        else:
+            state["wait"] += 1
+            state["lr_wait"] += 1
+        if t.schedule == "plateau_halve" and state["lr_wait"] >= t.patience_lr:
+            state["lr"] = lr / 2.0
+            state["lr_wait"] = 0
+        if t.early_stopping and state["wait"] >= t.early_stopping:
+            reason = "early_stopping"
+        state["status"] = reason or ("completed" if epoch + 1 == t.epochs else "running")
+        _save_model(model, ckpt)
+        atomic_write_json(run_dir / "state.json", state)
+        atomic_write_json(run_dir / "history.json", state["history"])
+        monitor.end_epoch(seconds, t.epochs - epoch - 1)
+        emit(phase="training", epoch=epoch + 1, batch=train_pipe.batches, loss=row["loss"],
+             accuracy=row["accuracy"], images_per_s=row["images_per_s"], eta_s=monitor.eta(epoch + 1, 0),
+             val_accuracy=row["val_accuracy"], event="epoch_end", message=f"epoch {epoch + 1}/{t.epochs} done")
+    reason = reason or "completed"
+    state["status"] = reason
+    atomic_write_json(run_dir / "state.json", state)
+    atomic_write_json(run_dir / "history.json", state["history"])
+
+    best_path = run_dir / "model.keras"
+    if best_path.is_file():
+        model.load_weights(best_path)
+    else:  # stopped before the first epoch ended: keep what there is, clearly marked
+        _save_model(model, best_path)
+    emit(phase="evaluating", epoch=state["epoch"], message=f"evaluating on the {data.eval_split} split")
+    metrics = _evaluate(model, cfg, data, state, run_dir, reason,
+                        session_seconds=time.monotonic() - session_start)
+    emit(phase="done", epoch=state["epoch"], eta_s=0.0,
+         message=f"{reason}: {data.eval_split} accuracy {metrics['accuracy']:.4f}", metrics=metrics)
+    return metrics
+
+
+# -- state ---------------------------------------------------------------------------------
+def _fresh_state(cfg: TrainConfig) -> dict:
+    return {"epoch": 0, "epochs": cfg.train.epochs, "best_val_accuracy": -1.0, "best_epoch": 0,
+            "lr": cfg.train.lr, "wait": 0, "lr_wait": 0, "history": [], "status": "running",
+            "images_seen": 0, "fit_seconds": 0.0}
+
+
+def _start_state(cfg: TrainConfig, run_dir: Path, resume: bool) -> dict:
+    state_path, ckpt = run_dir / "state.json", run_dir / "checkpoint.keras"
+    if not resume:
+        busy = [p.name for p in (state_path, run_dir / "metrics.json") if p.exists()]
+        if busy:
+            raise ConfigError(f"run folder {run_dir} already holds a run ({', '.join(busy)}); pass "
+                              "resume=True (--resume) to continue it, or give a new run folder.")
+        return _fresh_state(cfg)
+    if not (state_path.is_file() and ckpt.is_file()):
+        for stale in ("model.keras", "metrics.json", "predictions.npz"):  # from a run killed in epoch 1
+            (run_dir / stale).unlink(missing_ok=True)
+        return _fresh_state(cfg)
+    old_cfg_path = run_dir / "config.toml"
+    if old_cfg_path.is_file():
+        diffs = _config_diff(load_config(old_cfg_path), cfg)
+        if diffs:
+            raise ConfigError(
+                f"cannot resume {run_dir} with a different configuration: {', '.join(diffs)} changed. "
+                f"Only {', '.join('.'.join(k) for k in sorted(RESUMABLE_CHANGES))} may change on resume."
+            )
+    state = json.loads(state_path.read_text())
+    state["epochs"] = cfg.train.epochs
+    status = state.get("status")
+    es = cfg.train.early_stopping
+    if status == "early_stopping" and es and state["wait"] >= es:
+        pass  # still stopped under the (possibly new) patience
+    elif not (status == "completed" and state["epoch"] >= cfg.train.epochs):
+        state["status"] = "running"
+    return state
+
+
+def _config_diff(old: TrainConfig, new: TrainConfig) -> list[str]:
+    a, b = config_to_dict(old, keep_none=True), config_to_dict(new, keep_none=True)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            for sub in sorted(set(a[key]) | set(b[key])):
+                if (key, sub) not in RESUMABLE_CHANGES and a[key].get(sub) != b[key].get(sub):
+                    out.append(f"{key}.{sub} ({a[key].get(sub)!r} -> {b[key].get(sub)!r})")
+        elif key != "name" and a.get(key) != b.get(key):
+            out.append(f"{key} ({a.get(key)!r} -> {b.get(key)!r})")
+    return out
+
+
+def _lr_for_epoch(cfg: TrainConfig, state: dict, epoch: int) -> float:
+    t = cfg.train
+    if t.schedule == "cosine":
+        return 0.5 * t.lr * (1.0 + math.cos(math.pi * epoch / t.epochs))
+    if t.schedule == "constant":
+        return t.lr
+    return float(state["lr"])
+
+
+# -- model ---------------------------------------------------------------------------------
+def _build(cfg: TrainConfig, data: TrainingData, model_fn):
+    if model_fn is None:
+        from ..models import create_model as model_fn
+    weights = cfg.model.weights
+    if weights is not None and weights != "imagenet":
+        weights = resolve_path(weights)
+    shape = (cfg.model.input_size, cfg.model.input_size, cfg.model.channels)
+    return model_fn(cfg.model.name, input_shape=shape, num_classes=len(data.classes),
+                    weights=weights, **cfg.model.kwargs)
+
+
+def _compile(model, cfg: TrainConfig) -> None:
+    import keras
+
+    t = cfg.train
+    wd = t.weight_decay or None
+    if t.optimizer == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=t.lr, momentum=t.momentum, weight_decay=wd)
+    else:
+        opt = keras.optimizers.Adam(learning_rate=t.lr, weight_decay=wd)
+    model.compile(optimizer=opt,
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=t.label_smoothing),
+                  metrics=["accuracy"], jit_compile=False)
+
+
+def _check_resumed_model(model, cfg: TrainConfig, data: TrainingData) -> None:
+    want = (None, cfg.model.input_size, cfg.model.input_size, cfg.model.channels)
+    if tuple(model.input_shape) != want or model.output_shape[-1] != len(data.classes):
+        raise ConfigError(f"checkpoint model has input {model.input_shape} and {model.output_shape[-1]} "
+                          f"outputs; the configuration needs {want} and {len(data.classes)} classes.")
+
+
+def _save_model(model, path: Path) -> None:
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir: Path, reason: str,
+              session_seconds: float) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    C = len(data.classes)
+    pipe = ArrayPipeline(data.x_eval, batch_size=EVAL_BATCH)
+    t0 = time.monotonic()
+    probs = np.asarray(model.predict(pipe.dataset(), verbose=0), dtype=np.float32)
+    eval_seconds = time.monotonic() - t0
+    labels = data.labels_eval
+    pred = probs.argmax(axis=1)
+    ids = list(range(C))
+    p, r, f, s = precision_recall_fscore_support(labels, pred, labels=ids, zero_division=0)
+    metrics: dict[str, Any] = {
+        "run": cfg.name,
+        "model": cfg.model.name,
+        "dataset": data.dataset_name,
+        "synthetic": data.synthetic,
+        "eval_split": data.eval_split,
+        "classes": list(data.classes),
+        "n_test": int(len(labels)),
+        "accuracy": float(accuracy_score(labels, pred)),
+        "macro_f1": float(f1_score(labels, pred, labels=ids, average="macro", zero_division=0)),
+        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                          "support": int(s[i])} for i, c in enumerate(data.classes)},
+        "confusion_matrix": confusion_matrix(labels, pred, labels=ids).tolist(),
+        "best_epoch": int(state["best_epoch"]),
+        "best_val_accuracy": float(state["best_val_accuracy"]) if state["best_epoch"] else None,
+        "epochs_completed": int(state["epoch"]),
+        "epochs": int(cfg.train.epochs),
+        "stopped": reason,
+        "n_train": int(len(data.x_train)),
+        "n_val": int(len(data.x_val)),
+        "train_seconds": round(float(state["fit_seconds"]), 3),
+        "images_per_s": round(state["images_seen"] / state["fit_seconds"], 1) if state["fit_seconds"] else None,
+        "session_seconds": round(session_seconds, 3),
+        "eval_seconds": round(eval_seconds, 3),
+        "params": int(model.count_params()),
+        "data": data.summary,
+    }
+    if data.soft_eval is not None:  # agreement with the FER+ majority vote, where there are votes
+        has = data.soft_eval.sum(axis=1) > 0
+        if has.any():
+            metrics["ferplus_majority_accuracy"] = float((pred[has] == data.soft_eval[has].argmax(1)).mean())
+            metrics["n_ferplus"] = int(has.sum())
+    with atomic_path(run_dir / "predictions.npz", suffix=".npz") as tmp:
+        np.savez(tmp, probs=probs, labels=labels.astype(np.int64), sources=data.sources_eval.astype(str),
+                 classes=np.asarray(data.classes, dtype=str), split=np.asarray(data.eval_split))
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+# -- progress ------------------------------------------------------------------------------
+class _Emitter:
+    """Calls ``progress`` with complete event dicts (every key present)."""
+
+    def __init__(self, progress: Progress | None, epochs: int):
+        self.progress, self.epochs = progress, epochs
+        self.batches = 0
+        self.history: list[dict] = []
+
+    def __call__(self, **event) -> None:
+        if self.progress is None:
+            return
+        base = {"phase": "training", "epoch": 0, "epochs": self.epochs, "batch": 0, "batches": self.batches,
+                "loss": None, "accuracy": None, "eta_s": None, "images_per_s": None,
+                "history": list(self.history), "message": ""}
+        base.update(event)
+        base.setdefault("event", base["phase"])
+        self.progress(base)
+
+
+def _monitor_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class _BatchMonitor(_monitor_base()):  # type: ignore[misc]
+    """Keras callback: batch progress events, cancellation and the time limit."""
+
+    def __init__(self, emit: _Emitter, should_stop, deadline: float | None, n_train: int, batch_size: int):
+        super().__init__()
+        self.emit, self.should_stop, self.deadline = emit, should_stop, deadline
+        self.n_train, self.batch_size = n_train, batch_size
+        self.epoch_seconds: list[float] = []
+        self.stop_reason: str | None = None
+
+    def start_epoch(self, epoch: int, lr: float) -> None:
+        self.epoch, self.lr = epoch, lr
+        self.t0 = self.last = time.monotonic()
+        self.stop_reason = None
+
+    def end_epoch(self, seconds: float, remaining: int) -> None:
+        self.epoch_seconds.append(seconds)
+
+    def eta(self, epoch_done: int, batches_left: int, per_batch: float | None = None) -> float | None:
+        remaining_epochs = self.emit.epochs - epoch_done
+        if self.epoch_seconds:
+            per_epoch = float(np.mean(self.epoch_seconds[-3:]))
+        elif per_batch is not None:
+            per_epoch = per_batch * self.emit.batches
+        else:
+            return None
+        if per_batch is None:
+            per_batch = per_epoch / max(self.emit.batches, 1)
+        return round(batches_left * per_batch + remaining_epochs * per_epoch, 1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        done = batch + 1
+        last = done >= self.emit.batches
+        if done == 1 or done % PROGRESS_EVERY == 0 or last or now - self.last >= 2.0:
+            self.last = now
+            elapsed = max(now - self.t0, 1e-9)
+            images = min(done * self.batch_size, self.n_train)
+            logs = logs or {}
+            self.emit(phase="training", event="batch", epoch=self.epoch + 1, batch=done,
+                      loss=_num(logs.get("loss")), accuracy=_num(logs.get("accuracy")),
+                      images_per_s=round(images / elapsed, 1), lr=self.lr,
+                      eta_s=self.eta(self.epoch + 1, self.emit.batches - done, elapsed / done))
+        if self.should_stop is not None and self.should_stop():
+            self.stop_reason = "cancelled"
+        elif self.deadline is not None and now >= self.deadline:
+            self.stop_reason = "time_limit"
+        if self.stop_reason is not None:
+            self.model.stop_training = True
+
+
+def _num(v) -> float | None:
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,100 @@
+"""The tf.data input pipeline and on-the-fly augmentation.
+
+The images stay in memory as one uint8 tensor; each epoch shuffles *indices* (seeded by the
+run seed and the epoch number, so a resumed run sees the same order as an uninterrupted one),
+batches them, gathers the batch of images and targets in one op, casts to float32 0..255 and
+applies the augmentation layers to the whole batch, with prefetching. Gathering by index is what
+``model.fit(x_numpy, y)`` does too; an element-wise ``from_tensor_slices -> cache -> shuffle ->
+batch`` pipeline spends its time on per-image overhead and was slower for small models
+(see ``experiments/bench/train_pipeline.py``). Holding the arrays as tensors plays the role of
+``cache()``: nothing is decoded or converted twice.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import AugmentSpec
+
+
+def build_augmenter(spec: AugmentSpec, seed: int = 0):
+    """Keras preprocessing layers for ``spec`` (paper 001 §V-B), or None when all are off.
+
+    Returns a callable ``f(batch) -> batch`` on float32 (b, h, w, c) tensors: horizontal flip,
+    rotation of +-``rotation`` degrees, zoom of +-``zoom``, shift of +-``shift`` in both directions
+    (empty areas filled with the nearest edge pixels, as Keras's ImageDataGenerator did).
+    """
+    if not spec.enabled:
+        return None
+    from keras import layers
+
+    chain = []
+    if spec.flip:
+        chain.append(layers.RandomFlip("horizontal", seed=seed))
+    if spec.rotation > 0:
+        chain.append(layers.RandomRotation(spec.rotation / 360.0, fill_mode="nearest", seed=seed + 1))
+    if spec.zoom > 0:
+        chain.append(layers.RandomZoom((-spec.zoom, spec.zoom), fill_mode="nearest", seed=seed + 2))
+    if spec.shift > 0:
+        chain.append(layers.RandomTranslation(spec.shift, spec.shift, fill_mode="nearest", seed=seed + 3))
+    if not chain:
+        return None
+
+    def augment(x):
+        for layer in chain:
+            x = layer(x, training=True)
+        return x
+
+    return augment
+
+
+class ArrayPipeline:
+    """Batches of (images, targets[, weights]) from in-memory arrays, for training or evaluation.
+
+    Parameters
+    ----------
+    x : uint8 array (n, h, w, c)
+    y : float32 array (n, C) of targets, or None (prediction only)
+    w : float32 array (n,) of sample weights, or None
+    batch_size : images per batch
+    augment : callable from :func:`build_augmenter`, or None
+    seed : base seed of the shuffling
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray | None = None, w: np.ndarray | None = None, *,
+                 batch_size: int = 64, augment=None, seed: int = 0):
+        import tensorflow as tf
+
+        self.n = len(x)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.augment = augment
+        self._x = tf.constant(x)
+        self._y = None if y is None else tf.constant(y, tf.float32)
+        self._w = None if w is None else tf.constant(w, tf.float32)
+
+    @property
+    def batches(self) -> int:
+        """Number of batches per pass (the last one may be smaller)."""
+        return -(-self.n // self.batch_size)
+
+    def dataset(self, epoch: int | None = None):
+        """A tf.data.Dataset over the arrays: shuffled for ``epoch`` (an int), in order for None."""
+        import tensorflow as tf
+
+        x, y, w, augment = self._x, self._y, self._w, self.augment
+        ds = tf.data.Dataset.range(self.n)
+        if epoch is not None:
+            ds = ds.shuffle(self.n, seed=self.seed * 100_003 + int(epoch), reshuffle_each_iteration=False)
+        ds = ds.batch(self.batch_size)
+
+        def gather(idx):
+            xb = tf.cast(tf.gather(x, idx), tf.float32)
+            if y is None:
+                return xb
+            yb = tf.gather(y, idx)
+            return (xb, yb) if w is None else (xb, yb, tf.gather(w, idx))
+
+        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if augment is not None and epoch is not None:
+            ds = ds.map(lambda xb, *rest: (augment(xb), *rest), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,233 @@
+"""From a configuration to training arrays: load, split, subset, convert, rebalance.
+
+Everything here is numpy (no TensorFlow): :func:`prepare_data` returns a :class:`TrainingData`
+with uint8 images already in the model's input shape and float32 target rows, ready for
+:mod:`fer_core.training.pipeline`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from .config import TrainConfig, resolve_path
+from .imbalance import class_weights, resample
+
+
+@dataclass
+class TrainingData:
+    """Arrays for one run.
+
+    Attributes
+    ----------
+    classes : class names, length C
+    x_train, x_val, x_eval : uint8 arrays of shape (n, s, s, c), s = model.input_size, c = channels
+    y_train : float32 (n_train, C): one-hot rows, or FER+ vote distributions with soft labels
+    w_train : float32 (n_train,) per-sample weights (class_weight) or None
+    labels_val, labels_eval : int64 (n,), hard labels
+    soft_eval : float32 (n_eval, C) FER+ votes of the evaluation split, or None
+    sources_eval : str (n_eval,) source ids of the evaluation split
+    eval_split : ``"test"``, or ``"val"`` when the data has no test split
+    summary : counts and notes for ``metrics.json``
+    """
+
+    classes: tuple[str, ...]
+    x_train: np.ndarray
+    y_train: np.ndarray
+    w_train: np.ndarray | None
+    x_val: np.ndarray
+    labels_val: np.ndarray
+    x_eval: np.ndarray
+    labels_eval: np.ndarray
+    sources_eval: np.ndarray
+    soft_eval: np.ndarray | None
+    eval_split: str
+    dataset_name: str
+    synthetic: bool
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+# -- loading -------------------------------------------------------------------------------
+def load_for_config(cfg: TrainConfig, progress=None):
+    """Load the dataset ``cfg.data`` describes (``fer_core.data.load_dataset``)."""
+    from ..data import load_dataset
+    from ..data.sources import _parse_inline, detect_format
+
+    d = cfg.data
+    path = resolve_path(d.path)
+    fmt = detect_format(path) if d.format == "auto" else d.format
+    opts: dict[str, Any] = {}
+    if fmt == "synthetic":
+        inline = _parse_inline(path) if path.startswith("synthetic") else {}
+        if d.size is not None:
+            opts["size"] = d.size
+        if d.color is not None:
+            opts["rgb"] = d.color == "rgb"
+        if "seed" not in inline:
+            opts["seed"] = d.seed
+    elif fmt in ("folders", "oahega"):
+        if d.size is not None:
+            opts["size"] = d.size
+        if d.color is not None:
+            opts["color"] = d.color
+        if d.label_map:
+            opts["label_map"] = {k: (v or None) for k, v in d.label_map.items()}
+        if d.extra is not None:
+            opts["extra"] = d.extra
+        opts["seed"] = d.seed
+    elif d.label_map or d.extra is not None:
+        raise ConfigError(f"data.label_map / data.extra apply to image folders and OAHEGA, not to {fmt!r} data.")
+    ferplus: Any = d.ferplus
+    if ferplus.lower() == "none":
+        ferplus = None
+    elif ferplus != "auto":
+        ferplus = resolve_path(ferplus)
+    if fmt == "synthetic":
+        return load_dataset(path, fmt, **opts)
+    return load_dataset(path, fmt, ferplus=ferplus, progress=progress, **opts)
+
+
+# -- splits --------------------------------------------------------------------------------
+def stratified_subset(labels: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """Indices of at most ``limit`` items keeping the class proportions (sorted).
+
+    Every class present keeps at least one item when ``limit`` allows it.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n <= limit:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * (limit / n)
+    take = np.floor(quota).astype(np.int64)
+    if limit >= len(classes):
+        take = np.maximum(take, 1)
+    short = limit - int(take.sum())
+    order = np.argsort(-(quota - np.floor(quota)), kind="stable")
+    i = 0
+    while short > 0:  # hand out the remainder by largest fractional part
+        c = order[i % len(order)]
+        if take[c] < counts[c]:
+            take[c] += 1
+            short -= 1
+        i += 1
+    while short < 0:  # minimum-one bumps overshot: trim the largest classes
+        c = int(np.argmax(take))
+        take[c] -= 1
+        short += 1
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
+
+
+def to_model_input(images: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """Convert uint8 images (n, h, w[, 3]) to (n, size, size, channels) uint8."""
+    from ..data import resize_batch, to_grey, to_rgb
+
+    images = to_grey(images) if channels == 1 else to_rgb(images)
+    images = resize_batch(images, size)
+    return images[..., None] if channels == 1 else images
+
+
+def _targets(labels: np.ndarray, soft: np.ndarray | None, n_classes: int) -> np.ndarray:
+    """One-hot rows, replaced by vote distributions where ``soft`` has votes."""
+    y = np.eye(n_classes, dtype=np.float32)[labels]
+    if soft is not None:
+        has = soft.sum(axis=1) > 0
+        y[has] = soft[has] / soft[has].sum(axis=1, keepdims=True)
+    return y
+
+
+def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
+    """Turn a configuration (and optionally an already loaded dataset) into training arrays.
+
+    Steps: load (unless ``ds`` is given) -> drop classes with no image at all -> carve val from
+    train if there is no val split (``data.val_fraction``, ``data.seed``) -> stratified subset per
+    split (``data.subset``) -> convert to the model's channels and size -> rebalance the train
+    split (``imbalance``; val and test are never touched) -> targets (one-hot or FER+ votes).
+    """
+    from ..data import with_val_split
+
+    if ds is None:
+        ds = load_for_config(cfg, progress=progress)
+    if len(ds) == 0:
+        raise DataError(f"dataset {ds.name!r} has no images.")
+    counts = np.bincount(ds.labels, minlength=len(ds.classes))
+    dropped = [c for c, k in zip(ds.classes, counts) if k == 0]
+    if dropped:
+        ds = ds.with_classes([c for c, k in zip(ds.classes, counts) if k > 0])
+    classes = tuple(ds.classes)
+    if len(classes) < 2:
+        raise DataError(f"dataset {ds.name!r} has images of only {len(classes)} class(es); need at least 2.")
+    splits = ds.available_splits()
+    if "train" not in splits:
+        raise DataError(f"dataset {ds.name!r} has no train split (splits: {splits}); resplit it first.")
+    notes = []
+    if "val" not in splits:
+        ds = with_val_split(ds, cfg.data.val_fraction, seed=cfg.data.seed)
+        notes.append(f"val carved from train ({cfg.data.val_fraction:.0%}, seed {cfg.data.seed})")
+    if cfg.data.subset is not None:
+        keep = np.zeros(len(ds), bool)
+        for s in ds.available_splits():
+            idx = np.flatnonzero(ds.splits == s)
+            keep[idx[stratified_subset(ds.labels[idx], cfg.data.subset, cfg.data.seed)]] = True
+        ds = ds.select(keep)
+        notes.append(f"subset: at most {cfg.data.subset} images per split")
+    if cfg.train.soft_labels and ds.soft_labels is None:
+        raise DataError(
+            f"train.soft_labels=true needs FER+ votes, but dataset {ds.name!r} has none attached. Set "
+            "data.ferplus to the votes file (fer2013new.csv or ferplus_map.csv) or keep it 'auto' "
+            "with the file beside the data, or set train.soft_labels=false."
+        )
+    train, val = ds.split("train"), ds.split("val")
+    if len(val) == 0:
+        raise DataError(f"dataset {ds.name!r} has no validation images; raise data.val_fraction or add data.")
+    eval_split = "test" if "test" in ds.available_splits() else "val"
+    test = ds.split(eval_split)
+    C = len(classes)
+
+    x_train, lab_train = train.images, train.labels
+    soft_train = train.soft_labels if cfg.train.soft_labels else None
+    before = np.bincount(lab_train, minlength=C)
+    w_train = None
+    if cfg.imbalance in ("oversample", "smote", "adasyn"):
+        x_train, lab_train, origin = resample(x_train, lab_train, cfg.imbalance, seed=cfg.data.seed)
+        if soft_train is not None:  # copies keep their votes, synthesised rows are one-hot
+            soft_train = np.where((origin >= 0)[:, None], soft_train[np.maximum(origin, 0)], 0).astype(np.float32)
+    elif cfg.imbalance == "class_weight":
+        w_train = class_weights(lab_train, C)[lab_train]
+    size, ch = cfg.model.input_size, cfg.model.channels
+    counts_out = {
+        "train_original": before.tolist(),
+        "train": np.bincount(lab_train, minlength=C).tolist(),
+        "val": np.bincount(val.labels, minlength=C).tolist(),
+    }
+    if eval_split == "test":
+        counts_out["test"] = np.bincount(test.labels, minlength=C).tolist()
+    summary = {
+        "classes": list(classes),
+        "dropped_empty_classes": dropped,
+        "counts": counts_out,
+        "imbalance": cfg.imbalance,
+        "class_weights": class_weights(train.labels, C).tolist() if cfg.imbalance == "class_weight" else None,
+        "input_shape": [size, size, ch],
+        "notes": notes,
+    }
+    return TrainingData(
+        classes=classes,
+        x_train=to_model_input(x_train, size, ch),
+        y_train=_targets(lab_train, soft_train, C),
+        w_train=None if w_train is None else w_train.astype(np.float32),
+        x_val=to_model_input(val.images, size, ch),
+        labels_val=val.labels,
+        x_eval=to_model_input(test.images, size, ch),
+        labels_eval=test.labels,
+        sources_eval=test.sources,
+        soft_eval=test.soft_labels,
+        eval_split=eval_split,
+        dataset_name=ds.display_name,
+        synthetic=bool(ds.synthetic),
+        summary=summary,
+    )

@@ -1,0 +1,329 @@
+"""Runs on disk (RunStore) and background jobs in real worker processes (JobManager).
+
+The training tests start real ``python -m fer_core.jobs worker`` processes that train the
+five-layer CNN on 300 synthetic images; ``FER_STUDIO_PROGRESS_DELAY`` makes each worker pause a
+little after every progress event, so the tests can watch, cancel and kill it mid-training on a
+fast machine too. Waits poll with short sleeps and generous timeouts; nothing asserts durations.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fer_core.errors import ConfigError, DataError
+from fer_core.jobs import DIED_REASON, JobManager, _boot_id, _proc_stat
+from fer_core.runs import RunStore, UnknownRunError
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 300.0  # generous: 2 busy cores, TensorFlow start-up in every worker
+
+
+def _cfg(name: str, epochs: int = 3) -> dict:
+    return {"name": name, "data": {"path": "synthetic:n=300"}, "model": {"name": "five_layer"},
+            "train": {"epochs": epochs, "batch_size": 32}}
+
+
+def _temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if ".tmp" in p.name]
+
+
+def _poll(fn, timeout: float = TIMEOUT, every: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# ---------------------------------------------------------------------------------- RunStore
+def test_runstore_create_list_get_update(tmp_path):
+    store = RunStore(tmp_path)
+    a = store.create(_cfg("first"))
+    b = store.create(_cfg("second"), name="custom")
+    assert (tmp_path / "index.sqlite").is_file()
+    assert a.id.split("-")[2] == "five_layer" and len(a.id.split("-")[3]) == 4
+    assert (a.model, a.dataset, a.status, a.name, b.name) == ("five_layer", "synthetic:n=300", "created",
+                                                              "first", "custom")
+    assert a.path == tmp_path.resolve() / "runs" / a.id and a.path.is_dir()
+    assert a.config()["train"]["epochs"] == 3
+    assert {r.id for r in store.list()} == {a.id, b.id}
+    with sqlite3.connect(tmp_path / "index.sqlite") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    store.update(a.id, status="done", test_accuracy=0.5, macro_f1=0.25)
+    got = store.get(a.id)
+    assert (got.status, got.test_accuracy, got.macro_f1) == ("done", 0.5, 0.25)
+    assert json.loads((a.path / "run.json").read_text())["status"] == "done"  # folder and index agree
+    assert [r.id for r in store.list(status="done")] == [a.id]
+    assert [r.id for r in store.list(status="created")] == [b.id]
+
+    with pytest.raises(UnknownRunError, match=a.id):  # a near miss lists the close id
+        store.get(a.id[:-1] + ("0" if a.id[-1] != "0" else "1"))
+    with pytest.raises(ConfigError, match="unknown field"):
+        store.update(a.id, colour="red")
+    with pytest.raises(ConfigError, match="status must be one of"):
+        store.update(a.id, status="finished")
+    with pytest.raises(ConfigError, match="expects the training configuration as a dict"):
+        store.create("not a dict")
+
+    (a.path / "metrics.json").write_text(json.dumps({"accuracy": 0.75, "macro_f1": 0.5}))
+    assert store.refresh(a.id).test_accuracy == 0.75
+    store.delete(b.id)
+    assert not b.path.exists() and [r.id for r in store.list()] == [a.id]
+    assert not _temp_files(tmp_path)
+
+
+def test_rebuild_index_from_folders(tmp_path):
+    store = RunStore(tmp_path)
+    runs = [store.create(_cfg(f"r{i}")) for i in range(3)]
+    store.update(runs[0].id, status="done", test_accuracy=0.9)
+    before = [(r.id, r.status, r.test_accuracy) for r in store.list()]
+    # a folder the engine wrote on its own (no run.json) is picked up too
+    lone = tmp_path / "runs" / "20260101-000000-five_layer-beef"
+    lone.mkdir()
+    (lone / "config.toml").write_text('name = "lone"\n[model]\nname = "five_layer"\n[data]\npath = "synthetic"\n')
+    (lone / "metrics.json").write_text(json.dumps({"accuracy": 0.4, "macro_f1": 0.3}))
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(tmp_path / "index.sqlite") + suffix).unlink(missing_ok=True)
+    fresh = RunStore(tmp_path)
+    after = {(r.id, r.status, r.test_accuracy) for r in fresh.list()}
+    assert set(before) <= after
+    got = fresh.get(lone.name)
+    assert (got.name, got.model, got.dataset, got.test_accuracy) == ("lone", "five_layer", "synthetic", 0.4)
+    assert fresh.rebuild_index() == 4
+
+
+def test_corrupt_index_is_moved_aside_and_rebuilt(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.create(_cfg("survivor"))
+    for suffix in ("-wal", "-shm"):
+        Path(str(tmp_path / "index.sqlite") + suffix).unlink(missing_ok=True)
+    (tmp_path / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    fresh = RunStore(tmp_path)
+    assert [r.id for r in fresh.list()] == [run.id]
+    assert list(tmp_path.glob("index.sqlite.corrupt-*"))
+    assert "moved aside" in (tmp_path / "index.log").read_text()
+
+
+def test_failed_write_leaves_old_files_and_no_temp_files(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    run = store.create(_cfg("atomic"))
+    before = (run.path / "run.json").read_text()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="simulated"):
+        store.update(run.id, status="done")
+    monkeypatch.undo()
+    assert (run.path / "run.json").read_text() == before
+    assert store.get(run.id).status == "created"  # the index was not touched either
+    assert not _temp_files(tmp_path)
+
+
+def test_import_model_registers_a_keras_file(tmp_path):
+    import keras
+
+    src = tmp_path / "elsewhere"
+    src.mkdir()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="tiny_net")
+    model.save(src / "tiny.keras")
+    (src / "metrics.json").write_text(json.dumps({"accuracy": 0.6, "macro_f1": 0.4}))
+    store = RunStore(tmp_path / "home")
+    run = store.import_model(src / "tiny.keras")
+    assert (run.status, run.model, run.test_accuracy) == ("done", "tiny_net", 0.6)
+    assert run.model_path.is_file() and run.metrics()["macro_f1"] == 0.4
+    with pytest.raises(DataError, match="expects an existing .keras file"):
+        store.import_model(src / "missing.keras")
+    assert not _temp_files(tmp_path)
+
+
+# ---------------------------------------------------------------------------------- liveness
+def _fake_running(jm: JobManager, **fields) -> str:
+    run = jm.store.create({"name": "fake", "model": {"name": "none"}, "data": {"path": "none"}})
+    job_id = jm._new_job("sleep_steps", run.id, False, {})
+    with jm._locked(job_id) as rec:
+        rec.update(status="running", **fields)
+    (jm.jobs_dir / job_id / "log.txt").write_text("line one\nlast words of the worker\n")
+    return job_id
+
+
+def test_dead_or_reused_pid_marks_job_failed(tmp_path):
+    jm = JobManager(tmp_path, max_running=1)
+    me = os.getpid()
+    my_start = _proc_stat(me)[1]
+    alive = _fake_running(jm, pid=me, pid_start=my_start, boot_id=_boot_id())
+    reused = _fake_running(jm, pid=me, pid_start=my_start - 1, boot_id=_boot_id())   # host restarted
+    rebooted = _fake_running(jm, pid=me, pid_start=my_start, boot_id="another-boot")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    gone = _fake_running(jm, pid=proc.pid, pid_start=None, boot_id=_boot_id())
+
+    assert jm.get(alive).status == "running"
+    for job_id in (reused, rebooted, gone):
+        job = jm.get(job_id)
+        assert (job.status, job.error) == ("failed", DIED_REASON)
+        assert "last words of the worker" in job.log_tail
+        assert jm.store.get(job.run_id).status == "failed"
+    assert {j.id for j in jm.list(status="failed")} == {reused, rebooted, gone}
+
+
+# ---------------------------------------------------------------------------------- sleep_steps
+def test_queue_drains_through_workers_and_cancel_grace_sends_sigterm(tmp_path):
+    """Machinery without TensorFlow: the finishing worker starts the queued job; a worker that
+    ignores its cancel flag is stopped by SIGTERM once the grace period is over."""
+    jm = JobManager(tmp_path, max_running=1, cancel_grace=0.5)
+    first = jm.submit({"name": "a"}, kind="sleep_steps", params={"steps": 3, "step_s": 0.05})
+    second = jm.submit({"name": "b"}, kind="sleep_steps", params={"steps": 3, "step_s": 0.05})
+    assert (first.status, second.status) == ("running", "queued")
+    # read the record files only: no JobManager call here may start the queued job
+    status = lambda j: json.loads((tmp_path / "jobs" / j.id / "job.json").read_text())["status"]
+    _poll(lambda: status(second) == "done", what="the queued job to be run by the first worker")
+    assert jm.store.get(second.run_id).test_accuracy == 1.0
+
+    stubborn = jm.submit({"name": "c"}, kind="sleep_steps",
+                         params={"steps": 10_000, "step_s": 0.05, "ignore_cancel": True})
+    _poll(lambda: jm.progress(stubborn.id).get("epoch"), what="progress of the stubborn job")
+    assert jm.cancel(stubborn.id).status == "running"
+    job = jm.wait(stubborn.id, timeout=TIMEOUT, poll=0.1)
+    assert (job.status, job.error) == ("cancelled", "cancelled (stopped by SIGTERM)")
+    assert job.resumable  # it saved steps; a resumed job continues from them
+    with pytest.raises(ConfigError, match="Only failed or cancelled"):
+        jm.resume(second.id)
+
+
+def test_failing_job_records_last_traceback_line_and_resumes(tmp_path):
+    jm = JobManager(tmp_path, max_running=1)
+    job = jm.wait(jm.submit({"name": "f"}, kind="sleep_steps",
+                            params={"steps": 4, "step_s": 0.01, "fail_at": 3}).id, timeout=TIMEOUT, poll=0.1)
+    assert (job.status, job.error) == ("failed", "RuntimeError: boom at step 3")
+    assert "Traceback" in job.log_tail and jm.store.get(job.run_id).status == "failed"
+    assert job.resumable and jm.progress(job.id)["epoch"] == 2
+    with pytest.raises(ConfigError, match="Unknown job kind 'nope'"):
+        jm.submit({"name": "x"}, kind="nope")
+
+
+# ---------------------------------------------------------------------------------- training
+@pytest.fixture()
+def trainer(tmp_path, monkeypatch):
+    pytest.importorskip("fer_core.models")
+    monkeypatch.setenv("FER_STUDIO_PROGRESS_DELAY", "0.15")
+    jm = JobManager(tmp_path, max_running=1, cancel_grace=120.0)
+    yield jm
+    for job in jm.list():  # never leave a worker behind
+        if job.status == "running" and job.pid:
+            try:
+                os.killpg(job.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _training_progress(jm: JobManager, job_id: str):
+    p = jm.progress(job_id)
+    return (p["epoch"], p["batch"]) if p.get("phase") == "training" else None
+
+
+def test_training_job_queue_kill_and_resume(trainer):
+    jm = trainer
+    job = jm.submit(_cfg("killed"))
+    assert job.status == "running" and job.pid
+    queued = jm.submit(_cfg("waiting"))
+    assert queued.status == "queued"  # K = 1
+    cancelled = jm.cancel(queued.id)
+    assert (cancelled.status, jm.store.get(queued.run_id).status) == ("cancelled", "cancelled")
+    assert not (queued.path / "log.txt").exists()  # it never started
+
+    seen = []
+    def epoch_two_started():
+        if jm.get(job.id).status != "running":
+            raise AssertionError(f"job ended early: {jm.get(job.id)}\n{jm.log_tail(job.id)}")
+        step = _training_progress(jm, job.id)
+        if step and (not seen or step != seen[-1]):
+            seen.append(step)
+        return step is not None and step[0] >= 2
+    _poll(epoch_two_started, what="epoch 2 of the training job")
+    assert len(seen) >= 2 and seen == sorted(seen), seen  # epoch/batch advanced over the polls
+    assert jm.get(job.id).heartbeat_age is not None
+
+    os.kill(job.pid, signal.SIGKILL)
+    dead = _poll(lambda: (j := jm.get(job.id)).status != "running" and j, what="the kill to be noticed")
+    run = jm.store.get(job.run_id)
+    saved = json.loads((run.path / "state.json").read_text())["epoch"]
+    assert (dead.status, dead.error) == ("failed", DIED_REASON)
+    assert "starting worker" in dead.log_tail and dead.resumable
+    assert jm.store.get(job.run_id).status == "failed"
+    assert 1 <= saved < 3
+
+    again = jm.resume(job.id)
+    assert again.run_id == job.run_id and again.resume and again.status == "running"
+    assert not jm.get(job.id).resumable  # superseded by the new job
+    done = jm.wait(again.id, timeout=TIMEOUT, poll=0.2)
+    assert done.status == "done", jm.log_tail(again.id)
+    assert jm.progress(again.id)["first_epoch"] == saved + 1  # continued, not restarted
+    run = jm.store.get(job.run_id)
+    assert [h["epoch"] for h in run.history()] == [1, 2, 3]
+    assert run.status == "done" and run.test_accuracy == pytest.approx(run.metrics()["accuracy"])
+    assert run.model_path.is_file() and run.predictions()["probs"].shape[1] == 7
+    assert not _temp_files(jm.root)
+
+
+def test_cancel_running_training_job(trainer):
+    jm = trainer
+    job = jm.submit(_cfg("cancelled"))
+    _poll(lambda: (_training_progress(jm, job.id) or (0,))[0] >= 2 or jm.get(job.id).status != "running",
+          what="epoch 2 of the training job")
+    asked = jm.cancel(job.id)
+    assert asked.status == "running" and asked.cancel_requested and (job.path / "cancel").is_file()
+    done = jm.wait(job.id, timeout=TIMEOUT, poll=0.2)
+    assert (done.status, done.error) == ("cancelled", None), jm.log_tail(job.id)
+    run = jm.store.get(job.run_id)
+    assert run.status == "cancelled"
+    for name in ("config.toml", "checkpoint.keras", "state.json", "history.json", "model.keras", "metrics.json"):
+        assert (run.path / name).is_file(), name
+    assert 1 <= len(run.history()) < 3 and done.resumable
+    assert run.test_accuracy == pytest.approx(run.metrics()["accuracy"])  # the best model was evaluated
+    assert not _temp_files(jm.root)
+
+
+# ---------------------------------------------------------------------------------- CLI
+def test_cli_lists_runs_and_jobs_as_json(tmp_path, monkeypatch, capsys):
+    from fer_core import runs_cli
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path))
+    jm = JobManager(tmp_path, max_running=1)
+    job = jm.submit({"name": "cli"}, kind="sleep_steps", params={"steps": 2, "step_s": 0.01})
+    jm.wait(job.id, timeout=TIMEOUT, poll=0.1)
+
+    parser = argparse.ArgumentParser()
+    runs_cli.register(parser.add_subparsers(dest="command", required=True))
+    for argv in (["runs", "--json"], ["jobs", "--json"], ["jobs", "show", job.id, "--json"]):
+        args = parser.parse_args(argv)
+        assert args.handler(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        if argv[0] == "runs":
+            assert [r["id"] for r in out] == [job.run_id] and out[0]["status"] == "done"
+        elif argv[1] == "show":
+            assert out["status"] == "done" and "log_tail" in out
+        else:
+            assert [j["id"] for j in out] == [job.id]
+    args = parser.parse_args(["runs"])
+    assert args.handler(args) == 0 and job.run_id in capsys.readouterr().out
+    args = parser.parse_args(["jobs", "cancel", job.id])
+    assert args.handler(args) == 0 and "done" in capsys.readouterr().out
+    proc = subprocess.run([sys.executable, "-m", "fer_core.runs_cli", "runs", "show", "nope-1234"],
+                          cwd=ROOT, env={**os.environ, "FER_STUDIO_HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "No run with id 'nope-1234'" in proc.stderr

@@ -1,0 +1,442 @@
+"""Training engine: configs, imbalance handling, the run folder, resume, cancel, soft labels, CLI."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_core.errors import ConfigError, DataError
+from fer_core.training import (apply_overrides, class_weights, config_to_dict, dump_config, load_config,
+                               resample, resolve_path, to_toml)
+from fer_core.training.prepare import prepare_data, stratified_subset
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS = sorted((ROOT / "experiments").glob("*.toml"))
+ARTEFACTS = ("config.toml", "model.keras", "checkpoint.keras", "state.json", "history.json",
+             "metrics.json", "predictions.npz")
+EVENT_KEYS = {"phase", "event", "epoch", "epochs", "batch", "batches", "loss", "accuracy", "eta_s",
+              "images_per_s", "history"}
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ds():
+    from fer_core.data import load_dataset
+
+    return load_dataset("synthetic:n=300")
+
+
+@pytest.fixture(scope="module")
+def soft_ds(ds):
+    """The same images with FER+-like vote distributions; every 5th row has no votes."""
+    rng = np.random.default_rng(0)
+    soft = rng.dirichlet(np.ones(len(ds.classes)) * 0.3, size=len(ds)).astype(np.float32)
+    soft[::5] = 0
+    return replace(ds, soft_labels=soft)
+
+
+def tiny_model(name, input_shape, num_classes, weights=None, **kw):
+    """A 4-filter CNN standing in for a registered model (same call signature)."""
+    import keras
+
+    inp = keras.Input(input_shape)
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
+def cfg_dict(**sections):
+    base = {"name": "t", "data": {"path": "synthetic:n=300"}, "model": {"name": "five_layer"},
+            "train": {"epochs": 2, "batch_size": 32, "seed": 0}, "augment": {}}
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            base[key] = {**base.get(key, {}), **value}
+        else:
+            base[key] = value
+    return base
+
+
+def run_train(cfg, run_dir, ds, **kw):
+    from fer_core.training import train
+
+    return train(load_config(cfg), run_dir, dataset=ds, model_fn=tiny_model, **kw)
+
+
+# -- configuration -------------------------------------------------------------------------
+BAD_FIELDS = [
+    ("name", ""), ("name", "a/b"), ("imbalance", "undersample"),
+    ("data.path", ""), ("data.format", "xls"), ("data.size", 16), ("data.color", "gray"),
+    ("data.val_fraction", 1.0), ("data.val_fraction", 0), ("data.subset", 3), ("data.seed", -1),
+    ("data.label_map", {"a": 1}), ("data.extra", "maybe"), ("data.ferplus", ""),
+    ("model.name", "resnet9000"), ("model.input_size", 16), ("model.channels", 2),
+    ("model.weights", "weights.pt"), ("model.kwargs", {"bogus": 1}),
+    ("train.epochs", 0), ("train.epochs", 1.5), ("train.batch_size", True), ("train.optimizer", "rmsprop"),
+    ("train.lr", -0.1), ("train.lr", float("nan")), ("train.momentum", 1.0), ("train.weight_decay", -1e-4),
+    ("train.schedule", "step"), ("train.patience_lr", 0), ("train.early_stopping", -1),
+    ("train.label_smoothing", 1.0), ("train.soft_labels", "yes"), ("train.seed", -3),
+    ("train.time_limit_min", 0), ("augment.enabled", 1), ("augment.flip", "yes"),
+    ("augment.rotation", -5), ("augment.zoom", 1.5), ("augment.shift", -0.1),
+    ("augment.corruptions", "fog"), ("augment.corruptions", [1]),
+]
+
+
+@pytest.mark.parametrize("field,value", BAD_FIELDS, ids=[f"{f}={v!r}" for f, v in BAD_FIELDS])
+def test_bad_field_names_field_and_value(field, value):
+    raw = cfg_dict()
+    if "." in field:
+        section, key = field.split(".")
+        raw[section][key] = value
+    else:
+        raw[field] = value
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    msg = str(info.value)
+    assert field in msg and repr(value) in msg, msg
+
+
+def test_choices_are_listed_and_close_match_suggested():
+    with pytest.raises(ConfigError, match=r"'sgd', 'adam'.*did you mean 'adam'"):
+        load_config(cfg_dict(train={"optimizer": "adma"}))
+
+
+@pytest.mark.parametrize("raw,where", [
+    ({"name": "t", "lerning_rate": 1}, "lerning_rate"),
+    ({"name": "t", "train": {"learning_rate": 0.1}}, "train.'learning_rate'"),
+    ({"name": "t", "augment": {"flips": True}}, "augment.'flips'"),
+])
+def test_unknown_key_lists_valid_keys(raw, where):
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    msg = str(info.value)
+    assert where in msg and "Valid keys" in msg
+    if "train" in raw:
+        assert "lr" in msg and "batch_size" in msg
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_defaults_and_name_from_file_stem(tmp_path):
+    path = tmp_path / "my_run.toml"
+    path.write_text("[train]\nepochs = 3\n")
+    cfg = load_config(path)
+    assert cfg.name == "my_run" and cfg.train.epochs == 3 and cfg.model.name == "five_layer"
+    assert cfg.imbalance == "none" and cfg.augment.rotation == 10.0
+
+
+def test_toml_round_trip(tmp_path):
+    raw = cfg_dict(data={"label_map": {'we"ird\\ name': "happy", "ü nicode": ""}, "subset": 50},
+                   model={"kwargs": {"dropout": 0.25}}, train={"time_limit_min": 1.5, "lr": 3e-4},
+                   augment={"corruptions": ["fog", "noise"]}, imbalance="smote")
+    cfg = load_config(raw)
+    dump_config(cfg, tmp_path / "c.toml")
+    again = load_config(tmp_path / "c.toml")
+    assert again == cfg
+    assert tomllib.loads(to_toml(cfg)) == config_to_dict(cfg)
+    assert "time_limit_min" not in to_toml(load_config(cfg_dict()))  # None is left out
+
+
+def test_overrides():
+    cfg = load_config(cfg_dict())
+    new = apply_overrides(cfg, ["train.lr=0.01", "train.optimizer=sgd", "augment.flip=false",
+                                "model.kwargs.dropout=0.2", "data.path=synthetic:n=200", "imbalance=smote"])
+    assert (new.train.lr, new.train.optimizer, new.augment.flip) == (0.01, "sgd", False)
+    assert new.model.kwargs == {"dropout": 0.2} and new.data.path == "synthetic:n=200"
+    assert new.imbalance == "smote" and cfg.train.lr != 0.01  # the original is untouched
+    with pytest.raises(ConfigError, match="train.'lrr'"):
+        apply_overrides(cfg, ["train.lrr=0.1"])
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides(cfg, ["train.lr"])
+    with pytest.raises(ConfigError, match="train.lr"):
+        apply_overrides(cfg, {"train.lr": "fast"})
+
+
+def test_relative_paths_resolve_against_project_root():
+    assert resolve_path("../shared/data/fer2013") == str((ROOT / "../shared/data/fer2013").resolve())
+    assert resolve_path("synthetic:n=5") == "synthetic:n=5"
+    assert resolve_path("/abs/x.csv") == "/abs/x.csv"
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.name for p in EXPERIMENTS])
+def test_experiment_configs_load(path):
+    text = path.read_text()
+    cfg = load_config(path)
+    assert cfg.name == path.stem
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert text.startswith("#") and any("§" in line for line in header), "header must cite the paper section"
+
+
+def test_experiments_cover_the_papers():
+    names = {p.stem for p in EXPERIMENTS}
+    heavy = ["fer2013_five_layer", "fer2013_baseline_cnn", "fer2013_resnet50", "fer2013_senet50",
+             "fer2013_vgg16", "fer2013_cnn_lstm", "oahega_densenet121_gru", "oahega_vgg16_gru",
+             "oahega_xception_gru"]
+    for name in heavy:
+        assert name in names and f"{name}_quick" in names
+    assert {"synthetic_quick", "fer2013_best"} <= names
+    five = load_config(ROOT / "experiments" / "fer2013_five_layer.toml").train
+    assert (five.optimizer, five.lr, five.batch_size, five.weight_decay, five.momentum,
+            five.patience_lr, five.epochs) == ("sgd", 0.1, 128, 1e-4, 0.9, 10, 300)
+
+
+# -- imbalance -----------------------------------------------------------------------------
+def test_class_weights_formula():
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 1)
+    w = class_weights(labels, 3)
+    np.testing.assert_allclose(w, [10 / (3 * 6), 10 / (3 * 3), 10 / (3 * 1)], rtol=1e-6)
+    assert w[labels].sum() == pytest.approx(len(labels))
+    assert class_weights(np.array([0, 0, 2]), 3)[1] == 0  # an absent class gets no weight
+
+
+@pytest.mark.parametrize("method", ["oversample", "smote", "adasyn"])
+def test_resampling_changes_only_the_train_split(ds, method):
+    base = prepare_data(load_config(cfg_dict()), ds)
+    res = prepare_data(load_config(cfg_dict(imbalance=method)), ds)
+    for name in ("x_val", "labels_val", "x_eval", "labels_eval", "sources_eval"):
+        np.testing.assert_array_equal(getattr(res, name), getattr(base, name), err_msg=name)
+    n = len(base.x_train)
+    np.testing.assert_array_equal(res.x_train[:n], base.x_train)  # originals kept, new rows appended
+    before = base.summary["counts"]["train"]
+    after = res.summary["counts"]["train"]
+    assert len(res.x_train) > n and res.y_train.shape == (len(res.x_train), 7)
+    assert min(after) > min(before)
+    if method != "adasyn":  # ADASYN balances only approximately
+        assert len(set(after)) == 1 and after[0] == max(before)
+    assert res.summary["counts"]["train_original"] == before
+
+
+def test_class_weight_method_sets_sample_weights(ds):
+    data = prepare_data(load_config(cfg_dict(imbalance="class_weight")), ds)
+    labels = data.y_train.argmax(1)
+    np.testing.assert_allclose(data.w_train, class_weights(labels, 7)[labels])
+    assert prepare_data(load_config(cfg_dict()), ds).w_train is None
+
+
+def test_resample_direct():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (23, 8, 8), dtype=np.uint8)
+    y = np.array([0] * 15 + [1] * 5 + [2] * 3)
+    xr, yr, origin = resample(x, y, "smote", seed=0)
+    assert xr.dtype == np.uint8 and xr.shape[1:] == (8, 8)
+    assert np.bincount(yr).tolist() == [15, 15, 15]
+    assert (origin[:23] == np.arange(23)).all() and (origin[23:] == -1).all()
+    xo, yo, oo = resample(x, y, "oversample", seed=0)
+    np.testing.assert_array_equal(xo, x[oo])
+    np.testing.assert_array_equal(yo, y[oo])
+    with pytest.raises(DataError, match="at least 2 train images"):
+        resample(x[:16], y[:16], "smote")  # class 1 has a single image
+    with pytest.raises(DataError, match="method"):
+        resample(x, y, "undersample")
+
+
+# -- data preparation ------------------------------------------------------------------------
+def test_stratified_subset_keeps_proportions():
+    labels = np.array([0] * 500 + [1] * 300 + [2] * 5)
+    idx = stratified_subset(labels, 100, seed=1)
+    counts = np.bincount(labels[idx])
+    assert len(idx) == 100 and len(np.unique(idx)) == 100
+    assert counts[2] >= 1 and abs(counts[0] - 62) <= 2 and abs(counts[1] - 37) <= 2
+    assert len(stratified_subset(labels, 10_000)) == len(labels)
+
+
+def test_subset_val_carving_and_colour_conversion(ds):
+    from fer_core.data import FERDataset
+
+    only_train = FERDataset(ds.images, ds.labels, ds.classes + ("contempt",), np.full(len(ds), "train"),
+                            ds.sources, name="t")
+    data = prepare_data(load_config(cfg_dict(data={"subset": 40, "val_fraction": 0.2},
+                                             model={"channels": 3, "input_size": 40})), only_train)
+    assert data.classes == ds.classes  # the empty "contempt" class is dropped
+    assert data.eval_split == "val" and len(data.x_train) <= 40 and len(data.x_val) <= 40
+    assert data.x_train.shape[1:] == (40, 40, 3) and data.x_train.dtype == np.uint8
+    assert any("val carved" in n for n in data.summary["notes"])
+
+
+# -- training ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(ds, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    events = []
+    metrics = run_train(cfg_dict(), run_dir, ds, progress=events.append)
+    return run_dir, metrics, events
+
+
+def test_run_writes_every_artefact(trained, ds):
+    run_dir, metrics, _ = trained
+    for name in ARTEFACTS:
+        assert (run_dir / name).is_file(), name
+    assert not [p.name for p in run_dir.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(history[0])
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["epoch"] == 2 and state["status"] == "completed" and state["history"] == history
+    assert load_config(run_dir / "config.toml") == load_config(cfg_dict())
+    assert json.loads((run_dir / "metrics.json").read_text()) == metrics
+    assert metrics["best_val_accuracy"] == max(h["val_accuracy"] for h in history)
+
+
+def test_metrics_agree_with_sklearn_on_predictions(trained, ds):
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    run_dir, metrics, _ = trained
+    with np.load(run_dir / "predictions.npz") as z:
+        probs, labels, sources, classes = z["probs"], z["labels"], z["sources"], z["classes"]
+    test = ds.split("test")
+    assert probs.dtype == np.float32 and probs.shape == (len(test), 7)
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    np.testing.assert_array_equal(labels, test.labels)
+    np.testing.assert_array_equal(sources, test.sources)
+    assert list(classes) == metrics["classes"] == list(ds.classes)
+    pred = probs.argmax(1)
+    assert metrics["n_test"] == len(test)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(labels, pred))
+    assert metrics["macro_f1"] == pytest.approx(f1_score(labels, pred, labels=range(7), average="macro",
+                                                         zero_division=0))
+    assert metrics["confusion_matrix"] == confusion_matrix(labels, pred, labels=range(7)).tolist()
+    p, r, f, s = precision_recall_fscore_support(labels, pred, labels=range(7), zero_division=0)
+    for i, c in enumerate(classes):
+        assert metrics["per_class"][c] == pytest.approx({"precision": p[i], "recall": r[i], "f1": f[i],
+                                                         "support": s[i]})
+
+
+def test_saved_best_model_reproduces_predictions(trained, ds):
+    import keras
+
+    run_dir, metrics, _ = trained
+    model = keras.models.load_model(run_dir / "model.keras")
+    x = ds.split("test").images[..., None].astype(np.float32)
+    with np.load(run_dir / "predictions.npz") as z:
+        np.testing.assert_allclose(model.predict_on_batch(x), z["probs"], atol=1e-5)
+
+
+def test_progress_events(trained):
+    _, metrics, events = trained
+    assert all(EVENT_KEYS <= set(e) for e in events)
+    phases = [e["phase"] for e in events]
+    assert phases[0] == "loading" and phases[-1] == "done" and "evaluating" in phases
+    order = {"loading": 0, "training": 1, "evaluating": 2, "done": 3}
+    assert [order[p] for p in phases] == sorted(order[p] for p in phases)
+    batch = [(e["epoch"], e["batch"]) for e in events if e["event"] == "batch"]
+    assert batch == sorted(batch) and len(batch) >= 4 and {b[0] for b in batch} == {1, 2}
+    assert all(e["batches"] == 8 and e["loss"] is not None for e in events if e["event"] == "batch")
+    ends = [e for e in events if e["event"] == "epoch_end"]
+    assert [e["epoch"] for e in ends] == [1, 2] and [len(e["history"]) for e in ends] == [1, 2]
+    assert events[-1]["metrics"] == metrics
+
+
+def test_resume_continues_from_saved_epoch(ds, tmp_path):
+    first = run_train(cfg_dict(train={"epochs": 1}), tmp_path, ds)
+    assert first["epochs_completed"] == 1
+    hist1 = json.loads((tmp_path / "history.json").read_text())
+    with pytest.raises(ConfigError, match="already holds a run"):
+        run_train(cfg_dict(train={"epochs": 2}), tmp_path, ds)
+    with pytest.raises(ConfigError, match="train.lr"):
+        run_train(cfg_dict(train={"epochs": 2, "lr": 0.5}), tmp_path, ds, resume=True)
+    events = []
+    second = run_train(cfg_dict(train={"epochs": 2}), tmp_path, ds, resume=True, progress=events.append)
+    hist2 = json.loads((tmp_path / "history.json").read_text())
+    assert second["epochs_completed"] == 2 and len(hist2) == 2 and hist2[0] == hist1[0]
+    assert {e["epoch"] for e in events if e["event"] == "batch"} == {2}
+    import keras
+
+    ckpt = keras.models.load_model(tmp_path / "checkpoint.keras")
+    assert int(ckpt.optimizer.iterations.numpy()) == 2 * 8  # optimizer state carried across
+
+
+def test_resume_without_checkpoint_starts_afresh(ds, tmp_path):
+    metrics = run_train(cfg_dict(train={"epochs": 1}), tmp_path, ds, resume=True)
+    assert metrics["epochs_completed"] == 1
+
+
+def test_should_stop_keeps_best_model(ds, tmp_path):
+    polls = []
+
+    def stop():
+        polls.append(1)
+        return len(polls) > 11  # epoch 1 has 8 batches: stop inside epoch 2
+
+    metrics = run_train(cfg_dict(train={"epochs": 5}), tmp_path, ds, should_stop=stop)
+    assert metrics["stopped"] == "cancelled" and metrics["epochs_completed"] == 1 and metrics["best_epoch"] == 1
+    for name in ARTEFACTS:
+        assert (tmp_path / name).is_file(), name
+    assert len(json.loads((tmp_path / "history.json").read_text())) == 1
+    assert json.loads((tmp_path / "state.json").read_text())["status"] == "cancelled"
+    resumed = run_train(cfg_dict(train={"epochs": 2}), tmp_path, ds, resume=True)
+    assert resumed["epochs_completed"] == 2 and resumed["stopped"] == "completed"
+
+
+def test_stop_before_first_epoch_and_time_limit(ds, tmp_path):
+    m = run_train(cfg_dict(), tmp_path / "a", ds, should_stop=lambda: True)
+    assert m["stopped"] == "cancelled" and m["epochs_completed"] == 0 and m["best_val_accuracy"] is None
+    assert (tmp_path / "a" / "model.keras").is_file() and (tmp_path / "a" / "predictions.npz").is_file()
+    m = run_train(cfg_dict(train={"epochs": 50, "time_limit_min": 1e-6}), tmp_path / "b", ds)
+    assert m["stopped"] == "time_limit" and m["epochs_completed"] < 50
+
+
+def test_early_stopping_and_plateau_schedule(ds, tmp_path):
+    m = run_train(cfg_dict(train={"epochs": 30, "lr": 1e-9, "optimizer": "sgd", "early_stopping": 2,
+                                  "patience_lr": 1}), tmp_path, ds)
+    hist = json.loads((tmp_path / "history.json").read_text())
+    assert m["stopped"] == "early_stopping" and len(hist) < 30
+    # val accuracy cannot move at lr 1e-9: the lr halves after every flat epoch
+    lrs = [h["lr"] for h in hist]
+    assert lrs[0] == 1e-9 and lrs[-1] < lrs[0] and all(b <= a for a, b in zip(lrs, lrs[1:]))
+
+
+def test_soft_label_training(soft_ds, ds, tmp_path):
+    cfg = load_config(cfg_dict(train={"epochs": 1, "soft_labels": True}))
+    data = prepare_data(cfg, soft_ds)
+    train = soft_ds.split("train")
+    np.testing.assert_allclose(data.y_train.sum(1), 1, atol=1e-5)
+    has = train.soft_labels.sum(1) > 0
+    np.testing.assert_allclose(data.y_train[has], train.soft_labels[has], atol=1e-6)
+    np.testing.assert_array_equal(data.y_train[~has], np.eye(7)[train.labels[~has]])
+    metrics = run_train(cfg_dict(train={"epochs": 1, "soft_labels": True}), tmp_path, soft_ds)
+    assert metrics["epochs_completed"] == 1 and "ferplus_majority_accuracy" in metrics
+    with pytest.raises(DataError, match="FER\\+ votes"):
+        prepare_data(cfg, ds)
+
+
+def test_augmenter_switches():
+    from fer_core.training.config import AugmentSpec
+    from fer_core.training.pipeline import build_augmenter
+
+    assert build_augmenter(AugmentSpec(enabled=False)) is None
+    assert build_augmenter(AugmentSpec(flip=False, rotation=0, zoom=0, shift=0)) is None
+    aug = build_augmenter(AugmentSpec(flip=True, rotation=0, zoom=0, shift=0), seed=1)
+    x = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4, 1)
+    out = np.asarray(aug(x))
+    for a, b in zip(out, x):  # each image is either unchanged or mirrored left-right
+        assert np.array_equal(a, b) or np.array_equal(a, b[:, ::-1])
+
+
+# -- command line --------------------------------------------------------------------------
+def test_cli_train(tmp_path, capsys):
+    from fer_core.training.cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    run_dir = tmp_path / "cli_run"
+    args = parser.parse_args(["train", str(ROOT / "experiments" / "synthetic_quick.toml"), "--run-dir",
+                              str(run_dir), "--epochs", "1", "--set", "data.path=synthetic:n=120",
+                              "--set", "augment.enabled=false", "--quiet"])
+    assert args.handler(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"test accuracy \d\.\d{4}", out) and "(synthetic data)" in out
+    cfg = load_config(run_dir / "config.toml")
+    assert cfg.train.epochs == 1 and cfg.data.path == "synthetic:n=120" and not cfg.augment.enabled
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs_completed"] == 1
