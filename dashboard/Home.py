@@ -1,10 +1,12 @@
 """FER Studio dashboard: the router. Run with ``streamlit run dashboard/Home.py``."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # make fer_core importable
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import streamlit as st  # noqa: E402
 
@@ -15,6 +17,17 @@ pages = {
     "Studio": [
         st.Page(VIEWS / "home.py", title="Home", icon="🏠", default=True),
         st.Page(VIEWS / "data.py", title="Data", icon="🗂️"),
+    ],
+    "Models": [
+        st.Page(VIEWS / "train.py", title="Train", icon="🏋️"),
+        st.Page(VIEWS / "compare.py", title="Compare", icon="⚖️"),
+    ],
+    "Insight": [
+        st.Page(VIEWS / "explain.py", title="Explain", icon="🔍"),
+        st.Page(VIEWS / "robustness.py", title="Robustness", icon="🛡️"),
+    ],
+    "Use": [
+        st.Page(VIEWS / "predict.py", title="Predict", icon="📷"),
     ],
 }
 st.navigation(pages).run()

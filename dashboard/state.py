@@ -1,25 +1,376 @@
-"""Cached access to fer_core for the pages: datasets and the current selection."""
+"""Cached access to fer_core for the pages: datasets, runs, models, ensembles and their scores.
+
+Caching rules (Streamlit): loaded models, ensembles and datasets are shared read-only objects
+(``st.cache_resource``); score reports and image arrays are data (``st.cache_data``, copies).
+Every cache key holds the data directory (``FER_STUDIO_HOME`` can differ between sessions and
+tests) and the modification time of the file it reads, so a retrained or replaced run is reloaded.
+"""
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import streamlit as st
 
+from fer_core.config import data_dir
 from fer_core.data import FERDataset, load_dataset
+from fer_core.datasets import DatasetEntry, list_datasets
+from fer_core.errors import FERError
+from fer_core.runs import Run, RunStore
 
-DEFAULT_DATASET = "synthetic"
+SYNTHETIC = "synthetic"
+DEFAULT_DATASET = SYNTHETIC
+SYNTHETIC_LABEL = "Synthetic faces (generated, not real people)"
 
 
-@st.cache_resource(show_spinner="Loading dataset…")
-def dataset(path: str = DEFAULT_DATASET) -> FERDataset:
+def home() -> str:
+    """The data directory as a string (part of every cache key)."""
+    return str(data_dir())
+
+
+def mtime(path: str | Path) -> float:
+    """Modification time of ``path`` (0.0 when it does not exist)."""
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+# -- datasets ------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading dataset…", max_entries=6)
+def dataset(path: str = DEFAULT_DATASET, format: str = "auto", options_json: str = "{}") -> FERDataset:
     """A loaded dataset, shared between sessions (treat as read-only)."""
-    return load_dataset(path)
+    return load_dataset(path, format, **json.loads(options_json))
 
 
-def current_dataset_path() -> str:
-    """The dataset the user picked (session state), the embedded synthetic set by default."""
-    return st.session_state.get("dataset_path", DEFAULT_DATASET)
+def registered() -> list[DatasetEntry]:
+    """Registered datasets (``fer_core.datasets``); [] when the registry is unreadable."""
+    try:
+        return list_datasets()
+    except FERError as exc:
+        st.warning(f"Dataset registry: {exc}")
+        return []
 
 
-def dataset_caption(ds: FERDataset) -> str:
-    """What a page is showing, with the synthetic data clearly labelled."""
-    note = " — generated faces, not real people" if ds.synthetic else ""
-    return f"Dataset: **{ds.display_name}**{note} · {ds.describe().split(': ', 1)[1]}"
+def dataset_options() -> dict[str, str]:
+    """{key: label} of every dataset the user can pick: the synthetic set, then registered ones."""
+    out = {SYNTHETIC: SYNTHETIC_LABEL}
+    for e in registered():
+        out[e.name] = f"{e.name}{'' if e.exists else ' (missing!)'}"
+    return out
+
+
+def current_dataset_key() -> str:
+    """The dataset picked on the Data page (session state), the synthetic set by default."""
+    key = st.session_state.get("dataset_key", DEFAULT_DATASET)
+    return key if key in dataset_options() else DEFAULT_DATASET
+
+
+def dataset_spec(key: str) -> tuple[str, str, str]:
+    """(path, format, options JSON) of a dataset key, as :func:`dataset` takes them."""
+    if key == SYNTHETIC:
+        return SYNTHETIC, "auto", "{}"
+    for e in registered():
+        if e.name == key:
+            return e.path, e.format, json.dumps(e.options, sort_keys=True)
+    raise KeyError(key)
+
+
+def load_or_stop(key: str) -> FERDataset:
+    """The dataset ``key``; on a load error, an error and a next step, then ``st.stop()``."""
+    try:
+        return dataset(*dataset_spec(key))
+    except (FERError, OSError, KeyError) as exc:
+        st.error(f"Could not load dataset {key!r}: {exc}")
+        st.info("Next step: fix the path, or pick another dataset on the **Data** page "
+                "(the synthetic set always works).")
+        st.stop()
+
+
+def dataset_caption(ds: FERDataset, split: str | None = None, model: str | None = None) -> str:
+    """What a page is showing: dataset (synthetic clearly marked), split, model."""
+    kind = "synthetic — generated faces, not real people" if ds.synthetic else "real images"
+    parts = [f"Dataset: **{ds.display_name}** ({kind})"]
+    parts.append(f"split: **{split}**" if split else ds.describe().split(": ", 1)[1])
+    if model:
+        parts.append(f"model: **{model}**")
+    return " · ".join(parts)
+
+
+# -- runs and ensembles --------------------------------------------------------------------
+def store() -> RunStore:
+    return RunStore()
+
+
+def all_runs() -> list[Run]:
+    """Every run, newest first."""
+    return store().list()
+
+
+def finished_runs() -> list[Run]:
+    """Runs that finished with a model and saved test predictions, newest first."""
+    return [r for r in store().list(status="done")
+            if r.model_path.is_file() and (r.path / "predictions.npz").is_file()]
+
+
+def ensembles_dir() -> Path:
+    """``<data_dir>/ensembles``: one ``.json`` per saved ensemble."""
+    return data_dir() / "ensembles"
+
+
+def saved_ensembles() -> list[Path]:
+    folder = ensembles_dir()
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip()).strip("_.-")[:48] or "ensemble"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A run or a saved ensemble the user can pick.
+
+    ``key`` is ``"run:<id>"`` or ``"ens:<file>"``; ``path`` is model.keras or the ensemble JSON.
+    """
+
+    key: str
+    label: str
+    kind: str
+    path: str
+    run_id: str | None
+    synthetic: bool
+
+    @property
+    def stamp(self) -> float:
+        return mtime(self.path)
+
+
+def _run_synthetic(run: Run) -> bool:
+    return str(run.dataset).startswith("synthetic") or bool(run.metrics().get("synthetic"))
+
+
+def run_label(run: Run) -> str:
+    acc = f" · acc {run.test_accuracy:.3f}" if run.test_accuracy is not None else ""
+    syn = " · synthetic" if _run_synthetic(run) else ""
+    return f"{run.name} ({run.model}, {run.id[-4:]}){acc}{syn}"
+
+
+def model_choices(ensembles: bool = True) -> list[ModelChoice]:
+    """Finished runs (newest first), then saved ensembles."""
+    out = [ModelChoice(f"run:{r.id}", run_label(r), "run", str(r.model_path), r.id, _run_synthetic(r))
+           for r in finished_runs()]
+    if ensembles:
+        for p in saved_ensembles():
+            try:
+                entry = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            first = (entry.get("members") or [{}])[0].get("ref", "")
+            syn = any(c.synthetic for c in out if c.run_id == first)
+            n = len(entry.get("members") or [])
+            out.append(ModelChoice(f"ens:{p.name}", f"ensemble {entry.get('name', p.stem)} ({n} models)"
+                                   f"{' · synthetic' if syn else ''}", "ensemble", str(p), None, syn))
+    return out
+
+
+def choice_by_key(key: str) -> ModelChoice | None:
+    return next((c for c in model_choices() if c.key == key), None)
+
+
+def no_models_stop(what: str = "this page") -> None:
+    """The empty state of model pages: say what to do next, then stop."""
+    st.info(f"No trained model yet, so {what} has nothing to show. Next step: train one on the "
+            "**Train** page (or press *Train a first model* on **Home** — about a minute on the synthetic faces).")
+    st.page_link("views/train.py", label="Go to Train", icon="🏋️")
+    st.stop()
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def _keras_model(path: str, stamp: float) -> Any:
+    import keras
+
+    return keras.models.load_model(path)
+
+
+def run_model(run_id: str) -> Any:
+    """The Keras model of a run (cached by file and modification time)."""
+    run = store().get(run_id)
+    return _keras_model(str(run.model_path), mtime(run.model_path))
+
+
+def _resolve(ref: str) -> Any:
+    """An ensemble member: a run id of the store (cached model), else a path (fer_core resolves)."""
+    try:
+        return run_model(ref)
+    except FERError:
+        from fer_core.evaluation import resolve_member
+
+        return resolve_member(ref, ensembles_dir())
+
+
+@st.cache_resource(show_spinner="Loading ensemble…", max_entries=4)
+def _ensemble(path: str, stamp: float, home_dir: str) -> Any:
+    from fer_core.evaluation import load_ensemble
+
+    return load_ensemble(path, resolve=_resolve)
+
+
+def load_model(choice: ModelChoice) -> Any:
+    """The model (Keras) or Ensemble behind a choice."""
+    if choice.kind == "run":
+        return run_model(choice.run_id)
+    return _ensemble(choice.path, choice.stamp, home())
+
+
+def ensemble_members(choice: ModelChoice) -> list[str]:
+    entry = json.loads(Path(choice.path).read_text(encoding="utf-8"))
+    return [m["ref"] for m in entry.get("members", [])]
+
+
+# -- evaluation sets and reports -------------------------------------------------------------
+@dataclass
+class EvalSet:
+    """The images a run was scored on (its ``predictions.npz``), with their pixels.
+
+    images : uint8 (n, h, w[, 3]); labels : int (n,); sources : str (n,); classes; split;
+    dataset : display name; synthetic : bool
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    sources: np.ndarray
+    classes: tuple[str, ...]
+    split: str
+    dataset: str
+    synthetic: bool
+
+    def describe(self, index: int | None = None) -> str:
+        """``"synthetic (generated faces), test image #3, true class sad"``."""
+        kind = "generated faces" if self.synthetic else "real images"
+        where = f"{self.dataset} ({kind}), {self.split} split"
+        if index is None:
+            return where
+        return f"{where}, image #{index} ({self.sources[index]}), true class {self.classes[self.labels[index]]}"
+
+
+@st.cache_resource(show_spinner="Loading the run's dataset…", max_entries=4)
+def _config_dataset(data_json: str) -> FERDataset:
+    from fer_core.training.config import DataSpec, TrainConfig
+    from fer_core.training.prepare import load_for_config
+
+    raw = json.loads(data_json)
+    spec = DataSpec(**{f.name: raw[f.name] for f in fields(DataSpec) if f.name in raw})
+    return load_for_config(TrainConfig(name="dashboard", data=spec))
+
+
+def run_dataset(run: Run) -> FERDataset:
+    """The dataset a run was trained on (loaded from its configuration, cached)."""
+    data = run.config().get("data") or {}
+    return _config_dataset(json.dumps(data, sort_keys=True, default=str))
+
+
+@st.cache_data(show_spinner="Collecting test images…", max_entries=16)
+def _eval_set(run_id: str, stamp: float, home_dir: str) -> EvalSet:
+    run = store().get(run_id)
+    preds = run.predictions()
+    ds = run_dataset(run)
+    sources = np.asarray(preds["sources"]).astype(str)
+    pos = {s: i for i, s in enumerate(ds.sources)}
+    idx = np.array([pos.get(s, -1) for s in sources])
+    if len(idx) == 0 or (idx < 0).any():
+        raise FERError(f"{int((idx < 0).sum())} of the run's {len(idx)} test images are no longer in its dataset "
+                       f"{ds.display_name}; the data changed since training.")
+    return EvalSet(images=ds.images[idx], labels=np.asarray(preds["labels"]).astype(np.int64), sources=sources,
+                   classes=tuple(str(c) for c in preds["classes"]), split=str(preds.get("split", "test")),
+                   dataset=ds.display_name, synthetic=bool(ds.synthetic))
+
+
+def run_eval_set(run_id: str) -> EvalSet:
+    """The test images of a run, in the order of its predictions (raises FERError when unavailable)."""
+    run = store().get(run_id)
+    return _eval_set(run_id, mtime(run.path / "predictions.npz"), home())
+
+
+def eval_set(choice: ModelChoice) -> EvalSet:
+    """The images a choice is scored on: its run's test images (an ensemble: its first member's)."""
+    if choice.kind == "run":
+        return run_eval_set(choice.run_id)
+    return run_eval_set(ensemble_members(choice)[0])
+
+
+@st.cache_data(show_spinner="Scoring predictions (95% bootstrap CIs)…", max_entries=64)
+def _run_report(run_id: str, stamp: float, home_dir: str) -> Any:
+    from fer_core.evaluation import evaluate_predictions
+
+    run = store().get(run_id)
+    return evaluate_predictions(run.predictions(), meta={"name": run.name, "model": run.model,
+                                                         "dataset": run.dataset})
+
+
+def run_report(run_id: str) -> Any:
+    """EvalReport of a run's saved test predictions (CIs recomputed), cached by run id + mtime."""
+    run = store().get(run_id)
+    return _run_report(run_id, mtime(run.path / "predictions.npz"), home())
+
+
+@st.cache_data(show_spinner="Evaluating the ensemble…", max_entries=16)
+def _ensemble_report(path: str, stamp: float, home_dir: str, first_member: str) -> Any:
+    from fer_core.evaluation import evaluate_probs, predict_probs
+
+    choice = ModelChoice(f"ens:{Path(path).name}", "", "ensemble", path, None, False)
+    ens = load_model(choice)
+    es = run_eval_set(first_member)
+    probs = predict_probs(ens, es.images)
+    return evaluate_probs(es.labels, probs, es.classes, sources=es.sources,
+                          meta={"name": ens.name, "dataset": store().get(first_member).dataset, "split": es.split,
+                                "tta": ens.tta})
+
+
+def report(choice: ModelChoice) -> Any:
+    """EvalReport of a run (saved predictions) or an ensemble (predicted on its first member's test set)."""
+    if choice.kind == "run":
+        return run_report(choice.run_id)
+    return _ensemble_report(choice.path, choice.stamp, home(), ensemble_members(choice)[0])
+
+
+def classes_of(choice: ModelChoice) -> tuple[str, ...]:
+    """The class names of a choice's outputs (from its saved predictions)."""
+    if choice.kind == "run":
+        return run_report(choice.run_id).classes
+    ens = load_model(choice)
+    return tuple(ens.classes) if ens.classes else run_report(ensemble_members(choice)[0]).classes
+
+
+@st.cache_resource(max_entries=16)
+def _predict_fn(key: str, stamp: float, home_dir: str):
+    from fer_core.evaluation import predict_probs
+
+    choice = choice_by_key(key)
+    model = load_model(choice)
+    return lambda images: predict_probs(model, images)
+
+
+def predict_fn(choice: ModelChoice):
+    """A cached ``images (n, h, w[, 3]) uint8 -> probs (n, C)`` callable (predict_on_batch inside)."""
+    return _predict_fn(choice.key, choice.stamp, home())
+
+
+def pick_models(label: str, key: str, *, multi: bool = True, ensembles: bool = True,
+                default_count: int = 1) -> list[ModelChoice]:
+    """A model picker (multiselect or selectbox) over finished runs and ensembles; stops when empty."""
+    choices = model_choices(ensembles=ensembles)
+    if not choices:
+        no_models_stop()
+    labels = {c.key: c.label for c in choices}
+    if multi:
+        picked = st.multiselect(label, list(labels), default=list(labels)[:default_count],
+                                format_func=labels.get, key=key)
+    else:
+        picked = [st.selectbox(label, list(labels), format_func=labels.get, key=key)]
+    return [c for c in choices if c.key in picked]

@@ -1,23 +1,110 @@
-"""Home: what is loaded, the class balance, and where to go next."""
+"""Home: datasets, runs and jobs at a glance, the leaderboard, and where to go next."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, state, tables
+from fer_core.config import PROJECT_ROOT
+from fer_core.errors import FERError
+from fer_core.jobs import JobManager
+
+FIRST_CONFIG = PROJECT_ROOT / "experiments" / "synthetic_quick.toml"
 
 st.title("FER Studio")
 st.write("Facial expression recognition research: datasets, training, comparison, explanation, "
-         "robustness and prediction — all computed by the `fer_core` library.")
+         "robustness and prediction — every number computed by the `fer_core` library.")
 
-ds = state.dataset(state.current_dataset_path())
-st.caption(state.dataset_caption(ds))
-if ds.synthetic:
-    st.info("You are looking at the **embedded synthetic dataset**: drawn faces generated on the fly, "
-            "so the studio works offline with no data. Point it at real data on the Data page.")
-counts = ds.counts()
-c1, c2, c3 = st.columns(3)
-c1.metric("Images", f"{len(ds):,}")
-c2.metric("Classes", len(ds.classes))
-present = counts["total"][counts["total"] > 0]
-c3.metric("Imbalance ratio (max/min class)", f"{present.max() / present.min():.1f}" if len(present) else "–")
-st.plotly_chart(charts.class_balance(counts), key="home_balance")
+jm = JobManager()
+runs, jobs, reg = state.all_runs(), jm.list(), state.registered()
+active = [j for j in jobs if j.status in ("queued", "running")]
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Datasets", 1 + len(reg), help="the embedded synthetic set + registered datasets")
+c2.metric("Runs", len(runs), help=f"{sum(r.status == 'done' for r in runs)} finished")
+c3.metric("Jobs running or queued", len(active))
+c4.metric("Saved ensembles", len(state.saved_ensembles()))
+key = state.current_dataset_key()
+st.caption(f"Current dataset: **{state.dataset_options()[key]}** (change it on the Data page)")
+
+if not runs:
+    st.info("No model has been trained yet. Next step: train the first one — a five-layer CNN on the "
+            "synthetic faces, about a minute on 2 cores, in the background — or configure your own on "
+            "the **Train** page.")
+    if st.button("Train a first model (about a minute)", type="primary", key="home_first_run"):
+        try:
+            job = jm.submit(FIRST_CONFIG)
+        except FERError as exc:
+            st.error(f"Could not submit {FIRST_CONFIG.name}: {exc}")
+        else:
+            st.success(f"Submitted job **{job.id}** ({job.status}) from `experiments/{FIRST_CONFIG.name}`. "
+                       "Follow its progress on the Train page.")
+            st.page_link("views/train.py", label="Watch it on Train", icon="🏋️")
+
+if active:
+    st.subheader("Jobs in progress")
+    for job in active:
+        frac = tables.job_fraction(job.progress, job.status)
+        st.progress(frac, text=f"{job.id} · {job.status} · {tables.job_progress_text(job.progress, job.status)}")
+
+st.subheader("Leaderboard")
+finished = state.finished_runs()
+if not finished:
+    st.info("The leaderboard lists finished runs with their test accuracy and macro-F1 (95% CIs). "
+            "Next step: train a model.")
+else:
+    rows = []
+    for run in finished:
+        try:
+            r = state.run_report(run.id)
+        except (FERError, OSError, KeyError) as exc:
+            st.warning(f"Run {run.id}: its predictions could not be scored ({exc}).")
+            continue
+        rows.append({"run": f"{run.name} · {run.id[-4:]}", "model": run.model, "dataset": run.dataset,
+                     "synthetic": str(run.dataset).startswith("synthetic"), "split": r.meta.get("split", "test"),
+                     "n": r.n, "accuracy": r.accuracy, "acc_low": r.ci["accuracy"][0],
+                     "acc_high": r.ci["accuracy"][1], "macro_f1": r.macro_f1, "f1_low": r.ci["macro_f1"][0],
+                     "f1_high": r.ci["macro_f1"][1], "created": run.created, "id": run.id})
+    board = tables.leaderboard(rows)
+    if not board.empty:
+        show = pd.DataFrame({
+            "run": board["run"], "model": board["model"], "dataset": board["dataset"],
+            "synthetic": board["synthetic"], "images": board["n"],
+            "accuracy (95% CI)": [tables.fmt_ci(a, lo, hi) for a, lo, hi in
+                                  zip(board["accuracy"], board["acc_low"], board["acc_high"])],
+            "macro-F1 (95% CI)": [tables.fmt_ci(a, lo, hi, pct=False) for a, lo, hi in
+                                  zip(board["macro_f1"], board["f1_low"], board["f1_high"])],
+            "created": board["created"],
+        })
+        st.dataframe(show, hide_index=True, key="home_leaderboard")
+        st.caption("Scores on each run's test split; CIs are 95% percentile bootstrap intervals (1,000 resamples) "
+                   "recomputed from the saved predictions. Runs on different datasets are not comparable; "
+                   "results on synthetic faces say nothing about real faces.")
+        st.plotly_chart(charts.leaderboard(board), key="home_leaderboard_chart")
+
+st.subheader("Go to")
+links = [("views/data.py", "Data: class balance, samples, audit", "🗂️"),
+         ("views/train.py", "Train: configure and watch background jobs", "🏋️"),
+         ("views/compare.py", "Compare runs and ensembles", "⚖️"),
+         ("views/explain.py", "Explain: Grad-CAM and occlusion maps", "🔍"),
+         ("views/robustness.py", "Robustness: what-if sliders and corruption sweeps", "🛡️"),
+         ("views/predict.py", "Predict on your photos or the camera", "📷")]
+cols = st.columns(3)
+for i, (page, label, icon) in enumerate(links):
+    with cols[i % 3]:
+        st.page_link(page, label=label, icon=icon)
+
+with st.expander(f"All runs ({len(runs)})"):
+    if runs:
+        st.dataframe(pd.DataFrame([{"id": r.id, "name": r.name, "model": r.model, "dataset": r.dataset,
+                                    "status": r.status, "test accuracy": r.test_accuracy, "macro-F1": r.macro_f1,
+                                    "created": r.created} for r in runs]), hide_index=True)
+    else:
+        st.write("No run yet.")
+
+with st.expander(f"Registered datasets ({len(reg)})"):
+    if reg:
+        st.dataframe(pd.DataFrame([{"name": e.name, "path": e.path, "format": e.format, "exists": e.exists,
+                                    "added": e.added} for e in reg]), hide_index=True)
+    else:
+        st.write("None yet: register a folder, a FER2013 CSV or a .zip on the Data page. "
+                 "The synthetic set is always available.")

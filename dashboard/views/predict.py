@@ -1,0 +1,78 @@
+"""Predict: faces found, boxed and labelled on uploaded photos (or the camera), probabilities per
+face, and a CSV of every prediction."""
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, state, tables
+from dashboard.images import enlarge
+from fer_core.errors import FERError
+from fer_core.inference import Predictor
+
+
+@st.cache_resource(show_spinner="Preparing the detector and model…", max_entries=8)
+def _predictor(key: str, stamp: float, detector: str, fallback: bool, home: str) -> Predictor:
+    choice = state.choice_by_key(key)
+    return Predictor(state.load_model(choice), classes=state.classes_of(choice), detector=detector, fallback=fallback)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _predict(_predictor: Predictor, key: str, stamp: float, detector: str, fallback: bool, digest: str,
+             _data: bytes, name: str):
+    return _predictor.predict_image(_data, name=name)
+
+
+st.title("Predict")
+[choice] = state.pick_models("Model or ensemble", "pred_model", multi=False)
+c1, c2 = st.columns(2)
+detector = c1.selectbox("Face detector", ["haar", "mtcnn"], key="pred_detector",
+                        help="Haar: fast (20–70 ms a photo); MTCNN: finds more faces, about 300 ms a photo")
+fallback = c2.toggle("Classify the whole photo when no face is found", False, key="pred_fallback")
+st.caption(f"Model: **{choice.label}**" + (" — trained on synthetic faces: predictions on real photos are not "
+                                           "meaningful" if choice.synthetic else ""))
+try:
+    predictor = _predictor(choice.key, choice.stamp, detector, fallback, state.home())
+except FERError as exc:
+    st.error(str(exc))
+    st.stop()
+
+uploads = st.file_uploader("Photos", type=["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"],
+                           accept_multiple_files=True, key="pred_files")
+camera = None
+if st.toggle("Use the camera", False, key="pred_camera_on"):
+    camera = st.camera_input("Take a photo", key="pred_camera")
+files = [(f.name, f.getvalue()) for f in uploads or []]
+if camera is not None:
+    files.append(("camera.jpg", camera.getvalue()))
+if not files:
+    st.info("Upload one or more photos (or turn on the camera): every face is found, boxed and classified.")
+    st.stop()
+
+rows = []
+for name, data in files:
+    digest = hashlib.sha1(data).hexdigest()
+    try:
+        res = _predict(predictor, choice.key, choice.stamp, detector, fallback, digest, data, name)
+    except FERError as exc:
+        st.error(f"{name}: {exc}")
+        rows.append({"source": name, "face": 0, "status": f"error: {exc}"})
+        continue
+    rows.extend(res.rows())
+    with st.container(border=True):
+        st.markdown(f"**{name}** — {res.message}")
+        left, right = st.columns([3, 2])
+        left.image(res.annotated(), width=min(640, res.image.shape[1]))
+        with right:
+            for i, face in enumerate(res.faces, 1):
+                st.image(enlarge(face.crop, 96) if max(face.crop.shape[:2]) < 96 else face.crop,
+                         caption=f"face {i}: {face.label} ({face.confidence:.0%})", width=96)
+                st.plotly_chart(charts.probability_bars({f"face {i}": face.probs}, face.classes, f"Face {i}"),
+                                key=f"pred_bars_{digest[:8]}_{i}")
+
+st.subheader("All predictions")
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="pred_table")
+st.download_button("Download all predictions (CSV)", tables.predictions_csv(rows), file_name="predictions.csv",
+                   mime="text/csv", key="pred_csv")

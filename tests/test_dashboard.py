@@ -1,0 +1,374 @@
+"""The Streamlit dashboard, headless (AppTest): every page renders with no data and with trained
+runs, and the main interactions change what is shown.
+
+Each test points ``FER_STUDIO_HOME`` at its own folder before the AppTest is created; the two tiny
+runs are trained once per module. Background jobs a test starts are cancelled and stopped before
+it ends.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import shutil
+import signal
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from fer_core.data import write_fer2013_csv
+from fer_core.data.synthetic import make_synthetic
+from fer_core.jobs import JobManager
+from fer_core.runs import RunStore
+
+ROUTER = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
+TIMEOUT = 180  # seconds per script run: the first run of a page may import TensorFlow on a busy machine
+PAGES = {
+    "views/home.py": "FER Studio", "views/data.py": "Data", "views/train.py": "Train",
+    "views/compare.py": "Compare", "views/explain.py": "Explain", "views/robustness.py": "Robustness",
+    "views/predict.py": "Predict",
+}
+MODEL_PAGES = ["views/compare.py", "views/explain.py", "views/robustness.py", "views/predict.py"]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def open_page(page: str | None = None) -> AppTest:
+    """Run the router, then switch to ``page`` (a path relative to dashboard/)."""
+    at = AppTest.from_file(str(ROUTER), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page is not None and page != "views/home.py":
+        at.switch_page(page).run()
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest, *kinds: str) -> str:
+    """Every value of the given element kinds (default: all text-like ones), joined."""
+    kinds = kinds or ("markdown", "info", "success", "warning", "error", "caption", "title", "subheader")
+    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
+
+
+def frame(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first table shown whose columns include ``columns`` (AppTest exposes no dataframe keys)."""
+    for df in at.dataframe:
+        value = df.value
+        if set(columns) <= set(map(str, value.columns)):
+            return value
+    raise AssertionError(f"no table with columns {columns}; tables: {[list(d.value.columns) for d in at.dataframe]}")
+
+
+def png(image: np.ndarray, scale: int = 4) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.kron(image, np.ones((scale, scale), np.uint8))).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def stop_jobs(home: Path) -> None:
+    """Cancel every job under ``home`` and make sure its worker process is gone."""
+    jm = JobManager(home)
+    for job in jm.list():
+        if job.status in ("queued", "running"):
+            jm.cancel(job.id)
+            if job.pid:  # the worker leads its own process group; do not wait out the grace period
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(job.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while any(j.status in ("queued", "running") for j in jm.list()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert all(j.status not in ("queued", "running") for j in jm.list())
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "studio"
+    monkeypatch.setenv("FER_STUDIO_HOME", str(home))
+    yield home
+    if (home / "jobs").is_dir():
+        stop_jobs(home)
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory) -> Path:
+    """Two tiny five-layer runs (different seeds) on 280 synthetic faces, trained in-process."""
+    from fer_core.training.config import config_to_dict, load_config
+    from fer_core.training.engine import train
+
+    home = tmp_path_factory.mktemp("dashboard_runs")
+    store = RunStore(home)
+    for seed in (0, 1):
+        cfg = load_config({"name": f"tiny{seed}", "data": {"path": "synthetic:n=280"}, "model": {"name": "five_layer"},
+                           "train": {"epochs": 2, "batch_size": 32, "seed": seed}})
+        run = store.create(config_to_dict(cfg))
+        train(cfg, run.path)
+        store.refresh(run.id)
+        store.update(run.id, status="done")
+    return home
+
+
+@pytest.fixture
+def runs_home(trained_home, monkeypatch) -> Path:
+    monkeypatch.setenv("FER_STUDIO_HOME", str(trained_home))
+    return trained_home
+
+
+@pytest.fixture
+def runs_home_copy(trained_home, tmp_path, monkeypatch) -> Path:
+    """A private copy of the trained home, for tests that write into it."""
+    home = tmp_path / "studio"
+    shutil.copytree(trained_home, home)
+    monkeypatch.setenv("FER_STUDIO_HOME", str(home))
+    return home
+
+
+# -- empty state ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_with_no_run(empty_home, page):
+    at = open_page(page)
+    assert at.title[0].value == PAGES[page]
+    if page in MODEL_PAGES:  # a next step instead of a traceback
+        assert "No trained model yet" in texts(at, "info")
+    assert not (empty_home / "runs").is_dir() or not any((empty_home / "runs").iterdir())
+
+
+def test_home_first_model_button_submits_the_quick_config(empty_home):
+    at = open_page()
+    assert "No model has been trained yet" in texts(at, "info")
+    ok(at.button(key="home_first_run").click().run())
+    jobs = JobManager(empty_home).list()
+    assert len(jobs) == 1 and jobs[0].id in texts(at, "success")
+    assert RunStore(empty_home).get(jobs[0].run_id).name == "synthetic_quick"
+    stop_jobs(empty_home)
+    at = ok(open_page())  # a run exists now: the button is gone
+    assert not [b for b in at.button if b.key == "home_first_run"]
+
+
+def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home):
+    at = open_page("views/train.py")
+    assert "Expected time" in texts(at, "info") and "field notes" in texts(at, "info")
+    at.number_input(key="train_syn_n").set_value(210)
+    at.number_input(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").input("dash_job")
+    ok(at.button(key="train_submit").click().run())
+    jobs = JobManager(empty_home).list()
+    assert len(jobs) == 1
+    job = jobs[0]
+    assert job.id in texts(at, "success") and job.id in texts(at, "markdown")  # the job row
+    cfg = RunStore(empty_home).get(job.run_id).config()
+    assert (cfg["name"], cfg["data"]["path"], cfg["train"]["epochs"]) == ("dash_job", "synthetic:n=210", 1)
+    if job.status in ("queued", "running") and not job.cancel_requested:
+        ok(at.button(key=f"cancel_{job.id}").click().run())
+        assert JobManager(empty_home).get(job.id).cancel_requested or JobManager(empty_home).get(job.id).status in (
+            "cancelled", "done", "failed")
+    stop_jobs(empty_home)
+
+
+def test_data_page_registers_a_csv_and_audits_it(empty_home, tmp_path):
+    ds = make_synthetic(70, seed=3)
+    csv = tmp_path / "fer_small.csv"
+    write_fer2013_csv(ds, csv)
+    at = open_page("views/data.py")
+    assert "generated cartoon faces" in texts(at, "info")
+    ok(at.text_input(key="data_reg_path").input(str(tmp_path / "nowhere")).run())
+    ok(at.button(key="data_reg_button").click().run())
+    assert "no such file or folder" in texts(at, "error")  # a message, not a traceback
+    at.text_input(key="data_reg_path").input(str(csv))
+    ok(at.text_input(key="data_reg_name").input("small_csv").run())  # the button is enabled once a path is typed
+    ok(at.button(key="data_reg_button").click().run())
+    assert "Registered **small_csv**" in texts(at, "success")
+    assert at.selectbox(key="data_pick").value == "small_csv"
+    assert "real images" in texts(at, "caption")
+    assert (empty_home / "datasets.json").is_file()
+    ok(at.button(key="data_audit_button").click().run())
+    labels = [m.label for m in at.metric]
+    assert "Exact duplicate groups" in labels and "Leaking groups" in labels
+    # a new session (a dashboard restart) still knows the dataset
+    again = open_page("views/data.py")
+    assert "small_csv" in again.selectbox(key="data_pick").options
+
+
+def test_data_page_registers_an_uploaded_zip(empty_home):
+    ds = make_synthetic(28, seed=4)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (img, label, split) in enumerate(zip(ds.images, ds.labels, ds.splits)):
+            folder = "train" if split != "test" else "test"
+            zf.writestr(f"mini/{folder}/{ds.classes[label]}/{i}.png", png(img, scale=1))
+    at = open_page("views/data.py")
+    ok(at.file_uploader(key="data_reg_zip").set_value(("mini.zip", buf.getvalue(), "application/zip")).run())
+    ok(at.text_input(key="data_reg_zip_name").input("mini").run())
+    ok(at.button(key="data_reg_zip_button").click().run())
+    assert "Registered **mini**" in texts(at, "success") and at.selectbox(key="data_pick").value == "mini"
+    assert "28 images 48x48" in texts(at, "caption")
+    assert not list((empty_home / "uploads").glob("*"))  # the upload is removed once unpacked
+
+
+def test_train_shows_a_failed_job_with_its_log_and_resumes_it(empty_home):
+    jm = JobManager(empty_home)
+    job = jm.submit({"name": "flaky"}, kind="sleep_steps", params={"steps": 3, "step_s": 0.05, "fail_at": 2})
+    assert jm.wait(job.id, timeout=120).status == "failed"
+    at = open_page("views/train.py")
+    assert "boom at step 2" in texts(at, "error")
+    assert any("boom at step 2" in c.value for c in at.code)  # the log tail
+    ok(at.button(key=f"resume_{job.id}").click().run())
+    jobs = JobManager(empty_home).list()
+    assert len(jobs) == 2 and jobs[0].run_id == job.run_id and jobs[0].resume
+
+
+# -- with trained runs ---------------------------------------------------------------------------
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_with_runs(runs_home, page):
+    at = open_page(page)
+    assert at.title[0].value == PAGES[page]
+    assert "No trained model yet" not in texts(at, "info")
+    if page == "views/home.py":
+        board = frame(at, "accuracy (95% CI)")
+        assert len(board) == 2 and board["accuracy (95% CI)"].str.contains("%").all()
+    if page == "views/train.py":  # the speed estimate now comes from the runs measured here
+        assert "2 finished run(s) of five_layer" in texts(at, "info")
+    if page in ("views/explain.py", "views/robustness.py"):
+        assert at.get("image") and at.get("plotly_chart")
+        assert "synthetic" in texts(at, "caption")
+
+
+def test_compare_two_runs_side_by_side(runs_home):
+    at = open_page("views/compare.py")
+    assert len(at.multiselect(key="cmp_pick").value) == 2
+    assert len(frame(at, "accuracy (95% CI)", "ECE")) == 2 and len(at.metric) == 2
+    assert "shared images" in texts(at, "markdown")  # the paired bootstrap verdict
+    keys = at.multiselect(key="cmp_pick").value
+    ok(at.multiselect(key="cmp_pick").set_value(keys[:1]).run())
+    assert len(frame(at, "accuracy (95% CI)", "ECE")) == 1 and len(at.metric) == 1
+
+
+def test_ensemble_builder_saves_and_evaluates(runs_home_copy):
+    at = open_page("views/compare.py")
+    at.multiselect(key="ens_tta").set_value(["flip"])
+    at.text_input(key="ens_name").input("pair")
+    ok(at.button(key="ens_save").click().run())
+    assert "Saved **pair**" in texts(at, "success")
+    assert (runs_home_copy / "ensembles" / "pair.json").is_file()
+    at = open_page("views/compare.py")
+    assert any(o.startswith("ensemble pair (2 models)") for o in at.multiselect(key="cmp_pick").options)
+
+
+def _probs(at: AppTest) -> pd.DataFrame:
+    return frame(at, "predicted", "happy")
+
+
+def test_robustness_slider_changes_probabilities_and_sweep_runs(runs_home):
+    at = open_page("views/robustness.py")
+    before = _probs(at)
+    assert len(before) == 2  # both runs
+    ok(at.slider(key="rob_brightness").set_value(-0.8).run())
+    ok(at.slider(key="rob_blur").set_value(2.0).run())
+    after = _probs(at)
+    cols = [c for c in before.columns if c != "predicted"]
+    assert not np.allclose(before[cols].to_numpy(float), after[cols].to_numpy(float))
+    np.testing.assert_allclose(after[cols].to_numpy(float).sum(axis=1), 1.0, atol=1e-3)
+    ok(at.selectbox(key="rob_occlusion").set_value("patch").run())
+    ok(at.slider(key="rob_occ_size").set_value(0.6).run())
+    assert not np.allclose(after[cols].to_numpy(float), _probs(at)[cols].to_numpy(float))
+    at.multiselect(key="rob_families").set_value(["blur"])
+    at.multiselect(key="rob_severities").set_value([1, 5])
+    ok(at.button(key="rob_sweep").click().run())
+    summary = frame(at, "mCA", "clean")
+    assert len(summary) == 2 and summary["clean"].between(0, 1).all()
+
+
+def test_predict_upload_shows_result_and_csv(runs_home):
+    face = make_synthetic(7, seed=5).images[0]
+    noise = np.random.default_rng(0).integers(0, 256, (120, 160), dtype=np.uint8)  # no face in there
+    at = open_page("views/predict.py")
+    assert "Upload one or more photos" in texts(at, "info")
+    files = [("face.png", png(face), "image/png"), ("noise.png", png(noise, scale=1), "image/png")]
+    ok(at.file_uploader(key="pred_files").set_value(files).run())
+    assert "**noise.png** — no face found" in texts(at, "markdown") and "**face.png** — " in texts(at, "markdown")
+    assert at.download_button(key="pred_csv").label == "Download all predictions (CSV)"
+    table = frame(at, "source", "status")
+    assert set(table["source"]) == {"face.png", "noise.png"}
+    assert table.loc[table["source"] == "noise.png", "status"].tolist() == ["no face found"]
+    # with the whole-image fallback every photo gets a label and probabilities summing to 1
+    ok(at.toggle(key="pred_fallback").set_value(True).run())
+    table = frame(at, "source", "status")
+    assert table.loc[table["source"] == "noise.png", "status"].tolist() == ["whole image"]
+    assert table["label"].notna().all()
+    np.testing.assert_allclose(table.filter(like="p_").sum(axis=1), 1.0, atol=1e-3)
+    assert len(at.get("plotly_chart")) == len(table)  # one probability chart per face
+
+
+def test_explain_an_uploaded_face(runs_home):
+    at = open_page("views/explain.py")
+    ok(at.radio(key="exp_source").set_value("Upload a face").run())
+    assert "Upload a photo of a face" in texts(at, "info")
+    face = make_synthetic(7, seed=6).images[3]
+    ok(at.file_uploader(key="exp_upload").set_value(("me.png", png(face), "image/png")).run())
+    assert "uploaded me.png" in texts(at, "caption")
+    assert any("gradcam for" in c for im in at.get("image") for c in im.captions)
+
+
+def test_explain_methods_and_classes(runs_home):
+    at = open_page("views/explain.py")
+    n_images = len(at.get("image"))
+    ok(at.selectbox(key="exp_method").set_value("occlusion").run())
+    ok(at.selectbox(key="exp_class").set_value("happy").run())
+    assert "occlusion for 'happy'" in " ".join(c for im in at.get("image") for c in im.captions)
+    assert len(at.get("image")) == n_images
+
+
+# -- helpers the pages use -------------------------------------------------------------------------
+def test_expected_speed_prefers_bench_then_runs_then_field_notes(tmp_path):
+    from dashboard import throughput
+
+    runs = [{"model": "five_layer", "images_per_s": 100.0}, {"model": "five_layer", "images_per_s": 300.0}]
+    rate = throughput.expected_rate("five_layer", runs, bench_path=tmp_path / "missing.json")
+    assert (rate.low, rate.high) == (100.0, 300.0) and "2 finished run(s)" in rate.source
+    assert throughput.expected_rate("five_layer", [], tmp_path / "missing.json").source == throughput.FIELD_NOTES_SOURCE
+    assert throughput.expected_rate("fer_net", [], tmp_path / "missing.json") is None
+    bench = tmp_path / "bench.json"
+    bench.write_text('[{"model": "five_layer", "train_img_s": 640}, {"model": "x"}]')
+    rate = throughput.expected_rate("five_layer", runs, bench_path=bench)
+    assert rate.low == rate.high == 640 and rate.epoch_seconds(3200) == (5.0, 5.0)
+    bench.write_text('{"models": {"cnn_lstm": {"images_per_s": 80}}}')
+    assert throughput.bench_table(bench) == {"cnn_lstm": 80.0}
+
+
+def test_table_helpers():
+    from dashboard import tables
+
+    prog = {"epoch": 3, "epochs": 4, "batch": 5, "batches": 10, "event": "batch"}
+    assert tables.job_fraction(prog, "running") == pytest.approx(2.5 / 4)
+    assert tables.job_fraction({**prog, "event": "epoch_end", "batch": 10}, "running") == pytest.approx(0.75)
+    assert tables.job_fraction({}, "queued") == 0.0 and tables.job_fraction({}, "done") == 1.0
+    assert tables.expected_train_size([100, 10, 50], None, "none") == 160
+    assert tables.expected_train_size([100, 10, 50], 80, "none") == 80
+    assert tables.expected_train_size([100, 10, 0], None, "oversample") == 200
+    assert tables.fmt_ci(0.5, 0.4, 0.6) == "50.0% (40.0–60.0)" and tables.fmt_ci(0.5, math.nan, 1) == "50.0%"
+
+
+def test_paired_alignment_matches_images_by_source():
+    from dashboard import tables
+    from fer_core.evaluation import evaluate_probs
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 12)
+    p = rng.dirichlet(np.ones(3), 12)
+    src = np.array([f"img{i}" for i in range(12)])
+    a = evaluate_probs(y, p, ["a", "b", "c"], sources=src, n_bootstrap=0)
+    order = rng.permutation(12)[:9]
+    b = evaluate_probs(y[order], p[order], ["a", "b", "c"], sources=src[order], n_bootstrap=0)
+    ya, pa, pb = tables.align_predictions(a, b)
+    assert len(ya) == 9 and np.allclose(pa, pb)  # same model, matched image by image
+    c = evaluate_probs(y, p, ["x", "b", "c"], sources=src, n_bootstrap=0)
+    assert tables.align_predictions(a, c) is None
