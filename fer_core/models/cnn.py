@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .common import adapt_input, cam_marker, classifier, conv_bn_relu, spatial_size
+from .common import BN_MOMENTUM, adapt_input, cam_marker, classifier, conv_bn_relu, spatial_size
 from .registry import CAM_LAYER, register_model
 from .weights import load_model_weights
 
@@ -22,7 +22,7 @@ def _residual_pair(x, filters: int, name: str):
     """conv-BN-ReLU, then conv-BN added to it and a ReLU: two 3x3 convs, one identity shortcut."""
     x = conv_bn_relu(x, filters, 3, name=f"{name}a")
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}b_conv")(x)
-    y = layers.BatchNormalization(name=f"{name}b_bn")(y)
+    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}b_bn")(y)
     x = layers.Add(name=f"{name}_add")([x, y])
     return layers.ReLU(name=f"{name}_out")(x)
 
@@ -95,7 +95,7 @@ def five_layer(input_shape=(48, 48, 1), num_classes=7, weights=None, *,
         x = layers.MaxPooling2D(3, strides=2, name=f"pool{i}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(1024, use_bias=False, name="fc1")(x)
-    x = layers.BatchNormalization(name="fc1_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="fc1_bn")(x)
     x = layers.ReLU(name="fc1_relu")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     return _model(inputs, classifier(x, num_classes), "five_layer", weights)
