@@ -1,0 +1,123 @@
+"""Every dashboard page in a real browser: `streamlit run dashboard/Home.py` + headless Chromium.
+
+Uses Debian's `chromium` (installed here with apt when missing) driven by Playwright for Python
+with ``executable_path`` (no browser download). Screenshots go to ``artifacts/screenshots/``.
+Skips with the reason when Chromium cannot be installed on this machine.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+PAGES = [("", "FER Studio"), ("data", "Data"), ("train", "Train"), ("compare", "Compare"),
+         ("explain", "Explain"), ("robustness", "Robustness"), ("predict", "Predict")]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+
+
+def _chromium() -> str:
+    """Path of Debian's Chromium, installing it with apt-get when absent (root only)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("Chromium is not installed and apt-get is not available to root here")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.skip(f"cannot install Debian's chromium ({' '.join(cmd)}): {done.stderr.strip()[-300:]}")
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip("apt-get installed chromium but no chromium executable is on PATH")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard served by `streamlit run` on a free port, over a studio with one trained run."""
+    from fer_core.runs import RunStore
+    from fer_core.training.config import config_to_dict, load_config
+    from fer_core.training.engine import train
+
+    home = tmp_path_factory.mktemp("browser_home")
+    store = RunStore(home)
+    cfg = load_config({"name": "browser_demo", "data": {"path": "synthetic:n=400"}, "model": {"name": "five_layer"},
+                       "train": {"epochs": 2, "batch_size": 32, "seed": 0}})
+    run = store.create(config_to_dict(cfg))
+    train(cfg, run.path)
+    store.refresh(run.id)
+    store.update(run.id, status="done")
+
+    port = _free_port()
+    env = {**os.environ, "FER_STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = open(home / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://localhost:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("path, title", PAGES, ids=[t for _, t in PAGES])
+def test_page_renders_in_chromium(server, browser, path, title):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=60_000)
+        page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+        # Wait for the script run to finish (the running indicator disappears) and charts to draw.
+        deadline = time.monotonic() + 120
+        while page.locator('[data-testid="stStatusWidget"]').count() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        page.wait_for_timeout(1500)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
+        errors = page.locator('[data-testid="stException"]')
+        assert errors.count() == 0, f"{title}: Streamlit exception box: {errors.first.inner_text()[:500]}"
+        assert page.get_by_role("heading", name=title).first.is_visible()
+    finally:
+        page.close()
