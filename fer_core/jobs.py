@@ -747,12 +747,13 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
         if status != "failed" and (jm.store.runs_dir / rec["run_id"] / "metrics.json").is_file():
             with contextlib.suppress(Exception):  # a cancelled training still evaluates its best model
                 jm.store.refresh(rec["run_id"])
+        # The run first, then the job: whoever sees the job finished also sees its run finished.
+        jm._set_run_status(rec["run_id"], status)
         with jm._locked(job_id) as rec:
             rec.update(status=status, error=error, finished=now_iso())
             if status == "failed":
                 sys.stdout.flush()
                 rec["log_tail"] = jm.log_tail(job_id, 20)
-        jm._set_run_status(rec["run_id"], status)
         print(f"{now_iso()} job {job_id}: {status}" + (f" ({error})" if error else ""), flush=True)
         with contextlib.suppress(Exception):
             jm.schedule()
