@@ -1,4 +1,8 @@
-"""Benchmarks (``python -m fer_core bench predict``): measured speed, never guessed.
+"""Benchmarks (``python -m fer_core bench train|predict``): measured speed, never guessed.
+
+``bench train`` measures training images/second of every registered model at 48x48 grey, plain
+``model.fit`` on numpy arrays against FER Studio's input pipeline, and stores the table where the
+dashboard reads it to show expected time per epoch.
 
 ``bench predict`` times the photo-to-prediction path on a 640x480 JPEG with one face: decode +
 detect + crop + classify, median and 95th percentile over repeated runs, and batch throughput in
@@ -91,6 +95,72 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
     return table
 
 
+def bench_train(names: list[str], *, batch: int = 64, seconds: float = 12.0, rounds: int = 2,
+                progress=print) -> pd.DataFrame:
+    """Training images/s at 48x48 grey for each model: plain ``model.fit`` on numpy vs the pipeline.
+
+    Each model is compiled (SGD), warmed up (graph building excluded), then timed for about
+    ``seconds`` per variant and round, variants interleaved so machine load hits both alike.
+    """
+    import keras
+
+    from .models import create_model
+    from .training.pipeline import ArrayPipeline
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for name in names:
+        keras.utils.set_random_seed(0)
+        model = create_model(name, (48, 48, 1), 7)
+        model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "categorical_crossentropy", jit_compile=False)
+        x = rng.integers(0, 256, (batch * 4, 48, 48, 1), dtype=np.uint8)
+        y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, len(x))]
+        t0 = time.perf_counter()
+        model.fit(x.astype(np.float32), y, batch_size=batch, epochs=1, verbose=0)  # build + warm up
+        warm = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        model.fit(x.astype(np.float32), y, batch_size=batch, epochs=1, verbose=0)
+        guess = len(x) / (time.perf_counter() - t0)
+        n = int(max(batch * 2, min(batch * 200, guess * seconds)) // batch * batch)
+        x = rng.integers(0, 256, (n, 48, 48, 1), dtype=np.uint8)
+        y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, n)]
+        xf = x.astype(np.float32)
+        pipe = ArrayPipeline(x, y, batch_size=batch, seed=0)
+        model.fit(pipe.dataset(0), epochs=1, verbose=0)  # build the pipeline's graph too
+        rates: dict[str, list[float]] = {"plain_fit": [], "pipeline": []}
+        for r in range(rounds):
+            for variant in (("plain_fit", "pipeline") if r % 2 == 0 else ("pipeline", "plain_fit")):
+                t0 = time.perf_counter()
+                if variant == "plain_fit":
+                    model.fit(xf, y, batch_size=batch, epochs=1, shuffle=True, verbose=0)
+                else:
+                    model.fit(pipe.dataset(r + 1), epochs=1, verbose=0)
+                rates[variant].append(n / (time.perf_counter() - t0))
+        plain, ours = float(np.median(rates["plain_fit"])), float(np.median(rates["pipeline"]))
+        rows.append({"model": name, "params_M": round(model.count_params() / 1e6, 2),
+                     "plain_fit_img_s": round(plain, 1), "pipeline_img_s": round(ours, 1),
+                     "images_per_s": round(ours, 1), "ratio": round(ours / plain, 2),
+                     "min_per_fer2013_epoch": round(28709 / ours / 60, 1), "warmup_s": round(warm, 1)})
+        if progress:
+            progress(f"{name}: plain fit {plain:.0f} img/s, pipeline {ours:.0f} img/s ({n} images x {rounds} rounds)")
+        keras.backend.clear_session()
+    return pd.DataFrame(rows)
+
+
+def cmd_bench_train(args: argparse.Namespace) -> int:
+    from .config import data_dir
+    from .io import atomic_write_json
+    from .models import list_models
+
+    names = args.models or list_models()
+    table = bench_train(names, batch=args.batch, seconds=args.seconds, rounds=args.rounds)
+    print(table.to_string(index=False))
+    out = Path(args.json) if args.json else data_dir() / "bench_train.json"
+    atomic_write_json(out, {"batch": args.batch, "input": "48x48x1", "models": table.to_dict(orient="records")})
+    print(f"wrote {out} (the dashboard's Train page reads it for expected epoch times)")
+    return 0
+
+
 def cmd_bench_predict(args: argparse.Namespace) -> int:
     from .inference import load_model_ref
     from .models import create_model
@@ -133,3 +203,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
     pred.add_argument("--json", help="also write the table as JSON")
     pred.set_defaults(handler=cmd_bench_predict)
+    tr = bsub.add_parser("train", help="training images/s per model: plain model.fit vs FER Studio's pipeline")
+    tr.add_argument("--models", nargs="*", help="registered models (default: all)")
+    tr.add_argument("--batch", type=int, default=64)
+    tr.add_argument("--seconds", type=float, default=12.0, help="approximate time per measurement")
+    tr.add_argument("--rounds", type=int, default=2)
+    tr.add_argument("--json", help="write here instead of $FER_STUDIO_HOME/bench_train.json")
+    tr.set_defaults(handler=cmd_bench_train)

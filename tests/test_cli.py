@@ -91,3 +91,15 @@ def test_runs_command_lists_nothing_then_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path))
     assert main(["runs", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_bench_commands(tmp_path):
+    out = tmp_path / "bench_train.json"
+    assert main(["bench", "train", "--models", "five_layer", "--seconds", "1", "--rounds", "1", "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["models"][0]
+    assert row["model"] == "five_layer" and row["plain_fit_img_s"] > 0 and row["pipeline_img_s"] > 0
+    pred = tmp_path / "bench_predict.json"
+    assert main(["bench", "predict", "--models", "five_layer", "--repeats", "2", "--batch", "16",
+                 "--formats", "keras", "--json", str(pred)]) == 0
+    rows = json.loads(pred.read_text())["rows"]
+    assert rows[0]["runtime"] == "keras" and rows[0]["latency_median_ms"] > 0
