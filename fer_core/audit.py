@@ -9,10 +9,23 @@ pigeonhole principle, two hashes within distance ``k`` agree exactly on at least
 only images sharing a chunk value are compared (with a vectorised popcount). The pairs are then
 joined into groups (connected components, i.e. union-find).
 
-Limitation: at 48x48 a pHash sees only coarse structure, so a near-duplicate group can hold
-genuinely different but very similar faces (same pose, framing and lighting). The default
-threshold (4 of 64 bits) is deliberately conservative; treat near groups as candidates to look
-at, not as proven copies. Exact groups are proven copies.
+Limitations:
+
+* At 48x48 a pHash sees only coarse structure, so a near-duplicate group can hold genuinely
+  different but very similar faces (same pose, framing and lighting). The default threshold
+  (4 of 64 bits) is deliberately conservative; treat near groups as candidates to look at, not
+  as proven copies. Exact groups are proven copies.
+* pHash is robust to small noise and to brightness and contrast changes (by construction),
+  but not to shifts: on FER2013 faces a 1-pixel shift changes a median of 6 bits, so only about
+  a quarter of 1-px-shifted copies fall within the default threshold. Mirrored copies are
+  far apart (about 30 bits), so flips are not found either.
+* Every hash has (barring ties) exactly 32 bits set, so distances are even: thresholds 4 and 5
+  find the same pairs.
+* Near-blank images have a noise-driven pHash; they are reported in ``blank`` and left out of
+  the near search.
+
+Measured: 32,000 48x48 images audit in about 1.5-3.5 s on a busy 2-core machine (FER2013:
+1,273 exact groups, 489 near groups at the default threshold).
 """
 from __future__ import annotations
 
@@ -107,7 +120,7 @@ def phash(images: np.ndarray) -> np.ndarray:
     cols = (_dct_rows(32, slice(1, 9)) @ _area_matrix(w, 32)).astype(np.float32)
     for start in range(0, n, _CHUNK):
         grey = _grey(images[start:start + _CHUNK])
-        coef = np.einsum("ih,mhw,jw->mij", rows, grey, cols, optimize=True).reshape(len(grey), 64)
+        coef = np.matmul(rows, grey @ cols.T).reshape(len(grey), 64)  # rows @ img @ cols.T
         bits = coef > np.median(coef, axis=1, keepdims=True)
         out[start:start + len(grey)] = np.packbits(bits, axis=1).view(">u8")[:, 0]
     return out
@@ -583,13 +596,15 @@ def audit(
     std = np.empty(n, np.float64)
     mean = np.empty(n, np.float64)
     for start in range(0, n, _CHUNK):
-        block = images[start:start + _CHUNK]
-        for i, img in enumerate(block):
-            digests[start + i] = hashlib.blake2b(np.ascontiguousarray(img).tobytes(), digest_size=16).digest()
-        flat = block.reshape(len(block), -1).astype(np.float32)
-        std[start:start + len(block)] = flat.std(axis=1, dtype=np.float64)
-        mean[start:start + len(block)] = flat.mean(axis=1, dtype=np.float64)
-        report(0.3 * (start + len(block)) / n, "hashing pixels")
+        pixels = np.ascontiguousarray(images[start:start + _CHUNK]).reshape(min(_CHUNK, n - start), -1)
+        for i, row in enumerate(pixels):
+            digests[start + i] = hashlib.blake2b(row, digest_size=16).digest()
+        flat = pixels.astype(np.float32)
+        mean[start:start + len(flat)] = flat.mean(axis=1, dtype=np.float64)
+        std[start:start + len(flat)] = np.sqrt(
+            np.maximum((flat * flat).mean(axis=1, dtype=np.float64) - mean[start:start + len(flat)] ** 2, 0)
+        )
+        report(0.3 * (start + len(flat)) / n, "hashing pixels")
 
     # 2. exact groups
     content, first_of, inverse, size = (
@@ -606,10 +621,10 @@ def audit(
     # 3. near groups over distinct, non-blank contents
     is_blank = std < blank_std
     reps = first_of[~is_blank[first_of]] if n else np.empty(0, np.int64)  # one image per content
-    report(0.3, f"perceptual hashes of {len(reps)} distinct images")
-    hashes = np.empty(0, np.uint64)
-    if len(reps):
-        hashes = np.concatenate([phash(images[reps[s:s + _CHUNK]]) for s in range(0, len(reps), _CHUNK)])
+    hashes = np.empty(len(reps), np.uint64)
+    for start in range(0, len(reps), _CHUNK):
+        report(0.3 + 0.2 * start / len(reps), f"perceptual hashes of {len(reps):,} distinct images")
+        hashes[start:start + _CHUNK] = phash(images[reps[start:start + _CHUNK]])
     report(0.5, "searching near duplicates")
     pairs = _near_pairs(hashes, near_threshold, lambda f: report(0.5 + 0.4 * f, "searching near duplicates"))
     near_cols = _GROUP_COLUMNS + ["exact_group", "max_distance"]
