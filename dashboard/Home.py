@@ -12,22 +12,22 @@ import streamlit as st  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
-st.set_page_config(page_title="FER Studio", page_icon="🙂", layout="wide")
+st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout="wide")
 pages = {
     "Studio": [
-        st.Page(VIEWS / "home.py", title="Home", icon="🏠", default=True),
-        st.Page(VIEWS / "data.py", title="Data", icon="🗂️"),
+        st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
+        st.Page(VIEWS / "data.py", title="Data", icon=":material/dataset:"),
     ],
     "Models": [
-        st.Page(VIEWS / "train.py", title="Train", icon="🏋️"),
-        st.Page(VIEWS / "compare.py", title="Compare", icon="⚖️"),
+        st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:"),
     ],
     "Insight": [
-        st.Page(VIEWS / "explain.py", title="Explain", icon="🔍"),
-        st.Page(VIEWS / "robustness.py", title="Robustness", icon="🛡️"),
+        st.Page(VIEWS / "explain.py", title="Explain", icon=":material/visibility:"),
+        st.Page(VIEWS / "robustness.py", title="Robustness", icon=":material/shield:"),
     ],
     "Use": [
-        st.Page(VIEWS / "predict.py", title="Predict", icon="📷"),
+        st.Page(VIEWS / "predict.py", title="Predict", icon=":material/photo_camera:"),
     ],
 }
 st.navigation(pages).run()

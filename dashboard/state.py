@@ -187,7 +187,7 @@ def no_models_stop(what: str = "this page") -> None:
     """The empty state of model pages: say what to do next, then stop."""
     st.info(f"No trained model yet, so {what} has nothing to show. Next step: train one on the "
             "**Train** page (or press *Train a first model* on **Home** — about a minute on the synthetic faces).")
-    st.page_link("views/train.py", label="Go to Train", icon="🏋️")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 

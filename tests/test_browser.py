@@ -51,15 +51,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The dashboard served by `streamlit run` on a free port, over a studio with one trained run."""
+    """The dashboard served by `streamlit run` on a free port, over a studio with one trained run
+    (the Home page's first model, about a minute of training)."""
     from fer_core.runs import RunStore
     from fer_core.training.config import config_to_dict, load_config
     from fer_core.training.engine import train
 
     home = tmp_path_factory.mktemp("browser_home")
     store = RunStore(home)
-    cfg = load_config({"name": "browser_demo", "data": {"path": "synthetic:n=400"}, "model": {"name": "five_layer"},
-                       "train": {"epochs": 2, "batch_size": 32, "seed": 0}})
+    cfg = load_config(ROOT / "experiments" / "synthetic_quick.toml")  # the dashboard's first model
     run = store.create(config_to_dict(cfg))
     train(cfg, run.path)
     store.refresh(run.id)
@@ -105,15 +105,19 @@ def browser():
 
 @pytest.mark.parametrize("path, title", PAGES, ids=[t for _, t in PAGES])
 def test_page_renders_in_chromium(server, browser, path, title):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1700})
     try:
         page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=60_000)
         page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
-        # Wait for the script run to finish (the running indicator disappears) and charts to draw.
-        deadline = time.monotonic() + 120
-        while page.locator('[data-testid="stStatusWidget"]').count() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        page.wait_for_timeout(1500)
+        # Wait for the script run to finish: Streamlit marks the app root "notRunning".
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=180_000)
+        # Charts and images arrive after the script run: wait until each is drawn.
+        page.wait_for_timeout(1000)
+        for i in range(page.locator('[data-testid="stPlotlyChart"]').count()):
+            page.locator('[data-testid="stPlotlyChart"]').nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
+        page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+                               timeout=30_000)
+        page.wait_for_timeout(500)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
         errors = page.locator('[data-testid="stException"]')

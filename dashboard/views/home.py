@@ -38,7 +38,7 @@ if not runs:
         else:
             st.success(f"Submitted job **{job.id}** ({job.status}) from `experiments/{FIRST_CONFIG.name}`. "
                        "Follow its progress on the Train page.")
-            st.page_link("views/train.py", label="Watch it on Train", icon="🏋️")
+            st.page_link("views/train.py", label="Watch it on Train", icon=":material/model_training:")
 
 if active:
     st.subheader("Jobs in progress")
@@ -82,12 +82,12 @@ else:
         st.plotly_chart(charts.leaderboard(board), key="home_leaderboard_chart")
 
 st.subheader("Go to")
-links = [("views/data.py", "Data: class balance, samples, audit", "🗂️"),
-         ("views/train.py", "Train: configure and watch background jobs", "🏋️"),
-         ("views/compare.py", "Compare runs and ensembles", "⚖️"),
-         ("views/explain.py", "Explain: Grad-CAM and occlusion maps", "🔍"),
-         ("views/robustness.py", "Robustness: what-if sliders and corruption sweeps", "🛡️"),
-         ("views/predict.py", "Predict on your photos or the camera", "📷")]
+links = [("views/data.py", "Data: class balance, samples, audit", ":material/dataset:"),
+         ("views/train.py", "Train: configure and watch background jobs", ":material/model_training:"),
+         ("views/compare.py", "Compare runs and ensembles", ":material/compare:"),
+         ("views/explain.py", "Explain: Grad-CAM and occlusion maps", ":material/visibility:"),
+         ("views/robustness.py", "Robustness: what-if sliders and corruption sweeps", ":material/shield:"),
+         ("views/predict.py", "Predict on your photos or the camera", ":material/photo_camera:")]
 cols = st.columns(3)
 for i, (page, label, icon) in enumerate(links):
     with cols[i % 3]:
