@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, Sequence
 
@@ -439,7 +439,7 @@ def feature_boxes(size: int = 48) -> dict[str, tuple[int, int, int, int]]:
     t_max = max(map(abs, _RANGE["brow_tilt"]))
     brow_x = _BROW_OUT + _MAX_EYE_DX + _MAX_YAW_PX + 1.0
     brows = (cx - brow_x, _BROW_Y - 2.2 * r_hi - 1.9 * t_max - 1.0 - _BROW_T / 2,
-             cx + brow_x, _BROW_Y - 2.2 * r_lo + 1.9 * t_max + 0.6 + _BROW_T / 2)
+             cx + brow_x, _BROW_Y - 2.2 * r_lo + 1.9 * t_max + 1.2 + _BROW_T / 2)
     f = size / 48.0
 
     def box(b) -> tuple[int, int, int, int]:
