@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Mapping, Sequence
 
@@ -483,6 +483,7 @@ def make_synthetic(
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     rgb: bool = False,
     noise: float = 1.0,
+    pose: bool = True,
 ) -> FERDataset:
     """Generate a labelled synthetic FER dataset (deterministic for a seed, no files).
 
@@ -498,6 +499,8 @@ def make_synthetic(
     split_fractions : (train, val, test) fractions summing to 1, applied per class
     rgb : colour images (n, size, size, 3) with varied skin colours instead of (n, size, size)
     noise : scale of the Gaussian pixel noise (0 turns it off; expressions still jitter)
+    pose : random roll, yaw, scale and shift; ``False`` draws every face frontal and centred,
+        so :func:`feature_boxes` is exact for every image (e.g. to check where a CAM looks)
 
     Returns
     -------
@@ -512,6 +515,8 @@ def make_synthetic(
     fractions = _check_fractions(split_fractions)
     if not isinstance(rgb, (bool, np.bool_)):
         raise ConfigError(f"rgb must be True or False, got {rgb!r}.")
+    if not isinstance(pose, (bool, np.bool_)):
+        raise ConfigError(f"pose must be True or False, got {pose!r}.")
     noise = _check_noise(noise)
     counts = class_counts(n, balance)
 
@@ -528,7 +533,10 @@ def make_synthetic(
     images = np.empty((n, size, size, 3) if rgb else (n, size, size), np.uint8)
     for i in range(n):
         r = np.random.default_rng([int(seed), i])
-        images[i] = _render(_sample(int(labels[i]), r, mask, bool(rgb), noise), size, r)
+        params = _sample(int(labels[i]), r, mask, bool(rgb), noise)
+        if not pose:
+            params = replace(params, roll=0.0, yaw=0.0, scale=1.0, shift=(0.0, 0.0))
+        images[i] = _render(params, size, r)
     return FERDataset(
         images=images,
         labels=labels,
