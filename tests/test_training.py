@@ -83,7 +83,9 @@ BAD_FIELDS = [
     ("train.label_smoothing", 1.0), ("train.soft_labels", "yes"), ("train.seed", -3),
     ("train.time_limit_min", 0), ("augment.enabled", 1), ("augment.flip", "yes"),
     ("augment.rotation", -5), ("augment.zoom", 1.5), ("augment.shift", -0.1),
-    ("augment.corruptions", "fog"), ("augment.corruptions", [1]),
+    ("augment.corruptions", "fog"), ("augment.corruptions", [1]), ("augment.corruptions", ["fog"]),
+    ("augment.corruption_p", 1.5), ("augment.corruption_max_severity", 6),
+    ("augment.corruption_max_severity", 0),
 ]
 
 
@@ -140,7 +142,8 @@ def test_defaults_and_name_from_file_stem(tmp_path):
 def test_toml_round_trip(tmp_path):
     raw = cfg_dict(data={"label_map": {'we"ird\\ name': "happy", "ü nicode": ""}, "subset": 50},
                    model={"kwargs": {"dropout": 0.25}}, train={"time_limit_min": 1.5, "lr": 3e-4},
-                   augment={"corruptions": ["fog", "noise"]}, imbalance="smote")
+                   augment={"corruptions": ["jpeg", "noise"], "corruption_p": 0.3},
+                   imbalance="smote")
     cfg = load_config(raw)
     dump_config(cfg, tmp_path / "c.toml")
     again = load_config(tmp_path / "c.toml")
@@ -387,6 +390,50 @@ def test_stop_before_first_epoch_and_time_limit(ds, tmp_path):
     assert m["stopped"] == "time_limit" and m["epochs_completed"] < 50
 
 
+def test_cosine_time_anneals_over_the_time_budget(ds, tmp_path):
+    with pytest.raises(ConfigError, match="time_limit_min"):
+        load_config(cfg_dict(train={"schedule": "cosine_time"}))
+    lrs = []
+
+    class Spy:  # records the learning rate of every batch
+        def __call__(self, event):
+            if event["event"] == "batch":
+                lrs.append(event.get("lr"))
+
+    budget_min = 0.12
+    m = run_train(cfg_dict(train={"epochs": 500, "schedule": "cosine_time", "time_limit_min": budget_min,
+                                  "lr": 0.01}), tmp_path, ds, progress=Spy())
+    assert m["stopped"] == "time_limit" and 1 <= m["epochs_completed"] < 500
+    history = json.loads((tmp_path / "history.json").read_text())
+    epoch_lrs = [row["lr"] for row in history]
+    assert epoch_lrs[0] == pytest.approx(0.01, rel=0.05) and epoch_lrs == sorted(epoch_lrs, reverse=True)
+    assert lrs and lrs[-1] < lrs[0]  # updated within epochs too
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert 0 < state["clock_seconds"] <= 60 * budget_min + 5
+    # resuming with a larger budget continues the clock instead of starting a new one
+    m2 = run_train(cfg_dict(train={"epochs": 500, "schedule": "cosine_time", "time_limit_min": budget_min * 2,
+                                   "lr": 0.01}), tmp_path, ds, resume=True)
+    again = json.loads((tmp_path / "history.json").read_text())
+    assert m2["stopped"] == "time_limit" and len(again) > len(history)
+    assert again[len(history)]["lr"] < 0.01 * 0.9  # not back at the start of the cosine
+
+
+def test_eval_tta_is_applied_to_the_saved_test_predictions(ds, tmp_path):
+    from fer_core.evaluation.predict import predict_probs
+
+    m = run_train(cfg_dict(train={"epochs": 1}, eval={"tta": "flip"}), tmp_path, ds)
+    assert m["tta"] == "flip" and 0 <= m["accuracy_no_tta"] <= 1
+    import keras
+
+    model = keras.models.load_model(tmp_path / "model.keras")
+    saved = np.load(tmp_path / "predictions.npz")
+    test = ds.split("test")
+    np.testing.assert_allclose(saved["probs"], predict_probs(model, test.images, tta="flip"), atol=1e-5)
+    assert m["accuracy"] == pytest.approx(float(np.mean(saved["probs"].argmax(1) == saved["labels"])))
+    with pytest.raises(ConfigError, match="eval.tta"):
+        load_config(cfg_dict(eval={"tta": "mirror"}))
+
+
 def test_early_stopping_and_plateau_schedule(ds, tmp_path):
     m = run_train(cfg_dict(train={"epochs": 30, "lr": 1e-9, "optimizer": "sgd", "early_stopping": 2,
                                   "patience_lr": 1}), tmp_path, ds)
@@ -422,6 +469,59 @@ def test_augmenter_switches():
     out = np.asarray(aug(x))
     for a, b in zip(out, x):  # each image is either unchanged or mirrored left-right
         assert np.array_equal(a, b) or np.array_equal(a, b[:, ::-1])
+
+
+def test_pipeline_batches_every_image_once_in_a_seeded_order():
+    from fer_core.training.pipeline import ArrayPipeline
+
+    n = 70
+    x = np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1) * np.ones((1, 4, 4, 1), np.uint8)
+    y = np.eye(7, dtype=np.float32)[np.arange(n) % 7]
+    w = np.linspace(0.5, 2, n, dtype=np.float32)
+    pipe = ArrayPipeline(x, y, w, batch_size=32, seed=5)
+    batches = list(pipe.dataset(epoch=3))
+    assert [len(b[0]) for b in batches] == [32, 32, 6] and pipe.batches == 3
+    seen = np.concatenate([b[0].numpy()[:, 0, 0, 0] for b in batches]).astype(int)
+    assert sorted(seen) == list(range(n)) and list(seen) == list(pipe.order(3))
+    for xb, yb, wb in batches:  # images, targets and weights stay paired
+        ids = xb.numpy()[:, 0, 0, 0].astype(int)
+        np.testing.assert_array_equal(yb.numpy(), y[ids])
+        np.testing.assert_allclose(wb.numpy(), w[ids])
+    assert list(pipe.order(3)) == list(ArrayPipeline(x, y, w, seed=5).order(3))  # same on resume
+    assert list(pipe.order(4)) != list(pipe.order(3))
+    assert list(pipe.order(3)) != list(ArrayPipeline(x, y, seed=6).order(3))
+    evaluated = np.concatenate([b.numpy() for b in ArrayPipeline(x, batch_size=32).dataset()])
+    np.testing.assert_array_equal(evaluated[:, 0, 0, 0], np.arange(n))  # in order, images only
+
+
+def test_corruptions_are_applied_in_the_training_pipeline(ds):
+    """augment.corruptions reaches the tf.data pipeline: the eye band occludes the eyes only."""
+    from fer_core.robustness import corrupt_batch
+    from fer_core.training.config import AugmentSpec
+    from fer_core.training.pipeline import ArrayPipeline, build_augmenter
+
+    x = ds.images[:40].reshape(40, *ds.images.shape[1:3], -1)
+    spec = AugmentSpec(flip=False, rotation=0, zoom=0, shift=0, corruptions=["eye_band"],
+                       corruption_p=1.0, corruption_max_severity=1)
+    pipe = ArrayPipeline(x, np.zeros((len(x), 7), np.float32), batch_size=16,
+                         augment=build_augmenter(spec, seed=3))
+    out = np.concatenate([xb.numpy() for xb, _ in pipe.dataset(epoch=0)])
+    order = pipe.order(0)
+    want = corrupt_batch(x[order], "eye_band", severity=1).astype(np.float32)
+    changed = np.abs(out - x[order].astype(np.float32)).sum(axis=(0, 2, 3)) > 0  # per row
+    assert changed.any() and not changed.all()  # a band of rows, not the whole face
+    np.testing.assert_allclose(out, want, atol=1.0)  # eye_band at severity 1 is deterministic
+    # p=0 leaves the images alone; the setting is validated
+    spec0 = AugmentSpec(flip=False, rotation=0, zoom=0, shift=0, corruptions=["noise"], corruption_p=0.0)
+    aug0 = build_augmenter(spec0)
+    np.testing.assert_array_equal(np.asarray(aug0(x[:4].astype(np.float32))), x[:4].astype(np.float32))
+
+
+def test_training_with_corruptions_runs(tmp_path, ds):
+    metrics = run_train(cfg_dict(train={"epochs": 1}, augment={"corruptions": ["lighting", "occlusion"],
+                                                               "corruption_p": 0.5}), tmp_path, ds)
+    assert metrics["epochs_completed"] == 1
+    assert 0.0 <= metrics["accuracy"] <= 1.0
 
 
 # -- command line --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from fer_core.data.synthetic import class_counts
 from fer_core.errors import FERError
 from fer_core.jobs import JobManager
 from fer_core.models import list_models, model_info
+from fer_core.robustness import CORRUPTIONS, SUBSETS
 from fer_core.training.config import IMBALANCE, OPTIMIZERS, SCHEDULES, load_config
 
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️"}
@@ -71,6 +72,12 @@ with right:
     rotation = a2.slider("Rotation ± degrees", 0, 45, 10, key="train_rotation", disabled=not aug)
     zoom = a1.slider("Zoom ±", 0.0, 0.5, 0.1, 0.05, key="train_zoom", disabled=not aug)
     shift = a2.slider("Shift ± (fraction)", 0.0, 0.5, 0.1, 0.05, key="train_shift", disabled=not aug)
+    corruptions = st.multiselect(
+        "Robustness training: corrupt training images with", [*SUBSETS, *CORRUPTIONS], key="train_corruptions",
+        disabled=not aug, help="Each training image is corrupted with the probability below by one of the chosen "
+                               "corruptions (the ones of the Robustness page), at severity 1-3.")
+    corruption_p = st.slider("Share of corrupted training images", 0.0, 1.0, 0.3, 0.05, key="train_corruption_p",
+                             disabled=not (aug and corruptions))
 run_name = st.text_input("Run name", key="train_name", placeholder=f"{model}_{state.slug(dkey)}").strip() \
     or f"{model}_{state.slug(dkey)}"
 
@@ -93,7 +100,8 @@ config = {
     "data": {"path": data_path, **({"subset": subset} if subset else {})},
     "model": {"name": model},
     "train": {"epochs": epochs, "batch_size": batch, "optimizer": optimizer, "lr": float(lr), "schedule": schedule},
-    "augment": {"enabled": aug, "flip": flip, "rotation": float(rotation), "zoom": float(zoom), "shift": float(shift)},
+    "augment": {"enabled": aug, "flip": flip, "rotation": float(rotation), "zoom": float(zoom), "shift": float(shift),
+                "corruptions": corruptions, "corruption_p": float(corruption_p)},
 }
 if st.button("Submit training job", type="primary", key="train_submit", disabled=not data_ok):
     try:

@@ -85,6 +85,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{metrics['stopped']} after {metrics['epochs_completed']} epoch(s); best epoch "
           f"{metrics['best_epoch']}; {metrics['eval_split']} accuracy {metrics['accuracy']:.4f}, "
           f"macro F1 {metrics['macro_f1']:.4f} on {metrics['n_test']} images"
+          + (f" with {metrics['tta']} TTA ({metrics['accuracy_no_tta']:.4f} without)"
+             if metrics.get("tta", "none") != "none" else "")
           + (" (synthetic data)" if metrics.get("synthetic") else ""))
     print(f"wrote {run_dir}/metrics.json, model.keras, predictions.npz")
     return 0

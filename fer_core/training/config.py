@@ -41,7 +41,7 @@ FORMATS = ("auto", "synthetic", "fer2013-csv", "folders", "oahega")
 COLORS = ("grey", "rgb")
 EXTRAS = ("keep", "drop")
 OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("plateau_halve", "constant", "cosine")
+SCHEDULES = ("plateau_halve", "constant", "cosine", "cosine_time")
 IMBALANCE = ("none", "class_weight", "oversample", "smote", "adasyn")
 
 
@@ -110,13 +110,16 @@ class TrainSpec:
     momentum : SGD momentum in [0, 1)
     weight_decay : decoupled weight decay (Keras ``weight_decay``; 0 = off)
     schedule : ``"plateau_halve"`` (lr / 2 after ``patience_lr`` epochs without a new best val
-        accuracy), ``"constant"`` or ``"cosine"`` (from lr to 0 over ``epochs``)
+        accuracy), ``"constant"``, ``"cosine"`` (from lr to 0 over ``epochs``) or
+        ``"cosine_time"`` (from lr to 0 over ``time_limit_min`` of training, updated every batch:
+        a budgeted run anneals fully whatever the machine's speed; ``epochs`` is then a cap)
     patience_lr : epochs without val-accuracy improvement before halving (plateau_halve)
     early_stopping : stop after this many epochs without val-accuracy improvement; 0 = off
     label_smoothing : in [0, 1)
     soft_labels : train on the FER+ vote distributions (``dataset.soft_labels``)
     seed : seed of weights, shuffling and augmentation
-    time_limit_min : stop cleanly after this many minutes of training (None = no limit)
+    time_limit_min : stop cleanly after this many minutes of training, counted over every
+        session of a resumed run (None = no limit)
     """
 
     epochs: int = 30
@@ -145,7 +148,10 @@ class AugmentSpec:
     rotation : maximum rotation in degrees (0 = off)
     zoom : maximum zoom in/out as a fraction (0 = off)
     shift : maximum horizontal and vertical shift as a fraction of the side (0 = off)
-    corruptions : reserved for robustness training (names of image corruptions); not applied yet
+    corruptions : robustness training: corruption names or subsets of
+        ``fer_core.robustness`` (e.g. ``["lighting", "occlusion"]``); empty = off
+    corruption_p : probability that a training image is corrupted (when ``corruptions`` is set)
+    corruption_max_severity : corruptions are drawn at a severity from 1 to this (1..5)
     """
 
     enabled: bool = True
@@ -154,6 +160,23 @@ class AugmentSpec:
     zoom: float = 0.1
     shift: float = 0.1
     corruptions: list[str] = field(default_factory=list)
+    corruption_p: float = 0.5
+    corruption_max_severity: int = 3
+
+
+@dataclass
+class EvalSpec:
+    """How the finished run is evaluated on its test split (val and model selection never use it).
+
+    Attributes
+    ----------
+    tta : test-time augmentation of the final predictions: ``"none"``, ``"flip"`` (mean of the
+        face and its mirror image) or ``"shift"`` (see :mod:`fer_core.evaluation.predict`); the
+        saved test probabilities, hence every metric of the run, use it, and ``metrics.json``
+        also records the accuracy without it
+    """
+
+    tta: str = "none"
 
 
 @dataclass
@@ -165,6 +188,7 @@ class TrainConfig:
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
     augment: AugmentSpec = field(default_factory=AugmentSpec)
+    eval: EvalSpec = field(default_factory=EvalSpec)
     imbalance: str = "none"
 
     def resolved_data_path(self) -> str:
@@ -172,7 +196,7 @@ class TrainConfig:
         return resolve_path(self.data.path)
 
 
-_SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec}
+_SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec, "eval": EvalSpec}
 
 
 # -- paths ---------------------------------------------------------------------------------
@@ -230,7 +254,7 @@ def _from_dict(raw: Mapping[str, Any], where: str) -> TrainConfig:
     kwargs: dict[str, Any] = {"name": raw["name"], "imbalance": raw.get("imbalance", "none")}
     for section, cls in _SECTIONS.items():
         sub = raw.get(section, {})
-        if isinstance(sub, (DataSpec, ModelSpec, TrainSpec, AugmentSpec)):
+        if isinstance(sub, tuple(_SECTIONS.values())):
             sub = asdict(sub)
         if not isinstance(sub, Mapping):
             raise ConfigError(f"{where}: [{section}] must be a table of keys, got {type(sub).__name__} {sub!r}.")
@@ -360,6 +384,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     t.soft_labels = _bool("train.soft_labels", t.soft_labels)
     t.seed = _int("train.seed", t.seed, 0)
     t.time_limit_min = _num("train.time_limit_min", t.time_limit_min, 0.0, lo_open=True, optional=True)
+    if t.schedule == "cosine_time" and t.time_limit_min is None:
+        raise ConfigError("train.schedule = 'cosine_time' anneals the learning rate over train.time_limit_min; "
+                          "set it (e.g. time_limit_min = 44) or use schedule = 'cosine' (over epochs).")
 
     a = cfg.augment
     a.enabled = _bool("augment.enabled", a.enabled)
@@ -370,6 +397,20 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if not isinstance(a.corruptions, (list, tuple)) or not all(isinstance(c, str) for c in a.corruptions):
         raise _bad("augment.corruptions", a.corruptions, "a list of corruption names (strings)")
     a.corruptions = list(a.corruptions)
+    if a.corruptions:
+        from ..robustness.corruptions import resolve_names
+
+        try:
+            resolve_names(a.corruptions)
+        except ConfigError as e:
+            raise ConfigError(f"augment.corruptions = {a.corruptions!r}: {e}") from None
+    a.corruption_p = _num("augment.corruption_p", a.corruption_p, 0.0, 1.0)
+    from ..evaluation.predict import TTA_MODES
+
+    cfg.eval.tta = _choice("eval.tta", cfg.eval.tta, TTA_MODES)
+    a.corruption_max_severity = _int("augment.corruption_max_severity", a.corruption_max_severity, 1)
+    if a.corruption_max_severity > 5:
+        raise _bad("augment.corruption_max_severity", a.corruption_max_severity, "an integer in 1..5")
     return cfg
 
 

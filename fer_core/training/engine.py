@@ -33,7 +33,7 @@ from .prepare import TrainingData, prepare_data
 Progress = Callable[[dict], None]
 
 #: Fields that may differ between a run's saved config and the config it is resumed with.
-RESUMABLE_CHANGES = {("train", "epochs"), ("train", "time_limit_min"), ("train", "early_stopping")}
+RESUMABLE_CHANGES = {("train", "epochs"), ("train", "time_limit_min"), ("train", "early_stopping"), ("eval", "tta")}
 #: Emit a batch progress event at least every this many batches (and at least every 2 s).
 PROGRESS_EVERY = 5
 EVAL_BATCH = 256
@@ -108,9 +108,16 @@ def train(
     emit.batches = train_pipe.batches
     emit.history = state["history"]
 
-    deadline = None if t.time_limit_min is None else time.monotonic() + 60.0 * t.time_limit_min
-    monitor = _BatchMonitor(emit, should_stop, deadline, train_pipe.n, t.batch_size)
     session_start = time.monotonic()
+    clock_before = float(state.get("clock_seconds", 0.0))  # training time of earlier sessions
+    budget = None if t.time_limit_min is None else 60.0 * t.time_limit_min
+    deadline = None if budget is None else session_start + budget - clock_before
+    lr_at = None
+    if t.schedule == "cosine_time":
+        def lr_at(now: float) -> float:
+            done = min(max((clock_before + now - session_start) / budget, 0.0), 1.0)
+            return 0.5 * t.lr * (1.0 + math.cos(math.pi * done))
+    monitor = _BatchMonitor(emit, should_stop, deadline, train_pipe.n, t.batch_size, lr_at)
     reason = state.get("status") if state.get("status") in ("completed", "early_stopping") else None
     for epoch in range(state["epoch"], t.epochs):
         if reason is not None:
@@ -121,7 +128,7 @@ def train(
         if deadline is not None and time.monotonic() >= deadline:
             reason = "time_limit"
             break
-        lr = _lr_for_epoch(cfg, state, epoch)
+        lr = lr_at(time.monotonic()) if lr_at is not None else _lr_for_epoch(cfg, state, epoch)
         model.optimizer.learning_rate.assign(lr)
         monitor.start_epoch(epoch, lr)
         t0 = time.monotonic()
@@ -147,6 +154,7 @@ def train(
         state["epoch"] = epoch + 1
         state["images_seen"] += train_pipe.n
         state["fit_seconds"] += t_fit
+        state["clock_seconds"] = clock_before + time.monotonic() - session_start
         improved = row["val_accuracy"] > state["best_val_accuracy"]
         if improved:
             state.update(best_val_accuracy=row["val_accuracy"], best_epoch=epoch + 1, wait=0, lr_wait=0)
@@ -189,7 +197,7 @@ def train(
 def _fresh_state(cfg: TrainConfig) -> dict:
     return {"epoch": 0, "epochs": cfg.train.epochs, "best_val_accuracy": -1.0, "best_epoch": 0,
             "lr": cfg.train.lr, "wait": 0, "lr_wait": 0, "history": [], "status": "running",
-            "images_seen": 0, "fit_seconds": 0.0}
+            "images_seen": 0, "fit_seconds": 0.0, "clock_seconds": 0.0}
 
 
 def _start_state(cfg: TrainConfig, run_dir: Path, resume: bool) -> dict:
@@ -292,8 +300,15 @@ def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir:
     pipe = ArrayPipeline(data.x_eval, batch_size=EVAL_BATCH)
     t0 = time.monotonic()
     probs = np.asarray(model.predict(pipe.dataset(), verbose=0), dtype=np.float32)
-    eval_seconds = time.monotonic() - t0
     labels = data.labels_eval
+    extra: dict[str, Any] = {"tta": cfg.eval.tta}
+    if cfg.eval.tta != "none":
+        from ..evaluation.predict import predict_probs
+
+        extra["accuracy_no_tta"] = float(np.mean(probs.argmax(axis=1) == labels)) if len(labels) else 0.0
+        x = data.x_eval[..., 0] if data.x_eval.shape[-1] == 1 else data.x_eval
+        probs = predict_probs(model, x, tta=cfg.eval.tta, batch_size=EVAL_BATCH)
+    eval_seconds = time.monotonic() - t0
     pred = probs.argmax(axis=1)
     ids = list(range(C))
     p, r, f, s = precision_recall_fscore_support(labels, pred, labels=ids, zero_division=0)
@@ -323,6 +338,7 @@ def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir:
         "eval_seconds": round(eval_seconds, 3),
         "params": int(model.count_params()),
         "data": data.summary,
+        **extra,
     }
     if data.soft_eval is not None:  # agreement with the FER+ majority vote, where there are votes
         has = data.soft_eval.sum(axis=1) > 0
@@ -365,9 +381,10 @@ def _monitor_base():
 class _BatchMonitor(_monitor_base()):  # type: ignore[misc]
     """Keras callback: batch progress events, cancellation and the time limit."""
 
-    def __init__(self, emit: _Emitter, should_stop, deadline: float | None, n_train: int, batch_size: int):
+    def __init__(self, emit: _Emitter, should_stop, deadline: float | None, n_train: int, batch_size: int,
+                 lr_at=None):
         super().__init__()
-        self.emit, self.should_stop, self.deadline = emit, should_stop, deadline
+        self.emit, self.should_stop, self.deadline, self.lr_at = emit, should_stop, deadline, lr_at
         self.n_train, self.batch_size = n_train, batch_size
         self.epoch_seconds: list[float] = []
         self.stop_reason: str | None = None
@@ -391,6 +408,11 @@ class _BatchMonitor(_monitor_base()):  # type: ignore[misc]
         if per_batch is None:
             per_batch = per_epoch / max(self.emit.batches, 1)
         return round(batches_left * per_batch + remaining_epochs * per_epoch, 1)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.lr_at is not None:  # schedule "cosine_time": the learning rate follows the clock
+            self.lr = self.lr_at(time.monotonic())
+            self.model.optimizer.learning_rate.assign(self.lr)
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.monotonic()

@@ -1,8 +1,8 @@
 """The tf.data input pipeline and on-the-fly augmentation.
 
-The images stay in memory as one uint8 tensor; each epoch shuffles *indices* (seeded by the
-run seed and the epoch number, so a resumed run sees the same order as an uninterrupted one),
-batches them, gathers the batch of images and targets in one op, casts to float32 0..255 and
+The images stay in memory as one uint8 tensor; each epoch draws a permutation of the *indices*
+in numpy (seeded by the run seed and the epoch number, so a resumed run sees the same order as an
+uninterrupted one), batches them, gathers the batch of images and targets in one op, casts to float32 0..255 and
 applies the augmentation layers to the whole batch, with prefetching. Gathering by index is what
 ``model.fit(x_numpy, y)`` does too; an element-wise ``from_tensor_slices -> cache -> shuffle ->
 batch`` pipeline spends its time on per-image overhead and was slower for small models
@@ -19,15 +19,19 @@ from .config import AugmentSpec
 def build_augmenter(spec: AugmentSpec, seed: int = 0):
     """Keras preprocessing layers for ``spec`` (paper 001 §V-B), or None when all are off.
 
-    Returns a callable ``f(batch) -> batch`` on float32 (b, h, w, c) tensors: horizontal flip,
-    rotation of +-``rotation`` degrees, zoom of +-``zoom``, shift of +-``shift`` in both directions
-    (empty areas filled with the nearest edge pixels, as Keras's ImageDataGenerator did).
+    Returns a callable ``f(batch) -> batch`` on float32 (b, h, w, c) tensors: first the image
+    corruptions of ``spec.corruptions`` (robustness training, see :func:`corruption_layer`), then
+    horizontal flip, rotation of +-``rotation`` degrees, zoom of +-``zoom``, shift of +-``shift``
+    in both directions (empty areas filled with the nearest edge pixels, as Keras's
+    ImageDataGenerator did). Corruptions come first because the occlusions assume an aligned face.
     """
     if not spec.enabled:
         return None
     from keras import layers
 
     chain = []
+    if spec.corruptions:
+        chain.append(corruption_layer(spec, seed + 4))
     if spec.flip:
         chain.append(layers.RandomFlip("horizontal", seed=seed))
     if spec.rotation > 0:
@@ -45,6 +49,29 @@ def build_augmenter(spec: AugmentSpec, seed: int = 0):
         return x
 
     return augment
+
+
+def corruption_layer(spec: AugmentSpec, seed: int = 0):
+    """``f(batch, training=True)`` corrupting each image with probability ``spec.corruption_p``.
+
+    Wraps :func:`fer_core.robustness.make_augmenter` (numpy/OpenCV) in ``tf.numpy_function``,
+    so the corruptions of the robustness page are what the model sees while training: one
+    corruption drawn from ``spec.corruptions`` per chosen image, at a severity in
+    1..``spec.corruption_max_severity``.
+    """
+    import tensorflow as tf
+
+    from ..robustness import make_augmenter
+
+    fn = make_augmenter(spec.corruptions, p=spec.corruption_p, max_severity=spec.corruption_max_severity,
+                        seed=seed)
+
+    def corrupt(x, training=True):
+        y = tf.numpy_function(fn, [x], tf.float32, stateful=True, name="corrupt")
+        y.set_shape(x.shape)
+        return y
+
+    return corrupt
 
 
 class ArrayPipeline:
@@ -77,15 +104,18 @@ class ArrayPipeline:
         """Number of batches per pass (the last one may be smaller)."""
         return -(-self.n // self.batch_size)
 
+    def order(self, epoch: int | None = None) -> np.ndarray:
+        """The image order of a pass: a permutation seeded by (seed, epoch), or 0..n-1 for None."""
+        if epoch is None:
+            return np.arange(self.n, dtype=np.int64)
+        return np.random.default_rng([self.seed, int(epoch)]).permutation(self.n).astype(np.int64)
+
     def dataset(self, epoch: int | None = None):
         """A tf.data.Dataset over the arrays: shuffled for ``epoch`` (an int), in order for None."""
         import tensorflow as tf
 
         x, y, w, augment = self._x, self._y, self._w, self.augment
-        ds = tf.data.Dataset.range(self.n)
-        if epoch is not None:
-            ds = ds.shuffle(self.n, seed=self.seed * 100_003 + int(epoch), reshuffle_each_iteration=False)
-        ds = ds.batch(self.batch_size)
+        ds = tf.data.Dataset.from_tensor_slices(self.order(epoch)).batch(self.batch_size)
 
         def gather(idx):
             xb = tf.cast(tf.gather(x, idx), tf.float32)
@@ -97,4 +127,8 @@ class ArrayPipeline:
         ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if augment is not None and epoch is not None:
             ds = ds.map(lambda xb, *rest: (augment(xb), *rest), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        # as Keras does for numpy input: no graph rewrites, whose serialisation of the pipeline
+        # (with the captured image tensor) would be paid again for every epoch's new dataset
+        options.experimental_optimization.apply_default_optimizations = False
+        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
