@@ -125,3 +125,40 @@ def test_page_renders_in_chromium(server, browser, path, title):
         assert page.get_by_role("heading", name=title).first.is_visible()
     finally:
         page.close()
+
+
+def test_robustness_slider_reruns_the_what_if_fragment(server, browser):
+    """A keyboard step on the Brightness slider redraws the edited face and its probabilities in the
+    browser (a fragment rerun); the latencies seen by the browser go to artifacts/whatif_browser.json."""
+    import json
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1700})
+    try:
+        page.goto(f"{server}/robustness", wait_until="domcontentloaded", timeout=60_000)
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=180_000)
+        edited = page.locator('[data-testid="stImage"]').filter(has_text="edited").locator("img").first
+        edited.wait_for(timeout=60_000)
+        slider = page.locator('[data-testid="stSlider"]').filter(has_text="Brightness").get_by_role("slider")
+        slider.focus()
+        latencies = []
+        for _ in range(6):
+            before = edited.get_attribute("src")
+            t0 = time.perf_counter()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                """([before]) => { const im = Array.from(document.querySelectorAll('[data-testid="stImage"]'))
+                     .find(e => e.innerText.includes('edited')); const img = im && im.querySelector('img');
+                     return img && img.complete && img.getAttribute('src') !== before; }""",
+                arg=[before], timeout=30_000)
+            latencies.append(1000 * (time.perf_counter() - t0))
+        assert slider.get_attribute("aria-valuenow") == "0.3"  # six steps of 0.05
+        assert page.get_by_text("What-if updated in").first.is_visible()
+        assert page.get_by_role("button", name="Run the sweep").is_visible()  # the rest of the page stays
+        assert page.locator('[data-testid="stException"]').count() == 0
+        SHOTS.parent.mkdir(parents=True, exist_ok=True)
+        (SHOTS.parent / "whatif_browser.json").write_text(json.dumps(
+            {"what": "Brightness slider key press -> edited face redrawn, ms (browser side)",
+             "latencies_ms": [round(v, 1) for v in latencies]}, indent=1))
+        print(f"what-if latency in the browser (ms): {[round(v) for v in latencies]}")
+    finally:
+        page.close()

@@ -160,6 +160,7 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home):
     at.number_input(key="train_syn_n").set_value(210)
     at.number_input(key="train_epochs").set_value(1)
     at.text_input(key="train_name").input("dash_job")
+    at.multiselect(key="train_corruptions").set_value(["lighting"])
     ok(at.button(key="train_submit").click().run())
     jobs = JobManager(empty_home).list()
     assert len(jobs) == 1
@@ -167,6 +168,7 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home):
     assert job.id in texts(at, "success") and job.id in texts(at, "markdown")  # the job row
     cfg = RunStore(empty_home).get(job.run_id).config()
     assert (cfg["name"], cfg["data"]["path"], cfg["train"]["epochs"]) == ("dash_job", "synthetic:n=210", 1)
+    assert cfg["augment"]["corruptions"] == ["lighting"] and cfg["augment"]["corruption_p"] == 0.3
     if job.status in ("queued", "running") and not job.cancel_requested:
         ok(at.button(key=f"cancel_{job.id}").click().run())
         assert JobManager(empty_home).get(job.id).cancel_requested or JobManager(empty_home).get(job.id).status in (
@@ -277,6 +279,7 @@ def test_robustness_slider_changes_probabilities_and_sweep_runs(runs_home):
     cols = [c for c in before.columns if c != "predicted"]
     assert not np.allclose(before[cols].to_numpy(float), after[cols].to_numpy(float))
     np.testing.assert_allclose(after[cols].to_numpy(float).sum(axis=1), 1.0, atol=1e-3)
+    assert "What-if updated in" in texts(at, "caption") and at.session_state["rob_whatif_ms"] > 0
     ok(at.selectbox(key="rob_occlusion").set_value("patch").run())
     ok(at.slider(key="rob_occ_size").set_value(0.6).run())
     assert not np.allclose(after[cols].to_numpy(float), _probs(at)[cols].to_numpy(float))
@@ -372,3 +375,39 @@ def test_paired_alignment_matches_images_by_source():
     assert len(ya) == 9 and np.allclose(pa, pb)  # same model, matched image by image
     c = evaluate_probs(y, p, ["x", "b", "c"], sources=src, n_bootstrap=0)
     assert tables.align_predictions(a, c) is None
+
+
+# -- the real FER2013 folders (skipped without ../shared/data) ---------------------------------------
+def test_every_page_on_real_fer2013(empty_home, fer2013_root):
+    """Register the shared FER2013 folders, check balance and audit, train a small run, open every page."""
+    from fer_core.training.config import config_to_dict, load_config
+    from fer_core.training.engine import train
+
+    at = open_page("views/data.py")
+    at.text_input(key="data_reg_path").input(str(fer2013_root))
+    at.text_input(key="data_reg_name").input("fer2013")
+    ok(at.button(key="data_reg_button").click().run())
+    assert "Registered **fer2013**" in texts(at, "success")
+    counts = frame(at, "train", "test")
+    assert (int(counts["train"].sum()), int(counts["test"].sum())) == (28709, 3589)
+    assert int(counts.loc["disgust", "train"]) == 436 and "real images" in texts(at, "caption")
+    ok(at.button(key="data_audit_button").click().run())
+    metrics = {m.label: str(m.value) for m in at.metric}
+    assert metrics["Exact duplicate groups"] == "1273" and metrics["Near-blank images"] == "13"
+
+    store = RunStore(empty_home)
+    cfg = load_config({"name": "fer_small", "data": {"path": str(fer2013_root), "subset": 1500},
+                       "model": {"name": "five_layer"}, "train": {"epochs": 1, "batch_size": 64}})
+    run = store.create(config_to_dict(cfg))
+    train(cfg, run.path)
+    store.refresh(run.id)
+    store.update(run.id, status="done")
+    for page in ["views/home.py", *MODEL_PAGES]:
+        at = open_page(page)
+        assert at.title[0].value == PAGES[page] and "No trained model yet" not in texts(at, "info")
+        if page in ("views/explain.py", "views/robustness.py"):
+            assert at.get("image") and "fer2013" in texts(at, "caption")
+            assert "synthetic" not in texts(at, "caption")
+    at = open_page("views/robustness.py")
+    ok(at.slider(key="rob_index").set_value(17).run())
+    assert "test/" in texts(at, "caption")  # a real file of the test split is shown

@@ -2,6 +2,8 @@
 and a dataset-level sweep (accuracy against corruption severity) on a fixed sample."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -30,56 +32,71 @@ except (FERError, OSError, KeyError) as exc:
     st.warning(f"The test images of {first.label} are not available ({exc}); upload a face instead.")
 
 # -- what if -----------------------------------------------------------------------------------
-st.subheader("What if…")
-sources = (["Test image"] if es is not None else []) + ["Upload a face"]
-source = st.radio("Face", sources, horizontal=True, key="rob_source")
-if source == "Test image":
-    i = st.slider(f"Test image (0–{len(es.images) - 1})", 0, len(es.images) - 1, 0, key="rob_index")
-    image = es.images[i]
-    where = es.describe(i)
-else:
-    up = st.file_uploader("A face photo (the largest face is cropped)", type=["png", "jpg", "jpeg", "bmp", "webp"],
-                          key="rob_upload")
-    if up is None:
-        st.info("Upload a photo of a face to see how the models react to changes.")
-        st.stop()
-    try:
-        image, note = face_from_upload(up.getvalue(), up.name, (48, 48) if es is None else es.images.shape[1:3],
-                                       es is None or es.images.ndim == 3)
-    except FERError as exc:
-        st.error(str(exc))
-        st.stop()
-    where = f"uploaded {up.name} ({note})"
-st.caption(f"Image: {where} · models: {', '.join(c.label.split(' · ')[0] for c in picked)}")
+@st.fragment
+def what_if(picked: list, classes: list[str], es) -> None:
+    """Face picker, sliders and live probabilities; a slider change reruns only this part."""
+    t0 = time.perf_counter()
+    st.subheader("What if…")
+    sources = (["Test image"] if es is not None else []) + ["Upload a face"]
+    source = st.radio("Face", sources, horizontal=True, key="rob_source")
+    if source == "Test image":
+        i = st.slider(f"Test image (0–{len(es.images) - 1})", 0, len(es.images) - 1, 0, key="rob_index")
+        image = es.images[i]
+        where = es.describe(i)
+    else:
+        up = st.file_uploader("A face photo (the largest face is cropped)",
+                              type=["png", "jpg", "jpeg", "bmp", "webp"], key="rob_upload")
+        if up is None:
+            st.info("Upload a photo of a face to see how the models react to changes.")
+            return
+        try:
+            image, note = face_from_upload(up.getvalue(), up.name, (48, 48) if es is None else es.images.shape[1:3],
+                                           es is None or es.images.ndim == 3)
+        except FERError as exc:
+            st.error(str(exc))
+            return
+        where = f"uploaded {up.name} ({note})"
+    st.caption(f"Image: {where} · models: {', '.join(short(c) for c in picked)}")
 
-s1, s2, s3 = st.columns(3)
-wi = WhatIf(
-    brightness=s1.slider("Brightness", -1.0, 1.0, 0.0, 0.05, key="rob_brightness"),
-    gamma=s1.slider("Gamma", 0.2, 5.0, 1.0, 0.1, key="rob_gamma"),
-    contrast=s1.slider("Contrast", 0.0, 3.0, 1.0, 0.05, key="rob_contrast"),
-    noise=s2.slider("Noise (std, grey levels)", 0.0, 100.0, 0.0, 1.0, key="rob_noise"),
-    blur=s2.slider("Blur (sigma, px)", 0.0, 5.0, 0.0, 0.1, key="rob_blur"),
-    jpeg_quality=s2.slider("JPEG quality", 1, 100, 100, key="rob_jpeg"),
-    rotation=s3.slider("Rotation (degrees)", -90.0, 90.0, 0.0, 1.0, key="rob_rotation"),
-    occlusion=s3.selectbox("Occlusion", [None, *OCCLUSIONS], format_func=lambda o: o or "none", key="rob_occlusion"),
-)
-if wi.occlusion is not None:
-    o1, o2, o3 = st.columns(3)
-    wi.occlusion_size = o1.slider("Occluder size", 0.0, 1.0, 0.3, 0.05, key="rob_occ_size")
-    wi.occlusion_x = o2.slider("Occluder x", 0.0, 1.0, 0.5, 0.05, key="rob_occ_x",
-                               disabled=wi.occlusion not in ("patch", "hand"))
-    wi.occlusion_y = o3.slider("Occluder y", 0.0, 1.0, 0.5, 0.05, key="rob_occ_y",
-                               disabled=wi.occlusion not in ("patch", "hand"))
+    s1, s2, s3 = st.columns(3)
+    wi = WhatIf(
+        brightness=s1.slider("Brightness", -1.0, 1.0, 0.0, 0.05, key="rob_brightness"),
+        gamma=s1.slider("Gamma", 0.2, 5.0, 1.0, 0.1, key="rob_gamma"),
+        contrast=s1.slider("Contrast", 0.0, 3.0, 1.0, 0.05, key="rob_contrast"),
+        noise=s2.slider("Noise (std, grey levels)", 0.0, 100.0, 0.0, 1.0, key="rob_noise"),
+        blur=s2.slider("Blur (sigma, px)", 0.0, 5.0, 0.0, 0.1, key="rob_blur"),
+        jpeg_quality=s2.slider("JPEG quality", 1, 100, 100, key="rob_jpeg"),
+        rotation=s3.slider("Rotation (degrees)", -90.0, 90.0, 0.0, 1.0, key="rob_rotation"),
+        occlusion=s3.selectbox("Occlusion", [None, *OCCLUSIONS], format_func=lambda o: o or "none",
+                               key="rob_occlusion"),
+    )
+    if wi.occlusion is not None:
+        o1, o2, o3 = st.columns(3)
+        wi.occlusion_size = o1.slider("Occluder size", 0.0, 1.0, 0.3, 0.05, key="rob_occ_size")
+        wi.occlusion_x = o2.slider("Occluder x", 0.0, 1.0, 0.5, 0.05, key="rob_occ_x",
+                                   disabled=wi.occlusion not in ("patch", "hand"))
+        wi.occlusion_y = o3.slider("Occluder y", 0.0, 1.0, 0.5, 0.05, key="rob_occ_y",
+                                   disabled=wi.occlusion not in ("patch", "hand"))
 
-edited = apply_whatif(image, wi)
-probs = {c.label.split(" · ")[0]: whatif_predict(state.predict_fn(c), image, wi)[1] for c in picked}
-c1, c2, c3 = st.columns([1, 1, 3])
-c1.image(enlarge(image, 160), caption="original", width=160)
-c2.image(enlarge(edited, 160), caption="edited" if not wi.is_identity() else "edited (no change)", width=160)
-c3.plotly_chart(charts.probability_bars(probs, classes, "Probabilities on the edited face"), key="rob_bars")
-table = pd.DataFrame(probs, index=classes).T
-table.insert(0, "predicted", [classes[int(np.argmax(p))] for p in probs.values()])
-st.dataframe(table.style.format("{:.3f}", subset=classes), key="rob_probs")
+    edited = apply_whatif(image, wi)
+    probs = {short(c): whatif_predict(state.predict_fn(c), image, wi)[1] for c in picked}
+    c1, c2, c3 = st.columns([1, 1, 3])
+    c1.image(enlarge(image, 160), caption="original", width=160)
+    c2.image(enlarge(edited, 160), caption="edited" if not wi.is_identity() else "edited (no change)", width=160)
+    c3.plotly_chart(charts.probability_bars(probs, classes, "Probabilities on the edited face"), key="rob_bars")
+    table = pd.DataFrame(probs, index=classes).T
+    table.insert(0, "predicted", [classes[int(np.argmax(p))] for p in probs.values()])
+    st.dataframe(table.style.format("{:.3f}", subset=classes), key="rob_probs")
+    ms = 1000 * (time.perf_counter() - t0)
+    st.session_state["rob_whatif_ms"] = ms
+    st.caption(f"What-if updated in {ms:.0f} ms on the server (only this section reruns when a slider moves).")
+
+
+def short(choice) -> str:
+    return choice.label.split(" · ")[0]
+
+
+what_if(picked, classes, es)
 
 # -- sweep ---------------------------------------------------------------------------------------
 st.subheader("Dataset-level sweep")
@@ -98,7 +115,7 @@ seed = int(c3.number_input("Seed", 0, 10_000, 0, key="rob_seed"))
 st.caption(f"Images: a fixed stratified sample of {es.describe()}; every model sees the same corrupted images.")
 if st.button("Run the sweep", key="rob_sweep", disabled=not (families or extra) or not severities):
     bar = st.progress(0.0, text="clean images")
-    fns = {c.label.split(" · ")[0]: state.predict_fn(c) for c in picked}
+    fns = {short(c): state.predict_fn(c) for c in picked}
     try:
         result = sweep(fns, es.images, es.labels, corruptions=[*families, *extra], severities=sorted(severities),
                        sample=sample, seed=seed, batch_size=256,
@@ -109,7 +126,7 @@ if st.button("Run the sweep", key="rob_sweep", disabled=not (families or extra) 
         st.session_state["rob_result"] = result
         bar.empty()
 result = st.session_state.get("rob_result")
-if result is not None and set(result.table["model"]) <= set(probs):
+if result is not None and set(result.table["model"]) <= {short(c) for c in picked}:
     st.plotly_chart(charts.sweep_curves(result.table), key="rob_sweep_chart")
     st.dataframe(result.summary.round(3), hide_index=True, key="rob_summary")
     st.caption("mCA: mean accuracy over every corruption and severity; relative drop: (clean − mCA) / clean.")
