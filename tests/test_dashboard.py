@@ -385,7 +385,7 @@ def test_every_page_on_real_fer2013(empty_home, fer2013_root):
 
     at = open_page("views/data.py")
     at.text_input(key="data_reg_path").input(str(fer2013_root))
-    at.text_input(key="data_reg_name").input("fer2013")
+    ok(at.text_input(key="data_reg_name").input("fer2013").run())  # the button is enabled once a path is typed
     ok(at.button(key="data_reg_button").click().run())
     assert "Registered **fer2013**" in texts(at, "success")
     counts = frame(at, "train", "test")
