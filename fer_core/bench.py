@@ -96,7 +96,7 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
 
 
 def bench_train(names: list[str], *, batch: int = 64, seconds: float = 12.0, rounds: int = 2,
-                progress=print) -> pd.DataFrame:
+                min_batches: int = 10, progress=print) -> pd.DataFrame:
     """Training images/s at 48x48 grey for each model: plain ``model.fit`` on numpy vs the pipeline.
 
     Each model is compiled (SGD), warmed up (graph building excluded), then timed for about
@@ -121,7 +121,7 @@ def bench_train(names: list[str], *, batch: int = 64, seconds: float = 12.0, rou
         t0 = time.perf_counter()
         model.fit(x.astype(np.float32), y, batch_size=batch, epochs=1, verbose=0)
         guess = len(x) / (time.perf_counter() - t0)
-        n = int(max(batch * 2, min(batch * 200, guess * seconds)) // batch * batch)
+        n = int(max(batch * max(1, min_batches), min(batch * 200, guess * seconds)) // batch * batch)
         x = rng.integers(0, 256, (n, 48, 48, 1), dtype=np.uint8)
         y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, n)]
         xf = x.astype(np.float32)
@@ -153,7 +153,8 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
     from .models import list_models
 
     names = args.models or list_models()
-    table = bench_train(names, batch=args.batch, seconds=args.seconds, rounds=args.rounds)
+    table = bench_train(names, batch=args.batch, seconds=args.seconds, rounds=args.rounds,
+                        min_batches=args.min_batches)
     print(table.to_string(index=False))
     out = Path(args.json) if args.json else data_dir() / "bench_train.json"
     atomic_write_json(out, {"batch": args.batch, "input": "48x48x1", "models": table.to_dict(orient="records")})
@@ -208,5 +209,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--batch", type=int, default=64)
     tr.add_argument("--seconds", type=float, default=12.0, help="approximate time per measurement")
     tr.add_argument("--rounds", type=int, default=2)
+    tr.add_argument("--min-batches", type=int, default=10,
+                    help="at least this many batches per timed round (slow models)")
     tr.add_argument("--json", help="write here instead of $FER_STUDIO_HOME/bench_train.json")
     tr.set_defaults(handler=cmd_bench_train)

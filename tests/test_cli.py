@@ -95,7 +95,8 @@ def test_runs_command_lists_nothing_then_json(tmp_path, monkeypatch, capsys):
 
 def test_bench_commands(tmp_path):
     out = tmp_path / "bench_train.json"
-    assert main(["bench", "train", "--models", "five_layer", "--seconds", "1", "--rounds", "1", "--json", str(out)]) == 0
+    assert main(["bench", "train", "--models", "five_layer", "--seconds", "1", "--rounds", "1",
+                 "--min-batches", "3", "--json", str(out)]) == 0
     row = json.loads(out.read_text())["models"][0]
     assert row["model"] == "five_layer" and row["plain_fit_img_s"] > 0 and row["pipeline_img_s"] > 0
     pred = tmp_path / "bench_predict.json"
