@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .dataset import FERDataset, LoadIssue
+from .images import to_grey, to_rgb
 
 #: Detection methods :class:`FaceDetector` knows.
 METHODS: tuple[str, ...] = ("haar", "mtcnn")
@@ -91,14 +92,6 @@ def _check_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
     if min(pair) < 1:
         raise ConfigError(f"size must be positive, got {size!r}.")
     return pair
-
-
-def _to_grey(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-
-
-def _to_rgb(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
 
 
 # -- detection ----------------------------------------------------------------
@@ -203,7 +196,7 @@ class FaceDetector:
         return sorted(faces, key=lambda f: (-f.area, -f.score, f.box[1], f.box[0]))
 
     def _detect_haar(self, image: np.ndarray) -> list[Face]:
-        grey = cv2.equalizeHist(_to_grey(image))
+        grey = cv2.equalizeHist(to_grey(image))
         boxes = self._backend.detectMultiScale(
             grey,
             scaleFactor=self.scale_factor,
@@ -221,7 +214,7 @@ class FaceDetector:
         sh, sw = int(round(h * scale)), int(round(w * scale))
         if min(sh, sw) < MTCNN_FACE_SIZE:  # no face of min_size fits, and PNet needs >= 12 px
             return []
-        rgb = _to_rgb(image)
+        rgb = to_rgb(image)
         if scale != 1.0:
             rgb = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         found = self._backend.detect_faces(
@@ -372,7 +365,7 @@ def crop_faces(
             issues.append(LoadIssue(str(ds.sources[i]), f"no face found by {detector.method} detector"))
         else:
             crop = crop_face(image, faces[0], margin=margin, size=side, square=True)
-            crops.append(_to_grey(crop) if grey else _to_rgb(crop))
+            crops.append(to_grey(crop) if grey else to_rgb(crop))
             keep.append(i)
         if progress is not None:
             progress(i + 1, total)
