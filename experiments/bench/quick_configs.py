@@ -28,6 +28,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from fer_core.training.config import resolve_path  # noqa: E402
 
 
 def quick_configs(names: list[str]) -> list[Path]:
@@ -44,18 +47,18 @@ def run_one(cfg: Path, run_dir: Path, overrides: dict[str, str]) -> dict:
         if cfg.stem.startswith(prefix):
             data_path = path
             extra = ["--set", f"data.path={path}"]
-    local = data_path.split(":")[0] not in ("synthetic",)
-    if local and not (ROOT / data_path).exists() and not Path(data_path).exists():
+    resolved = resolve_path(data_path)  # as `train` resolves it: against the project root
+    if not resolved.startswith("synthetic") and not Path(resolved).exists():
         return {"config": cfg.name, "skipped": f"data folder {data_path} not found"}
     cmd = [sys.executable, "-m", "fer_core", "train", str(cfg), "--run-dir", str(run_dir), "--quiet", *extra]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    minutes = (time.perf_counter() - t0) / 60
+    minutes = round((time.perf_counter() - t0) / 60, 1)
     if proc.returncode != 0:
         return {"config": cfg.name, "failed": proc.stderr.strip().splitlines()[-5:], "minutes": minutes}
     m = json.loads((run_dir / "metrics.json").read_text())
-    return {"config": cfg.name, "data": data_path, "minutes": round(minutes, 1),
+    return {"config": cfg.name, "data": data_path, "minutes": minutes,
             "epochs": m.get("epochs_completed"), "accuracy": m.get("accuracy"),
             "macro_f1": m.get("macro_f1"), "n_train": m.get("n_train"), "n_test": m.get("n_test"),
             "images_per_s": m.get("images_per_s")}
