@@ -77,7 +77,8 @@ BAD_FIELDS = [
     ("data.label_map", {"a": 1}), ("data.extra", "maybe"), ("data.ferplus", ""),
     ("model.name", "resnet9000"), ("model.input_size", 16), ("model.channels", 2),
     ("model.weights", "weights.pt"), ("model.kwargs", {"bogus": 1}),
-    ("train.epochs", 0), ("train.epochs", 1.5), ("train.batch_size", True), ("train.optimizer", "rmsprop"),
+    ("train.epochs", 0), ("train.epochs", 1.5), ("train.steps_per_execution", 0),
+    ("train.batch_size", True), ("train.optimizer", "rmsprop"),
     ("train.lr", -0.1), ("train.lr", float("nan")), ("train.momentum", 1.0), ("train.weight_decay", -1e-4),
     ("train.schedule", "step"), ("train.patience_lr", 0), ("train.early_stopping", -1),
     ("train.label_smoothing", 1.0), ("train.soft_labels", "yes"), ("train.seed", -3),
@@ -365,20 +366,25 @@ def test_resume_without_checkpoint_starts_afresh(ds, tmp_path):
     assert metrics["epochs_completed"] == 1
 
 
-def test_should_stop_keeps_best_model(ds, tmp_path):
-    polls = []
+@pytest.mark.parametrize("spe", [1, 3])
+def test_should_stop_keeps_best_model(ds, tmp_path, spe):
+    polls, events = [], []
+    per_epoch = -(-8 // spe)  # epoch 1 has 8 batches, one callback per steps_per_execution group
 
     def stop():
         polls.append(1)
-        return len(polls) > 11  # epoch 1 has 8 batches: stop inside epoch 2
+        return len(polls) > per_epoch + 2  # stop inside epoch 2 (the engine polls once per epoch too)
 
-    metrics = run_train(cfg_dict(train={"epochs": 5}), tmp_path, ds, should_stop=stop)
+    metrics = run_train(cfg_dict(train={"epochs": 5, "steps_per_execution": spe}), tmp_path, ds,
+                        should_stop=stop, progress=events.append)
+    done = [e["batch"] for e in events if e["event"] == "batch" and e["epoch"] == 1]
+    assert done[-1] == 8 and done == sorted(done) and (spe == 1 or set(done) <= {3, 6, 8})
     assert metrics["stopped"] == "cancelled" and metrics["epochs_completed"] == 1 and metrics["best_epoch"] == 1
     for name in ARTEFACTS:
         assert (tmp_path / name).is_file(), name
     assert len(json.loads((tmp_path / "history.json").read_text())) == 1
     assert json.loads((tmp_path / "state.json").read_text())["status"] == "cancelled"
-    resumed = run_train(cfg_dict(train={"epochs": 2}), tmp_path, ds, resume=True)
+    resumed = run_train(cfg_dict(train={"epochs": 2, "steps_per_execution": spe}), tmp_path, ds, resume=True)
     assert resumed["epochs_completed"] == 2 and resumed["stopped"] == "completed"
 
 

@@ -14,7 +14,8 @@ Usage::
 
 Names select configs by substring (default: all quick configs). A config whose data folder is
 missing is skipped with a message; ``--data-override oahega=PATH`` runs the OAHEGA configs on
-another folder dataset (e.g. FER2013) to time the architectures when OAHEGA is not at hand.
+another folder dataset (e.g. FER2013, its format detected) to time the architectures when OAHEGA
+is not at hand.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def run_one(cfg: Path, run_dir: Path, overrides: dict[str, str]) -> dict:
     for prefix, path in overrides.items():
         if cfg.stem.startswith(prefix):
             data_path = path
-            extra = ["--set", f"data.path={path}"]
+            extra = ["--set", f"data.path={path}", "--set", "data.format=auto"]  # detect the other layout
     resolved = resolve_path(data_path)  # as `train` resolves it: against the project root
     if not resolved.startswith("synthetic") and not Path(resolved).exists():
         return {"config": cfg.name, "skipped": f"data folder {data_path} not found"}

@@ -276,7 +276,7 @@ def _compile(model, cfg: TrainConfig) -> None:
         opt = keras.optimizers.Adam(learning_rate=t.lr, weight_decay=wd)
     model.compile(optimizer=opt,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=t.label_smoothing),
-                  metrics=["accuracy"], jit_compile=False)
+                  metrics=["accuracy"], jit_compile=False, steps_per_execution=t.steps_per_execution)
 
 
 def _check_resumed_model(model, cfg: TrainConfig, data: TrainingData) -> None:
@@ -393,6 +393,7 @@ class _BatchMonitor(_monitor_base()):  # type: ignore[misc]
         self.epoch, self.lr = epoch, lr
         self.t0 = self.last = time.monotonic()
         self.stop_reason = None
+        self.done = 0  # batches of this epoch finished at the last callback
 
     def end_epoch(self, seconds: float, remaining: int) -> None:
         self.epoch_seconds.append(seconds)
@@ -416,9 +417,12 @@ class _BatchMonitor(_monitor_base()):  # type: ignore[misc]
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.monotonic()
-        done = batch + 1
+        # with steps_per_execution = k Keras calls back once per k batches, with the last one's
+        # index (past the end for a short final group)
+        prev, done = self.done, min(batch + 1, self.emit.batches)
+        self.done = done
         last = done >= self.emit.batches
-        if done == 1 or done % PROGRESS_EVERY == 0 or last or now - self.last >= 2.0:
+        if prev == 0 or done // PROGRESS_EVERY > prev // PROGRESS_EVERY or last or now - self.last >= 2.0:
             self.last = now
             elapsed = max(now - self.t0, 1e-9)
             images = min(done * self.batch_size, self.n_train)

@@ -74,6 +74,10 @@ def corruption_layer(spec: AugmentSpec, seed: int = 0):
     return corrupt
 
 
+PARALLEL = 2  # batches gathered / augmented at once (the machines have 2 cores)
+PREFETCH = 2  # batches ready ahead of the training step
+
+
 class ArrayPipeline:
     """Batches of (images, targets[, weights]) from in-memory arrays, for training or evaluation.
 
@@ -124,11 +128,15 @@ class ArrayPipeline:
             yb = tf.gather(y, idx)
             return (xb, yb) if w is None else (xb, yb, tf.gather(w, idx))
 
-        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(gather, num_parallel_calls=PARALLEL, deterministic=True)
         if augment is not None and epoch is not None:
-            ds = ds.map(lambda xb, *rest: (augment(xb), *rest), num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(lambda xb, *rest: (augment(xb), *rest), num_parallel_calls=PARALLEL)
         options = tf.data.Options()
         # as Keras does for numpy input: no graph rewrites, whose serialisation of the pipeline
         # (with the captured image tensor) would be paid again for every epoch's new dataset
         options.experimental_optimization.apply_default_optimizations = False
-        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+        # No autotuning: destroying an autotuned iterator waits for tf.data's tuning thread to
+        # wake, which stalled every epoch (and every evaluation) for up to ~5 s here
+        # (README, "Training speed"). Batches are whole arrays, so fixed values lose nothing.
+        options.autotune.enabled = False
+        return ds.prefetch(PREFETCH).with_options(options)
