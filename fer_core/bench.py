@@ -105,9 +105,10 @@ def bench_train(names: list[str], *, batch: int = 64, seconds: float = 12.0, rou
     ``seconds`` per variant and round, variants interleaved so machine load hits both alike.
     Each round records wall-clock images/s and images per CPU-second. The ratio compares the
     best round of each variant (as ``timeit`` advises: slower rounds measure interference,
-    not the code); medians are kept beside it. On these VMs a ``fit`` sometimes runs on one
-    core only for whole seconds (the "slow mode" of the README), which halves a round's
-    wall-clock rate while images per CPU-second stay put.
+    not the code); medians are kept beside it. An autotuned tf.data iterator (Keras's adapter
+    for numpy arrays is one) can stall up to ~5 s when destroyed at the end of a ``fit``
+    (README, "The epoch-end stall"), which halves a short round's wall-clock rate while images
+    per CPU-second stay put.
     """
     import keras
 

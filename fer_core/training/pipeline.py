@@ -89,12 +89,15 @@ class ArrayPipeline:
     batch_size : images per batch
     augment : callable from :func:`build_augmenter`, or None
     seed : base seed of the shuffling
+    autotune : let tf.data tune parallelism and prefetching (off: see :meth:`dataset`; kept for
+        ``experiments/bench/epoch_stall.py``)
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray | None = None, w: np.ndarray | None = None, *,
-                 batch_size: int = 64, augment=None, seed: int = 0):
+                 batch_size: int = 64, augment=None, seed: int = 0, autotune: bool = False):
         import tensorflow as tf
 
+        self.autotune = bool(autotune)
         self.n = len(x)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
@@ -128,9 +131,10 @@ class ArrayPipeline:
             yb = tf.gather(y, idx)
             return (xb, yb) if w is None else (xb, yb, tf.gather(w, idx))
 
-        ds = ds.map(gather, num_parallel_calls=PARALLEL, deterministic=True)
+        parallel, prefetch = (tf.data.AUTOTUNE, tf.data.AUTOTUNE) if self.autotune else (PARALLEL, PREFETCH)
+        ds = ds.map(gather, num_parallel_calls=parallel, deterministic=True)
         if augment is not None and epoch is not None:
-            ds = ds.map(lambda xb, *rest: (augment(xb), *rest), num_parallel_calls=PARALLEL)
+            ds = ds.map(lambda xb, *rest: (augment(xb), *rest), num_parallel_calls=parallel)
         options = tf.data.Options()
         # as Keras does for numpy input: no graph rewrites, whose serialisation of the pipeline
         # (with the captured image tensor) would be paid again for every epoch's new dataset
@@ -138,5 +142,5 @@ class ArrayPipeline:
         # No autotuning: destroying an autotuned iterator waits for tf.data's tuning thread to
         # wake, which stalled every epoch (and every evaluation) for up to ~5 s here
         # (README, "Training speed"). Batches are whole arrays, so fixed values lose nothing.
-        options.autotune.enabled = False
-        return ds.prefetch(PREFETCH).with_options(options)
+        options.autotune.enabled = self.autotune
+        return ds.prefetch(prefetch).with_options(options)
