@@ -20,3 +20,18 @@ class ImageReadError(DataError):
 
 class ConfigError(FERError, ValueError):
     """A configuration field has a wrong type or value."""
+
+
+def close_matches(value: object, choices, n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The ``n`` entries of ``choices`` closest to ``value`` (``difflib``), best first."""
+    import difflib
+
+    return difflib.get_close_matches(str(value), [str(c) for c in choices], n=n, cutoff=cutoff)
+
+
+def did_you_mean(value: object, choices, n: int = 1, cutoff: float = 0.6) -> str:
+    """``" (did you mean 'x'?)"`` for the closest entries of ``choices``, or ``""`` when none is close."""
+    close = close_matches(value, choices, n=n, cutoff=cutoff)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
