@@ -1,4 +1,4 @@
-"""Benchmark: the epoch-end stall of autotuned tf.data iterators (README, "Training speed").
+"""Benchmark: the epoch-end stall of autotuned tf.data iterators (docs/benchmarks.md, "The epoch-end stall").
 
 Usage::
 

@@ -141,6 +141,6 @@ class ArrayPipeline:
         options.experimental_optimization.apply_default_optimizations = False
         # No autotuning: destroying an autotuned iterator waits for tf.data's tuning thread to
         # wake, which stalled every epoch (and every evaluation) for up to ~5 s here
-        # (README, "Training speed"). Batches are whole arrays, so fixed values lose nothing.
+        # (docs/benchmarks.md, "The epoch-end stall"). Batches are whole arrays, so fixed values lose nothing.
         options.autotune.enabled = self.autotune
         return ds.prefetch(prefetch).with_options(options)
