@@ -1,0 +1,65 @@
+"""Model cards: figures equal a fresh evaluation, FER+ agreement, rendering, atomic files."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from fer_core.data.synthetic import make_synthetic
+from fer_core.evaluation import evaluate_model
+from fer_core.modelcard import CARD_JSON, CARD_MD, FER2013_LIMITS, card_figures, render_card, write_card
+
+
+@pytest.fixture(scope="module")
+def small():
+    from fer_core.models import create_model
+
+    ds = make_synthetic(300, seed=3)
+    model = create_model("five_layer", input_shape=(48, 48, 1), num_classes=len(ds.classes))
+    return model, ds
+
+
+def test_figures_match_a_fresh_evaluation(small):
+    model, ds = small
+    fig = card_figures(model, ds, "test", tta="flip", n_bootstrap=200)
+    rep = evaluate_model(model, ds, "test", tta="flip", n_bootstrap=200)
+    assert fig["n"] == rep.n == len(ds.split("test"))
+    assert fig["accuracy"] == pytest.approx(rep.accuracy)
+    assert fig["macro_f1"] == pytest.approx(rep.macro_f1)
+    lo, hi = fig["accuracy_ci"]
+    assert lo <= fig["accuracy"] <= hi
+    counts = np.array(fig["confusion"]["counts"])
+    assert counts.sum() == fig["n"]
+    assert np.trace(counts) / counts.sum() == pytest.approx(fig["accuracy"])
+    assert set(fig["per_class_f1"]) == set(fig["confusion"]["classes"])
+    assert fig["tta"] == "flip" and fig["ferplus_agreement"] is None
+    json.dumps(fig)  # plain JSON
+
+
+def test_ferplus_agreement_counts_only_voted_faces(small):
+    model, ds = small
+    test = ds.split("test")
+    pred = np.asarray(evaluate_model(model, ds, "test", n_bootstrap=0).y_pred)
+    soft = np.zeros((len(ds), len(ds.classes)), np.float32)
+    idx = np.flatnonzero(ds.splits == "test")
+    soft[idx[: len(idx) // 2], 0] = 1.0  # half the test faces voted "class 0", the rest unvoted
+    fig = card_figures(model, replace(ds, soft_labels=soft), "test", n_bootstrap=0)
+    half = len(test) // 2
+    assert fig["ferplus_agreement"] == pytest.approx(float((pred[:half] == 0).mean()))
+
+
+def test_card_files_render_every_figure(tmp_path, small):
+    model, ds = small
+    fig = card_figures(model, ds, "test", n_bootstrap=100)
+    card = {"id": "demo", "title": "Demo card", "kind": "model", "figures": fig,
+            "latency_ms": {"keras": 1.5, "onnx": "unavailable: no onnx"}, "limits": list(FER2013_LIMITS)}
+    path = write_card(tmp_path / "demo", card)
+    assert json.loads(path.read_text())["figures"]["accuracy"] == fig["accuracy"]
+    md = (tmp_path / "demo" / CARD_MD).read_text()
+    assert f"{100 * fig['accuracy']:.1f}%" in md and "macro-F1" in md and "Confusion matrix" in md
+    assert "Licence" in md and "keras: 1.5" in md
+    assert not list((tmp_path / "demo").glob("*.tmp*"))
+    assert render_card({"id": "bare"}).startswith("# bare")
+    assert (tmp_path / "demo" / CARD_JSON).is_file()
