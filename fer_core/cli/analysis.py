@@ -11,7 +11,7 @@ from .common import add_data_options, add_json_option, emit_json, load_data, tex
 RUN_HELP = "run id, run folder, .keras model or ensemble .json"
 
 
-def _load(args: argparse.Namespace):
+def _data_and_model(args: argparse.Namespace):
     """The dataset (checked for ``--split``), the model and its classes."""
     from ..inference import load_model_ref
 
@@ -29,7 +29,7 @@ def _load(args: argparse.Namespace):
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_model
 
-    ds, model, classes = _load(args)
+    ds, model, classes = _data_and_model(args)
     if args.split == "all":
         ds.splits[:] = "test"
     report = evaluate_model(model, ds, split="test" if args.split == "all" else args.split,
@@ -47,7 +47,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     from ..evaluation.metrics import align_labels
     from ..robustness import sweep
 
-    ds, model, classes = _load(args)
+    ds, model, classes = _data_and_model(args)
     part = ds if args.split == "all" else ds.split(args.split)
     y, keep, _ = align_labels(part.labels, part.classes, model_classes(model, part.classes, classes))
     images = part.images[keep]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json_option, emit_json, fmt, table
+from .common import add_json_option, add_list_command, emit_json, fmt, table
 
 # Status names only (no TensorFlow, no SQLite at import time).
 RUN_STATUSES = ("created", "running", "done", "failed", "cancelled")
@@ -23,7 +23,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         print("no runs yet: start one with `python -m fer_core jobs submit CONFIG.toml`")
         return 0
     print(table([[r.id, r.model, r.dataset, r.status, fmt(r.test_accuracy), str(r.path)] for r in runs],
-                 ["id", "model", "dataset", "status", "test_acc", "path"]))
+                ["id", "model", "dataset", "status", "test_acc", "path"]))
     return 0
 
 
@@ -61,15 +61,8 @@ def cmd_runs_import(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``runs``."""
-    runs = subparsers.add_parser("runs", help="list and inspect training runs")
-    add_json_option(runs)
-    runs.add_argument("--status", default=None, choices=RUN_STATUSES, help="only runs with this status")
-    runs.set_defaults(handler=cmd_runs_list)
-    rsub = runs.add_subparsers(dest="runs_command")
-    p = rsub.add_parser("list", help="all runs, newest first (the default)")
-    add_json_option(p, nested=True)
-    p.add_argument("--status", default=argparse.SUPPRESS, choices=RUN_STATUSES)
-    p.set_defaults(handler=cmd_runs_list)
+    _, rsub = add_list_command(subparsers, "runs", "list and inspect training runs", "runs", RUN_STATUSES,
+                               cmd_runs_list)
     p = rsub.add_parser("show", help="one run's details")
     p.add_argument("run_id")
     add_json_option(p, nested=True)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import add_json_option, emit_json, fmt, table
+from .common import add_json_option, add_list_command, emit_json, fmt, table
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 
@@ -134,7 +134,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
         print("no jobs yet: `python -m fer_core jobs submit CONFIG.toml` starts one")
         return 0
     print(table([[j.id, j.kind, j.run_id, j.status + (" (resumable)" if j.resumable else ""),
-                   _progress_line(j.progress)] for j in jobs], ["id", "kind", "run", "status", "progress"]))
+                  _progress_line(j.progress)] for j in jobs], ["id", "kind", "run", "status", "progress"]))
     return 0
 
 
@@ -209,11 +209,6 @@ def cmd_jobs_submit(args: argparse.Namespace) -> int:
     return _follow(jm, job.id, None) if args.wait else 0
 
 
-def _max_running_opt(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-running", type=int, default=None,
-                   help="run at most this many jobs at once (default $FER_STUDIO_MAX_JOBS, 1 on 2 cores)")
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``jobs``."""
     p = subparsers.add_parser("train", help="train a model from a TOML configuration (foreground)",
@@ -228,16 +223,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="print only the final metrics")
     p.set_defaults(handler=cmd_train, uses_tf=True)
 
-    jobs = subparsers.add_parser("jobs", help="background jobs: list, show, submit, cancel, resume")
-    add_json_option(jobs)
-    _max_running_opt(jobs)
-    jobs.add_argument("--status", default=None, choices=JOB_STATUSES, help="only jobs with this status")
-    jobs.set_defaults(handler=cmd_jobs_list)
-    jsub = jobs.add_subparsers(dest="jobs_command")
-    p = jsub.add_parser("list", help="all jobs, newest first (the default)")
-    add_json_option(p, nested=True)
-    p.add_argument("--status", default=argparse.SUPPRESS, choices=JOB_STATUSES)
-    p.set_defaults(handler=cmd_jobs_list)
+    jobs, jsub = add_list_command(subparsers, "jobs", "background jobs: list, show, submit, cancel, resume",
+                                  "jobs", JOB_STATUSES, cmd_jobs_list)
+    jobs.add_argument("--max-running", type=int, default=None,
+                      help="run at most this many jobs at once (default $FER_STUDIO_MAX_JOBS, 1 on 2 cores)")
     p = jsub.add_parser("show", help="one job: status, progress, log tail")
     p.add_argument("job_id")
     add_json_option(p, nested=True)
