@@ -1,4 +1,4 @@
-"""``python -m fer_core``: the command line."""
+"""``python -m fer_core``: the command line (:mod:`fer_core.cli`)."""
 import sys
 
 from .cli import main

@@ -1,4 +1,4 @@
-"""Benchmarks (``python -m fer_core bench train|predict``): measured speed, never guessed.
+"""Benchmarks: measured speed, never guessed. Command line: ``python -m fer_core bench train|predict``.
 
 ``bench train`` measures training images/second of every registered model at 48x48 grey, plain
 ``model.fit`` on numpy arrays against FER Studio's input pipeline, and stores the table where the
@@ -12,7 +12,6 @@ given.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import tempfile
 import time
@@ -188,72 +187,3 @@ def train_markdown(table: pd.DataFrame) -> str:
                      f"{r['plain_fit_img_per_cpu_s']:.0f} / {r['pipeline_img_per_cpu_s']:.0f} | "
                      f"{r['min_per_fer2013_epoch']} |")
     return "\n".join(lines)
-
-
-def cmd_bench_train(args: argparse.Namespace) -> int:
-    from .config import data_dir
-    from .io import atomic_write_json
-    from .models import list_models
-
-    names = args.models or list_models()
-    table = bench_train(names, batch=args.batch, seconds=args.seconds, rounds=args.rounds,
-                        min_batches=args.min_batches)
-    print(table.to_string(index=False))
-    print("\n" + train_markdown(table))
-    out = Path(args.json) if args.json else data_dir() / "bench_train.json"
-    atomic_write_json(out, {"batch": args.batch, "input": "48x48x1", "models": table.to_dict(orient="records")})
-    print(f"wrote {out} (the dashboard's Train page reads it for expected epoch times)")
-    return 0
-
-
-def cmd_bench_predict(args: argparse.Namespace) -> int:
-    from .inference import load_model_ref
-    from .models import create_model
-
-    models: dict[str, Any] = {}
-    for ref in args.runs or []:
-        models[str(ref)] = load_model_ref(ref)[0]
-    for name in args.models if not args.runs else []:
-        models[name] = create_model(name, (48, 48, 1), 7)
-    table = bench_predict(models, repeats=args.repeats, batch=args.batch, detector=args.detector,
-                          formats=tuple(args.formats))
-    print(table.attrs["photo"])
-    print(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
-    if args.json:
-        from .io import atomic_write_json
-
-        atomic_write_json(args.json, {"photo": table.attrs["photo"], "rows": table.to_dict(orient="records")})
-    return 0
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``bench predict`` to the ``python -m fer_core`` parser."""
-    bench = sub.add_parser("bench", help="speed benchmarks on this machine")
-    bsub = bench.add_subparsers(dest="bench_command", required=True)
-    pred = bsub.add_parser("predict", help="photo-to-prediction latency and batch throughput")
-    pred.add_argument("--models", nargs="*", default=["five_layer", "fer_net"],
-                      help="registered architectures to time (untrained weights; speed only)")
-    pred.add_argument("--runs", nargs="*", help="time these runs / .keras models instead")
-    pred.add_argument("--formats", nargs="*", default=["keras", "onnx", "tflite"])
-    pred.add_argument("--repeats", type=int, default=50)
-    pred.add_argument("--batch", type=int, default=256)
-    pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
-    pred.add_argument("--json", help="also write the table as JSON")
-    pred.set_defaults(handler=cmd_bench_predict)
-    tr = bsub.add_parser("train", help="training images/s per model: plain model.fit vs FER Studio's pipeline")
-    tr.add_argument("--models", nargs="*", help="registered models (default: all)")
-    tr.add_argument("--batch", type=int, default=64)
-    tr.add_argument("--seconds", type=float, default=12.0, help="approximate time per measurement")
-    tr.add_argument("--rounds", type=int, default=2)
-    tr.add_argument("--min-batches", type=int, default=10,
-                    help="at least this many batches per timed round (slow models)")
-    tr.add_argument("--json", help="write here instead of $FER_STUDIO_HOME/bench_train.json")
-    tr.set_defaults(handler=cmd_bench_train)

@@ -45,7 +45,19 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    atomic_write_text(path, json_text(obj) + "\n")
+
+
+def json_text(obj: Any, *, lenient: bool = False) -> str:
+    """``obj`` as indented JSON; numpy values and paths become plain ones. ``lenient``: anything else via ``str``."""
+    return json.dumps(obj, indent=2, default=_lenient_default if lenient else _json_default)
+
+
+def _lenient_default(obj: Any) -> Any:
+    try:
+        return _json_default(obj)
+    except TypeError:
+        return str(obj)
 
 
 def _json_default(obj: Any) -> Any:

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fer_core import CLASSES
-from fer_core.cli import main
+from fer_core.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = "synthetic:n=400,seed=5"
 
@@ -104,3 +110,53 @@ def test_bench_commands(tmp_path):
                  "--formats", "keras", "--json", str(pred)]) == 0
     rows = json.loads(pred.read_text())["rows"]
     assert rows[0]["runtime"] == "keras" and rows[0]["latency_median_ms"] > 0
+
+
+def test_json_convention_bare_prints_and_out_writes(tmp_path, capsys):
+    """Every ``--json``: bare prints only JSON on stdout; ``--json OUT`` writes OUT and says so."""
+    assert main(["data", "info", DATA, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_images"] == 400
+    out = tmp_path / "info.json"
+    assert main(["data", "info", DATA, "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "synthetic" in text and text.rstrip().endswith(f"wrote {out}")
+    assert json.loads(out.read_text())["n_images"] == 400
+    runs = tmp_path / "runs.json"
+    assert main(["runs", "list", "--json", str(runs)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {runs}" and json.loads(runs.read_text()) == []
+
+
+def test_help_lists_every_command_with_help(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("data", "train", "jobs", "runs", "evaluate", "robustness", "predict", "export", "bench"):
+        assert f"\n    {command} " in text or f"\n    {command}\n" in text, command
+
+    def check(parser, path):  # every (sub)command has a one-line help and a description
+        for action in parser._actions:
+            if hasattr(action, "_choices_actions"):
+                assert all(a.help for a in action._choices_actions), path
+                for name, child in action.choices.items():
+                    assert child.description, [*path, name]
+                    check(child, [*path, name])
+
+    check(build_parser(), [])
+    assert build_parser().parse_args(["runs", "list", "--verbose"]).verbose is True
+
+
+def test_tensorflow_start_up_noise_is_hidden(model_path, tmp_path):
+    """A command that imports TensorFlow prints only FER Studio's own lines on stderr."""
+    from PIL import Image
+
+    photo = tmp_path / "blank.png"
+    Image.fromarray(np.full((120, 120), 90, np.uint8)).save(photo)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-m", "fer_core", "predict", str(model_path), str(photo)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "no face" in proc.stdout
+    for noise in ("absl::InitializeLog", "cuInit", "cuda drivers", "cpu_feature_guard",
+                  "This TensorFlow binary is optimized", "oneDNN"):
+        assert noise not in proc.stderr, proc.stderr

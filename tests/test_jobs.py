@@ -300,7 +300,7 @@ def test_cancel_running_training_job(trainer):
 
 # ---------------------------------------------------------------------------------- CLI
 def test_cli_lists_runs_and_jobs_as_json(tmp_path, monkeypatch, capsys):
-    from fer_core import runs_cli
+    from fer_core.cli import runs as runs_cli, train as train_cli
 
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path))
     jm = JobManager(tmp_path, max_running=1)
@@ -308,7 +308,9 @@ def test_cli_lists_runs_and_jobs_as_json(tmp_path, monkeypatch, capsys):
     jm.wait(job.id, timeout=TIMEOUT, poll=0.1)
 
     parser = argparse.ArgumentParser()
-    runs_cli.register(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    runs_cli.register(sub)
+    train_cli.register(sub)
     for argv in (["runs", "--json"], ["jobs", "--json"], ["jobs", "show", job.id, "--json"]):
         args = parser.parse_args(argv)
         assert args.handler(args) == 0
@@ -323,7 +325,7 @@ def test_cli_lists_runs_and_jobs_as_json(tmp_path, monkeypatch, capsys):
     assert args.handler(args) == 0 and job.run_id in capsys.readouterr().out
     args = parser.parse_args(["jobs", "cancel", job.id])
     assert args.handler(args) == 0 and "done" in capsys.readouterr().out
-    proc = subprocess.run([sys.executable, "-m", "fer_core.runs_cli", "runs", "show", "nope-1234"],
+    proc = subprocess.run([sys.executable, "-m", "fer_core", "runs", "show", "nope-1234"],
                           cwd=ROOT, env={**os.environ, "FER_STUDIO_HOME": str(tmp_path)},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "No run with id 'nope-1234'" in proc.stderr

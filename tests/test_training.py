@@ -532,7 +532,7 @@ def test_training_with_corruptions_runs(tmp_path, ds):
 
 # -- command line --------------------------------------------------------------------------
 def test_cli_train(tmp_path, capsys):
-    from fer_core.training.cli import register
+    from fer_core.cli.train import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))

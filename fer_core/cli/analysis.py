@@ -1,0 +1,169 @@
+"""Commands on trained models: ``evaluate``, ``robustness``, ``predict`` and ``export``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError, FERError
+from .common import add_data_options, add_json_option, emit_json, load_data, text_printer
+
+RUN_HELP = "run id, run folder, .keras model or ensemble .json"
+
+
+def _data_and_model(args: argparse.Namespace):
+    """The dataset (checked for ``--split``), the model and its classes."""
+    from ..inference import load_model_ref
+
+    ds = load_data(args)
+    if args.faces:
+        no_face = [i for i in ds.issues if "no face" in i.reason]
+        text_printer(args)(f"face detection ({args.faces}): {len(no_face)} image(s) had no face and were left out")
+    if args.split != "all" and args.split not in ds.available_splits():
+        raise ConfigError(f"{ds.display_name} has no {args.split!r} split; it has {ds.available_splits()}. "
+                          "Use --split with one of them (or 'all').")
+    model, classes = load_model_ref(args.run)
+    return ds, model, classes
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate_model
+
+    ds, model, classes = _data_and_model(args)
+    if args.split == "all":
+        ds.splits[:] = "test"
+    report = evaluate_model(model, ds, split="test" if args.split == "all" else args.split,
+                            tta=args.tta, classes=classes, name=str(args.run))
+    say = text_printer(args)
+    say(f"{args.run} on {ds.display_name}, split {args.split}:")
+    say(report.format_text())
+    emit_json(args, report.to_dict())
+    return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from ..evaluation import predict_probs
+    from ..evaluation.evaluate import model_classes
+    from ..evaluation.metrics import align_labels
+    from ..robustness import sweep
+
+    ds, model, classes = _data_and_model(args)
+    part = ds if args.split == "all" else ds.split(args.split)
+    y, keep, _ = align_labels(part.labels, part.classes, model_classes(model, part.classes, classes))
+    images = part.images[keep]
+    say = text_printer(args)
+
+    def progress(event: dict) -> None:
+        say(f"\r  step {event['step']}/{event['steps']} {event.get('message', '')}"[:100].ljust(100),
+            end="", flush=True)
+
+    result = sweep({str(args.run): lambda x: predict_probs(model, x)}, images, y,
+                   corruptions=args.corruptions, severities=tuple(args.severities), sample=args.sample,
+                   seed=args.seed, progress=progress)
+    say()
+    say(result.table.to_string(index=False))
+    say(result.summary.to_string())
+    emit_json(args, result.to_dict())
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from ..inference import Predictor
+
+    predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face,
+                                   fallback=args.fallback, tta=args.tta)
+    rows, failed = [], 0
+    for path in args.images:
+        try:
+            result = predictor.predict_image(path)
+        except FERError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            rows.append({"source": path, "face": 0, "status": f"error: {exc}"})
+            failed += 1
+            continue
+        print(f"{path}: {result.message}")
+        for i, f in enumerate(result.faces, 1):
+            top = sorted(zip(f.probs, f.classes), reverse=True)[:3]
+            print(f"  face {i} at {f.box}: {f.label} {f.confidence:.1%}  (" +
+                  ", ".join(f"{c} {p:.1%}" for p, c in top) + ")")
+        rows.extend(result.rows())
+        if args.annotate and result.faces:
+            import cv2
+
+            out = Path(args.annotate) / f"{Path(path).stem}_annotated.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out), cv2.cvtColor(result.annotated(), cv2.COLOR_RGB2BGR))
+    if args.csv:
+        from ..io import atomic_path
+
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {args.csv}")
+    return 2 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..export import ExportedModel, export_model, top1_agreement
+    from ..inference import load_model_ref
+
+    model, _ = load_model_ref(args.run)
+    out = Path(args.out or f"{Path(str(args.run)).stem if str(args.run).endswith('.keras') else args.run}.{args.format}")
+    export_model(model, args.format, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    if args.data:
+        ds = load_data(args)
+        split = args.split if args.split in ds.available_splits() else ds.available_splits()[-1]
+        check = top1_agreement(model, ExportedModel(out), ds.split(split).images)
+        print(f"check on {ds.display_name} {split} split ({check['n']} images): top-1 agreement "
+              f"{check['top1_agreement']:.2%}, max |prob diff| {check['max_abs_prob_diff']:.2e}")
+        if check["top1_agreement"] < 1.0:
+            print("warning: the exported model disagrees with the Keras model on some images")
+            return 1
+    return 0
+
+
+def _model_and_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help=RUN_HELP)
+    add_data_options(p, positional=False)
+    p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    add_json_option(p)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate``, ``robustness``, ``predict`` and ``export``."""
+    ev = sub.add_parser("evaluate", help="metrics of a run/model/ensemble on a dataset split")
+    _model_and_data(ev)
+    ev.add_argument("--tta", choices=["none", "flip", "shift"], default=None, help="test-time augmentation")
+    ev.set_defaults(handler=cmd_evaluate, uses_tf=True)
+
+    rb = sub.add_parser("robustness", help="accuracy under every corruption x severity")
+    _model_and_data(rb)
+    rb.add_argument("--corruptions", nargs="*", default=None, help="names or subsets (default: all)")
+    rb.add_argument("--severities", nargs="*", type=int, default=[1, 2, 3, 4, 5])
+    rb.add_argument("--sample", type=int, default=None, help="use a fixed random sample of N images")
+    rb.add_argument("--seed", type=int, default=0)
+    rb.set_defaults(handler=cmd_robustness, uses_tf=True)
+
+    pred = sub.add_parser("predict", help="detect faces in photos and classify each")
+    pred.add_argument("run", help=RUN_HELP)
+    pred.add_argument("images", nargs="+", help="photos (JPEG/PNG/WebP/BMP/TIFF, any size and mode)")
+    pred.add_argument("--csv", help="write one row per face to this CSV file")
+    pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
+    pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
+    pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
+    pred.add_argument("--tta", choices=["none", "flip", "shift"], default=None)
+    pred.add_argument("--annotate", metavar="DIR", help="save each photo with boxes and labels into DIR")
+    pred.set_defaults(handler=cmd_predict, uses_tf=True)
+
+    ex = sub.add_parser("export", help="export a model to ONNX or TFLite and check it against Keras")
+    ex.add_argument("run", help="run id, run folder or .keras model")
+    ex.add_argument("--format", choices=["onnx", "tflite"], default="onnx")
+    ex.add_argument("--out", help="output file (default RUN.FORMAT in the current folder)")
+    ex.add_argument("--data", metavar="PATH", help="dataset whose split is used to check top-1 agreement")
+    ex.add_argument("--split", default="test")
+    ex.set_defaults(handler=cmd_export, uses_tf=True)

@@ -1,0 +1,80 @@
+"""``python -m fer_core bench train|predict``: speed benchmarks on this machine (:mod:`fer_core.bench`)."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..bench import bench_predict, bench_train, train_markdown
+from .common import add_json_option, emit_json, text_printer
+
+
+def cmd_bench_train(args: argparse.Namespace) -> int:
+    from ..config import data_dir
+    from ..io import atomic_write_json
+    from ..models import list_models
+
+    names = args.models or list_models()
+    table = bench_train(names, batch=args.batch, seconds=args.seconds, rounds=args.rounds,
+                        min_batches=args.min_batches)
+    say = text_printer(args)
+    say(table.to_string(index=False))
+    say("\n" + train_markdown(table))
+    result = {"batch": args.batch, "input": "48x48x1", "models": table.to_dict(orient="records")}
+    if args.json in (None, "-"):  # --json OUT replaces the dashboard's copy
+        out = data_dir() / "bench_train.json"
+        atomic_write_json(out, result)
+        say(f"wrote {out} (the dashboard's Train page reads it for expected epoch times)")
+    emit_json(args, result)
+    return 0
+
+
+def cmd_bench_predict(args: argparse.Namespace) -> int:
+    from ..inference import load_model_ref
+    from ..models import create_model
+
+    models: dict[str, Any] = {}
+    for ref in args.runs or []:
+        models[str(ref)] = load_model_ref(ref)[0]
+    for name in args.models if not args.runs else []:
+        models[name] = create_model(name, (48, 48, 1), 7)
+    table = bench_predict(models, repeats=args.repeats, batch=args.batch, detector=args.detector,
+                          formats=tuple(args.formats))
+    say = text_printer(args)
+    say(table.attrs["photo"])
+    say(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+    emit_json(args, {"photo": table.attrs["photo"], "rows": table.to_dict(orient="records")})
+    return 0
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench train`` and ``bench predict``."""
+    bench = sub.add_parser("bench", help="speed benchmarks on this machine",
+                           description="Speed benchmarks on this machine.")
+    bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
+    pred = bsub.add_parser("predict", help="photo-to-prediction latency and batch throughput")
+    pred.add_argument("--models", nargs="*", default=["five_layer", "fer_net"],
+                      help="registered architectures to time (untrained weights; speed only)")
+    pred.add_argument("--runs", nargs="*", help="time these runs / .keras models instead")
+    pred.add_argument("--formats", nargs="*", default=["keras", "onnx", "tflite"])
+    pred.add_argument("--repeats", type=int, default=50)
+    pred.add_argument("--batch", type=int, default=256)
+    pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
+    add_json_option(pred, "the table")
+    pred.set_defaults(handler=cmd_bench_predict, uses_tf=True)
+    tr = bsub.add_parser("train", help="training images/s per model: plain model.fit vs FER Studio's pipeline")
+    tr.add_argument("--models", nargs="*", help="registered models (default: all)")
+    tr.add_argument("--batch", type=int, default=64)
+    tr.add_argument("--seconds", type=float, default=12.0, help="approximate time per measurement")
+    tr.add_argument("--rounds", type=int, default=2)
+    tr.add_argument("--min-batches", type=int, default=10,
+                    help="at least this many batches per timed round (slow models)")
+    add_json_option(tr, "the table", " instead of $FER_STUDIO_HOME/bench_train.json (the dashboard's copy)")
+    tr.set_defaults(handler=cmd_bench_train, uses_tf=True)

@@ -1,0 +1,108 @@
+"""What the commands share: the data-source options, the ``--json [OUT]`` convention, tables.
+
+Every command that reads a dataset adds its options with :func:`add_data_options` and loads it
+with :func:`load_data`. Every command that can answer in JSON adds :func:`add_json_option` and
+answers with :func:`emit_json`: a bare ``--json`` prints the JSON to stdout (instead of the
+text), ``--json OUT`` writes it to the file OUT and says so.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from ..training.config import FORMATS
+
+DATA_HELP = "dataset: 'synthetic', a FER2013 CSV, an image folder, or a .zip"
+
+
+def add_data_options(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
+    """Add the dataset (``PATH``, or ``--data PATH`` defaulting to the synthetic set) and its options."""
+    if positional:
+        p.add_argument("data", metavar="PATH", help=DATA_HELP)
+    else:
+        p.add_argument("--data", metavar="PATH", default="synthetic", help=DATA_HELP + " (default: synthetic)")
+    p.add_argument("--format", dest="data_format", default="auto", choices=FORMATS,
+                   help="data format (default: detected)")
+    p.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE (default 48 for folders)")
+    p.add_argument("--color", choices=["grey", "rgb"], default=None)
+    p.add_argument("--extra", choices=["keep", "drop"], default=None,
+                   help="classes with no canonical match (contempt, ahegao): keep or drop")
+    p.add_argument("--ferplus", default="auto", help="FER+ votes file, 'auto' (beside the data) or 'none'")
+    p.add_argument("--faces", choices=["haar", "mtcnn"], default=None,
+                   help="detect and crop the largest face of each image first (uncropped photos)")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable files/rows and report them")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the dataset cache")
+
+
+def load_data(args: argparse.Namespace):
+    """The :class:`~fer_core.data.FERDataset` named by ``args.data`` with the options of :func:`add_data_options`.
+
+    Options a command does not offer take their defaults.
+    """
+    from ..data import load_dataset
+
+    if getattr(args, "faces", None) == "mtcnn":  # MTCNN runs on TensorFlow
+        from ..tf_quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly(verbose=getattr(args, "verbose", False))
+    opts = {k: v for k in ("size", "color", "extra", "faces") if (v := getattr(args, k, None)) is not None}
+    if getattr(args, "skip_bad", False):
+        opts["on_error"] = "skip"
+    ferplus = getattr(args, "ferplus", "auto")
+    return load_dataset(args.data, getattr(args, "data_format", "auto"),
+                        ferplus=None if str(ferplus).lower() == "none" else ferplus,
+                        cache=not getattr(args, "no_cache", False), **opts)
+
+
+def add_json_option(p: argparse.ArgumentParser, what: str = "the results", note: str = "", *,
+                    nested: bool = False) -> None:
+    """Add ``--json [OUT]``. ``nested``: a subcommand's copy that keeps the parent command's value."""
+    p.add_argument("--json", nargs="?", const="-", metavar="OUT", default=argparse.SUPPRESS if nested else None,
+                   help=f"print {what} as JSON instead of text, or write it to the file OUT{note}")
+
+
+def add_list_command(subparsers: argparse._SubParsersAction, name: str, help: str, what: str,
+                     statuses: tuple[str, ...], handler: Callable[[argparse.Namespace], int]):
+    """``NAME [list] [--status S] [--json [OUT]]``, listing ``what`` by default; returns it and its subcommands."""
+    cmd = subparsers.add_parser(name, help=help)
+    sub = cmd.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+    for p, nested in ((cmd, False), (sub.add_parser("list", help=f"all {what}, newest first (the default)"), True)):
+        add_json_option(p, nested=nested)
+        p.add_argument("--status", default=argparse.SUPPRESS if nested else None, choices=statuses,
+                       help=f"only {what} with this status")
+        p.set_defaults(handler=handler)
+    return cmd, sub
+
+
+def emit_json(args: argparse.Namespace, obj: Any) -> bool:
+    """Print ``obj`` as JSON (bare ``--json``) or write it to OUT; False when ``--json`` was not given."""
+    dest = getattr(args, "json", None)
+    if dest is None:
+        return False
+    from ..io import atomic_write_text, json_text
+
+    text = json_text(obj, lenient=True)
+    if dest == "-":
+        print(text)
+    else:
+        atomic_write_text(dest, text + "\n")
+        print(f"wrote {dest}")
+    return True
+
+
+def text_printer(args: argparse.Namespace) -> Callable[..., None]:
+    """``print``, or a no-op for a bare ``--json`` (stdout then carries only the JSON)."""
+    return (lambda *a, **k: None) if getattr(args, "json", None) == "-" else print
+
+
+def fmt(x: float | None) -> str:
+    """A metric with four decimals, ``-`` when missing."""
+    return "-" if x is None else f"{x:.4f}"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain-text table with a dashed line under the header."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""``python -m fer_core runs``: list, inspect, rebuild and import training runs.
+
+    python -m fer_core runs [list] [--status S] [--json [OUT]]
+    python -m fer_core runs show RUN_ID | rebuild | import MODEL.keras
+"""
+from __future__ import annotations
+
+import argparse
+
+from .common import add_json_option, add_list_command, emit_json, fmt, table
+
+# Status names only (no TensorFlow, no SQLite at import time).
+RUN_STATUSES = ("created", "running", "done", "failed", "cancelled")
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    from ..runs import RunStore
+
+    runs = RunStore().list(status=args.status)
+    if emit_json(args, [r.to_dict() for r in runs]):
+        return 0
+    if not runs:
+        print("no runs yet: start one with `python -m fer_core jobs submit CONFIG.toml`")
+        return 0
+    print(table([[r.id, r.model, r.dataset, r.status, fmt(r.test_accuracy), str(r.path)] for r in runs],
+                ["id", "model", "dataset", "status", "test_acc", "path"]))
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    from ..runs import RunStore
+
+    run = RunStore().get(args.run_id)
+    info = run.to_dict() | {"model_path": str(run.model_path) if run.model_path.is_file() else None,
+                            "epochs_done": len(run.history() or []), "config": run.config()}
+    if emit_json(args, info):
+        return 0
+    for key in ("id", "name", "model", "dataset", "status", "created", "test_accuracy", "macro_f1",
+                "epochs_done", "model_path", "path"):
+        print(f"{key:>14}: {info[key]}")
+    return 0
+
+
+def cmd_runs_rebuild(args: argparse.Namespace) -> int:
+    from ..runs import RunStore
+
+    n = RunStore().rebuild_index()
+    if not emit_json(args, {"runs": n}):
+        print(f"index rebuilt from the run folders: {n} run(s)")
+    return 0
+
+
+def cmd_runs_import(args: argparse.Namespace) -> int:
+    from ..runs import RunStore
+
+    run = RunStore().import_model(args.model, name=args.name)
+    if not emit_json(args, run.to_dict()):
+        print(f"imported {args.model} as run {run.id} ({run.path})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``runs``."""
+    _, rsub = add_list_command(subparsers, "runs", "list and inspect training runs", "runs", RUN_STATUSES,
+                               cmd_runs_list)
+    p = rsub.add_parser("show", help="one run's details")
+    p.add_argument("run_id")
+    add_json_option(p, nested=True)
+    p.set_defaults(handler=cmd_runs_show)
+    p = rsub.add_parser("rebuild", help="rebuild index.sqlite from the run and job folders")
+    add_json_option(p, nested=True)
+    p.set_defaults(handler=cmd_runs_rebuild)
+    p = rsub.add_parser("import", help="register an external .keras model as a finished run")
+    p.add_argument("model", help="path to a .keras file (metrics.json etc. beside it are copied)")
+    p.add_argument("--name", default=None)
+    add_json_option(p, nested=True)
+    p.set_defaults(handler=cmd_runs_import)

@@ -1,0 +1,44 @@
+"""Import TensorFlow without its start-up noise on stderr (used by the command line).
+
+TensorFlow's C++ side prints lines such as "All log messages before absl::InitializeLog() ...",
+"Could not find cuda drivers ...", "This TensorFlow binary is optimized ..." and "failed call to
+cuInit" while it loads or first runs. ``TF_CPP_MIN_LOG_LEVEL=3`` silences the later ones; the
+lines printed before absl is initialised ignore it, so stderr (file descriptor 2) is pointed at
+``/dev/null`` while ``tensorflow`` is imported.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+__all__ = ["import_tensorflow_quietly", "stderr_to_devnull"]
+
+
+@contextmanager
+def stderr_to_devnull() -> Iterator[None]:
+    """Send everything written to file descriptor 2 (C/C++ code included) to ``/dev/null``."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def import_tensorflow_quietly(verbose: bool = False) -> None:
+    """Import TensorFlow now, silencing its start-up lines unless ``verbose``.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` is set to 3 unless it is already set. A no-op when TensorFlow is
+    already imported (its noise, if any, has been printed by then).
+    """
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with stderr_to_devnull():
+        import tensorflow  # noqa: F401
