@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Test-only job kinds (sleep_steps), imported on demand here and in every worker process.
+os.environ["FER_STUDIO_JOB_KINDS"] = "tests.jobkinds"
 
 
 @pytest.fixture(autouse=True, scope="session")
