@@ -55,7 +55,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_robustness(args: argparse.Namespace) -> int:
     from .evaluation import predict_probs
     from .evaluation.evaluate import model_classes
-    from .evaluation.metrics import align_labels
+    from .evaluation.alignment import align_labels
     from .io import atomic_write_json
     from .robustness import sweep
 
