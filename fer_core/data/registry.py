@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError, DataError
-from .io import atomic_write_json
+from ..errors import ConfigError, DataError
+from ..io import atomic_write_json
 
 __all__ = ["DatasetEntry", "REGISTRY_FILE", "get_dataset", "list_datasets", "register_dataset",
            "registry_path", "unregister_dataset"]
@@ -62,7 +62,7 @@ class DatasetEntry:
 
     def load(self, **kwargs: Any):
         """The dataset, via :func:`fer_core.data.load_dataset` (``kwargs`` override ``options``)."""
-        from .data import load_dataset
+        from .sources import load_dataset
 
         return load_dataset(self.path, self.format, **{**self.options, **kwargs})
 
@@ -70,7 +70,7 @@ class DatasetEntry:
 def registry_path(root: str | Path | None = None) -> Path:
     """``<root>/datasets.json``; ``root`` defaults to :func:`fer_core.config.data_dir`."""
     if root is None:
-        from .config import data_dir
+        from ..config import data_dir
 
         root = data_dir()
     return Path(root) / REGISTRY_FILE
@@ -169,7 +169,7 @@ def register_dataset(
     except (TypeError, ValueError):
         raise ConfigError(f"options must be JSON-serialisable keyword options for load_dataset, got {opts!r}.") from None
     name = _check_name(name if name is not None else (p.stem if p.is_file() else p.name))
-    from .runs import file_lock, now_iso
+    from ..runs import file_lock, now_iso
 
     reg = registry_path(root)
     with file_lock(reg.parent / ".datasets.lock"):
@@ -186,7 +186,7 @@ def register_dataset(
 
 def unregister_dataset(name: str, root: str | Path | None = None) -> None:
     """Forget a registered dataset (its files are left alone); DataError when there is none."""
-    from .runs import file_lock
+    from ..runs import file_lock
 
     reg = registry_path(root)
     with file_lock(reg.parent / ".datasets.lock"):
