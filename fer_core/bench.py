@@ -28,7 +28,7 @@ def photo_with_face(seed: int = 0) -> tuple[bytes, str]:
     import cv2
     from PIL import Image
 
-    from .config import shared_data_dir
+    from .paths import shared_data_dir
 
     face, origin = None, "synthetic face"
     base = shared_data_dir()
@@ -191,7 +191,7 @@ def train_markdown(table: pd.DataFrame) -> str:
 
 
 def cmd_bench_train(args: argparse.Namespace) -> int:
-    from .config import data_dir
+    from .paths import data_dir
     from .io import atomic_write_json
     from .models import list_models
 

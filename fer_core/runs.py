@@ -1,6 +1,6 @@
 """Training runs on disk: one folder per run, indexed in SQLite so listing is fast.
 
-Layout under the data directory (:func:`fer_core.config.data_dir`)::
+Layout under the data directory (:func:`fer_core.paths.data_dir`)::
 
     runs/<run_id>/run.json        the run's record (id, name, model, dataset, status, config, ...)
     runs/<run_id>/config.toml     written by the training engine, with model.keras, checkpoint.keras,
@@ -203,7 +203,7 @@ class Run:
 
 
 class RunStore:
-    """Runs on disk under ``root`` (default :func:`fer_core.config.data_dir`), indexed in SQLite.
+    """Runs on disk under ``root`` (default :func:`fer_core.paths.data_dir`), indexed in SQLite.
 
     Parameters
     ----------
@@ -212,7 +212,7 @@ class RunStore:
 
     def __init__(self, root: str | Path | None = None):
         if root is None:
-            from .config import data_dir
+            from .paths import data_dir
 
             root = data_dir()
         self.root = Path(root).resolve()

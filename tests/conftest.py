@@ -30,7 +30,7 @@ def _studio_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fer2013_root():
     """The shared FER2013 image folders, or a clean skip when they are absent."""
-    from fer_core.config import shared_data_dir
+    from fer_core.paths import shared_data_dir
 
     base = shared_data_dir()
     root = base / "fer2013" if base else None

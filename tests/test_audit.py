@@ -11,7 +11,7 @@ import pytest
 from fer_core import CLASSES
 from fer_core.audit import AuditReport, audit, hamming, phash
 from fer_core.audit.hashing import near_pairs
-from fer_core.config import shared_data_dir
+from fer_core.paths import shared_data_dir
 from fer_core.data import FERDataset
 from fer_core.errors import ConfigError, DataError
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def main() -> None:
     os.environ["FER_STUDIO_HOME"] = tempfile.mkdtemp(prefix="fer_bench_")
-    from fer_core.config import shared_data_dir
+    from fer_core.paths import shared_data_dir
     from fer_core.data import load_dataset
 
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else (shared_data_dir() or Path("missing")) / "fer2013"

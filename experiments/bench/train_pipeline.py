@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     import keras
     import tensorflow as tf
 
-    from fer_core.config import shared_data_dir
+    from fer_core.paths import shared_data_dir
     from fer_core.data import load_dataset
     from fer_core.models import create_model
     from fer_core.training.config import AugmentSpec

@@ -1,6 +1,6 @@
 """Registered datasets: the ones the user pointed FER Studio at, remembered across restarts.
 
-The registry is one JSON file, ``<data_dir>/datasets.json`` (see :func:`fer_core.config.data_dir`)::
+The registry is one JSON file, ``<data_dir>/datasets.json`` (see :func:`fer_core.paths.data_dir`)::
 
     {"version": 1, "datasets": [{"name": "fer2013", "path": "/data/fer2013", "format": "auto",
                                  "options": {}, "added": "2026-11-22T03:15:00+01:00"}, ...]}
@@ -68,9 +68,9 @@ class DatasetEntry:
 
 
 def registry_path(root: str | Path | None = None) -> Path:
-    """``<root>/datasets.json``; ``root`` defaults to :func:`fer_core.config.data_dir`."""
+    """``<root>/datasets.json``; ``root`` defaults to :func:`fer_core.paths.data_dir`."""
     if root is None:
-        from ..config import data_dir
+        from ..paths import data_dir
 
         root = data_dir()
     return Path(root) / REGISTRY_FILE
@@ -147,7 +147,7 @@ def register_dataset(
     format : one of :data:`FORMATS`
     options : keyword options for ``load_dataset`` (JSON-serialisable)
     replace : overwrite an entry of the same name instead of raising
-    root : data directory (default :func:`fer_core.config.data_dir`)
+    root : data directory (default :func:`fer_core.paths.data_dir`)
 
     Returns
     -------

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..config import PROJECT_ROOT
+from ..paths import PROJECT_ROOT
 from ..errors import ConfigError, FERError
 from ..io import atomic_write_json, atomic_write_text
 from ..runs import RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job
@@ -43,7 +43,7 @@ class JobManager:
 
     Parameters
     ----------
-    root : the data directory (default :func:`fer_core.config.data_dir`)
+    root : the data directory (default :func:`fer_core.paths.data_dir`)
     max_running : at most this many jobs run at once; more wait "queued"
         (default :func:`default_max_running`: ``$FER_STUDIO_MAX_JOBS`` or 1 on 2 cores)
     cancel_grace : seconds a cancelled running job has to stop by itself before SIGTERM, and

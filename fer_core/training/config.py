@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import PROJECT_ROOT
+from ..paths import PROJECT_ROOT
 from ..errors import ConfigError
 from ..io import atomic_write_text
 
