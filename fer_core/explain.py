@@ -18,36 +18,10 @@ import numpy as np
 
 from .errors import ConfigError
 from .evaluation.predict import check_images, model_input_shape, predict_probs, to_model_input
+from .models.registry import LOGITS_LAYER, find_cam_layer, spatial_layers  # noqa: F401  (re-exported)
 
 METHODS = ("gradcam", "gradcam++", "occlusion")
-CAM_LAYER = "cam_features"
-LOGITS_LAYER = "logits"
 _EPS = 1e-7
-
-
-def spatial_layers(model: Any) -> list[str]:
-    """Names of the layers with a 4-D (batch, h, w, c) output and h, w > 1, input-side first."""
-    names = []
-    for layer in model.layers:
-        try:
-            shape = layer.output.shape
-        except (AttributeError, ValueError):
-            continue
-        if len(shape) == 4 and (shape[1] or 2) > 1 and (shape[2] or 2) > 1 and layer.name != "image":
-            names.append(layer.name)
-    return names
-
-
-def find_cam_layer(model: Any) -> str:
-    """``cam_features`` if the model has it, else the last layer with a spatial 4-D output."""
-    names = [layer.name for layer in model.layers]
-    if CAM_LAYER in names:
-        return CAM_LAYER
-    spatial = spatial_layers(model)
-    if not spatial:
-        raise ConfigError(f"Model {model.name!r} has no layer with a spatial (batch, h, w, c) output; "
-                          "Grad-CAM needs one. Use method='occlusion' instead.")
-    return spatial[-1]
 
 
 _GRAD_MODELS: dict[tuple[int, str], Any] = {}
