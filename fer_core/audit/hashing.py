@@ -5,6 +5,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..data.images import LUMA_WEIGHTS
 from ..errors import DataError
 
 #: Images per block when computing statistics and hashes.
@@ -32,7 +33,7 @@ def _dct_rows(n: int, rows: slice) -> np.ndarray:
 def _grey(block: np.ndarray) -> np.ndarray:
     """uint8 (m, h, w) or (m, h, w, 3) -> float32 (m, h, w) luma (ITU-R 601, as PIL's "L")."""
     if block.ndim == 4:
-        return block.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return block.astype(np.float32) @ np.array(LUMA_WEIGHTS, np.float32)
     return block.astype(np.float32)
 
 

@@ -21,6 +21,8 @@ MAX_PIXELS = 64_000_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 #: Background that transparent pixels are composited onto (white, as most viewers show them).
 ALPHA_BACKGROUND = 255
+#: ITU-R 601 luma weights of red, green and blue (PIL's "L" mode): grey = R*0.299 + G*0.587 + B*0.114.
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -132,7 +134,7 @@ def to_grey(images: np.ndarray) -> np.ndarray:
     """RGB (..., h, w, 3) to greyscale (..., h, w) with ITU-R 601 weights; grey passes through."""
     images = np.asarray(images)
     if images.ndim >= 3 and images.shape[-1] == 3:
-        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        weights = np.array(LUMA_WEIGHTS, dtype=np.float32)
         return np.clip(np.rint(images.astype(np.float32) @ weights), 0, 255).astype(np.uint8)
     return images
 

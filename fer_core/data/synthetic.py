@@ -24,6 +24,7 @@ import numpy as np
 from .. import CLASSES
 from ..errors import ConfigError
 from .dataset import SPLITS, FERDataset
+from .images import LUMA_WEIGHTS
 
 __all__ = [
     "CLASS_TABLE",
@@ -241,7 +242,6 @@ def _palette(colours: np.ndarray, t: float) -> np.ndarray:
 _SHIFT = 4  # fixed-point bits for sub-pixel drawing
 _ONE = 1 << _SHIFT
 _AA = cv2.LINE_AA
-_LUMA = (0.299, 0.587, 0.114)
 
 
 def render_face(params: FaceParams, size: int = 48, rng: np.random.Generator | int | None = None) -> np.ndarray:
@@ -276,7 +276,7 @@ def _render(p: FaceParams, size: int, rng: np.random.Generator) -> np.ndarray:
         """An RGB colour times ``f`` as a drawing colour (its luminance for greyscale)."""
         if rgb:
             return (min(c[0] * f, 255.0), min(c[1] * f, 255.0), min(c[2] * f, 255.0))
-        return (min((c[0] * _LUMA[0] + c[1] * _LUMA[1] + c[2] * _LUMA[2]) * f, 255.0),)
+        return (min((c[0] * LUMA_WEIGHTS[0] + c[1] * LUMA_WEIGHTS[1] + c[2] * LUMA_WEIGHTS[2]) * f, 255.0),)
 
     def pt(x: float, y: float) -> tuple[int, int]:
         return int(x * kf + 0.5), int(y * kf + 0.5)
