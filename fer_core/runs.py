@@ -15,7 +15,6 @@ first use. Every file write is atomic and every index write happens in one trans
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fcntl
 import json
 import os
@@ -30,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .errors import ConfigError, DataError, FERError
+from .errors import ConfigError, DataError, FERError, close_matches
 from .io import atomic_path, atomic_write_json
 
 __all__ = ["RUN_STATUSES", "Run", "RunStore", "UnknownRunError", "now_iso"]
@@ -80,7 +79,7 @@ def now_iso() -> str:
 
 def unknown_id_error(kind: str, wanted: str, known: list[str]) -> UnknownRunError:
     """An error for an unknown run/job id that lists the close matches."""
-    close = difflib.get_close_matches(str(wanted), known, n=5, cutoff=0.5)
+    close = close_matches(wanted, known, n=5, cutoff=0.5)
     close += [k for k in known if str(wanted) and str(wanted) in k and k not in close][:5]
     hint = f" Did you mean: {', '.join(close)}?" if close else (
         f" Known {kind}s: {', '.join(known[:5])}{' ...' if len(known) > 5 else ''}." if known

@@ -15,14 +15,13 @@ file. The embedded synthetic set is not stored: it is always available as ``"syn
 """
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, close_matches
 from ..io import atomic_write_json
 
 __all__ = ["DatasetEntry", "REGISTRY_FILE", "get_dataset", "list_datasets", "register_dataset",
@@ -112,7 +111,7 @@ def get_dataset(name: str, root: str | Path | None = None) -> DatasetEntry:
         if e.name == name:
             return e
     names = [e.name for e in entries]
-    close = difflib.get_close_matches(str(name), names, n=3)
+    close = close_matches(name, names, n=3)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else (
         f" Registered: {', '.join(map(repr, names))}." if names else " No dataset is registered yet.")
     raise DataError(f"No registered dataset named {name!r}.{hint}")

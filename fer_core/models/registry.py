@@ -6,7 +6,6 @@ model by name and :func:`model_info` describes one without building it.
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 import inspect
@@ -14,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..errors import ConfigError
+from ..errors import ConfigError, close_matches
 
 #: Name of the Identity layer every registered model puts right after its last spatial conv
 #: block, so Grad-CAM finds it in a freshly built or a reloaded ``.keras`` model alike.
@@ -184,7 +183,7 @@ def _check_name(name: str) -> str:
     if not isinstance(name, str):
         raise ConfigError(f"Model name must be a str, got {type(name).__name__} {name!r}.")
     if name not in _ENTRYPOINTS:
-        close = difflib.get_close_matches(name, list(_ENTRYPOINTS), n=5, cutoff=0.5)
+        close = close_matches(name, _ENTRYPOINTS, n=5, cutoff=0.5)
         hint = f"Did you mean {', '.join(repr(c) for c in close)}? " if close else ""
         raise ConfigError(
             f"Unknown model {name!r}. {hint}Registered models: {', '.join(list_models())}.")

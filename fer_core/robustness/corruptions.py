@@ -24,13 +24,12 @@ the names of :data:`CORRUPTIONS`.
 """
 from __future__ import annotations
 
-import difflib
 import zlib
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, did_you_mean
 from . import occluders, ops
 
 __all__ = [
@@ -242,9 +241,8 @@ def describe(name: str) -> str:
 def _check_name(name: Any) -> str:
     if isinstance(name, str) and name in CORRUPTIONS:
         return name
-    hint = difflib.get_close_matches(str(name), list(CORRUPTIONS), n=1)
     raise ConfigError(
-        f"Unknown corruption {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        f"Unknown corruption {name!r}{did_you_mean(name, CORRUPTIONS)}"
         + f"; expected one of {tuple(CORRUPTIONS)}."
     )
 
@@ -275,9 +273,8 @@ def resolve_names(names: str | Iterable[str] | None) -> tuple[str, ...]:
         elif isinstance(n, str) and n in CORRUPTIONS:
             chosen.add(n)
         else:
-            hint = difflib.get_close_matches(str(n), [*CORRUPTIONS, *SUBSETS, "all"], n=1)
             raise ConfigError(
-                f"Unknown corruption {n!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                f"Unknown corruption {n!r}{did_you_mean(n, [*CORRUPTIONS, *SUBSETS, 'all'])}"
                 + f"; expected one of {tuple(CORRUPTIONS)}, a subset {tuple(SUBSETS)} or 'all'."
             )
     if not chosen:
