@@ -18,6 +18,7 @@ from .data.images import MAX_PIXELS, read_image
 from .errors import ConfigError, DataError
 from .evaluation.evaluate import model_classes
 from .evaluation.predict import model_input_shape, predict_probs
+from .run_files import MODEL_FILE, PREDICTIONS_FILE
 
 
 @dataclass
@@ -179,7 +180,7 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
         from .evaluation.ensemble import load_ensemble
 
         return load_ensemble(p), None
-    if p.suffix.lower() == ".keras" or (p.is_dir() and (p / "model.keras").is_file()):
+    if p.suffix.lower() == ".keras" or (p.is_dir() and (p / MODEL_FILE).is_file()):
         folder = p.parent if p.suffix.lower() == ".keras" else p
         from .evaluation.ensemble import resolve_member
 
@@ -192,7 +193,7 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
 
 
 def _run_classes(folder: Path) -> tuple[str, ...] | None:
-    preds = folder / "predictions.npz"
+    preds = folder / PREDICTIONS_FILE
     if preds.is_file():
         with np.load(preds, allow_pickle=False) as z:
             if "classes" in z.files:

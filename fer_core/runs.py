@@ -31,6 +31,8 @@ from typing import Any, Iterator, Mapping
 
 from .errors import ConfigError, DataError, FERError, close_matches
 from .io import atomic_path, atomic_write_json
+from .run_files import (CONFIG_FILE, HISTORY_FILE, JOB_FILE, METRICS_FILE,
+                        MODEL_FILE, PREDICTIONS_FILE, PROGRESS_FILE)
 
 __all__ = ["RUN_STATUSES", "Run", "RunStore", "UnknownRunError", "now_iso"]
 
@@ -304,10 +306,10 @@ class RunStore:
                         _upsert_run(con, rec)
         if self.jobs_dir.is_dir():
             for d in sorted(self.jobs_dir.iterdir()):
-                rec = read_json(d / "job.json")
+                rec = read_json(d / JOB_FILE)
                 if isinstance(rec, dict) and rec.get("id") == d.name:
                     rec = dict(rec)
-                    rec.setdefault("progress", read_json(d / "progress.json"))
+                    rec.setdefault("progress", read_json(d / PROGRESS_FILE))
                     upsert_job(con, rec)
 
     def _record_from_folder(self, d: Path) -> dict[str, Any] | None:
@@ -316,14 +318,14 @@ class RunStore:
         rec = read_json(d / "run.json")
         if isinstance(rec, dict) and rec.get("id") == d.name:
             return rec
-        if not any((d / f).is_file() for f in ("config.toml", "model.keras", "metrics.json")):
+        if not any((d / f).is_file() for f in (CONFIG_FILE, MODEL_FILE, METRICS_FILE)):
             return None
         cfg = Run(d.name, "", "", "", "created", "", path=d).config()
-        metrics = read_json(d / "metrics.json", {}) or {}
+        metrics = read_json(d / METRICS_FILE, {}) or {}
         return {
             "id": d.name, "name": cfg.get("name") or d.name, "model": (cfg.get("model") or {}).get("name", ""),
             "dataset": str((cfg.get("data") or {}).get("path", "")),
-            "status": "done" if (d / "model.keras").is_file() else "failed",
+            "status": "done" if (d / MODEL_FILE).is_file() else "failed",
             "created": datetime.fromtimestamp(d.stat().st_mtime).astimezone().isoformat(timespec="seconds"),
             "test_accuracy": _float_or_none(metrics.get("accuracy")),
             "macro_f1": _float_or_none(metrics.get("macro_f1")), "config": cfg,
@@ -483,24 +485,24 @@ class RunStore:
             raise DataError(f"{src}: not a Keras 3 .keras archive ({exc}).") from None
         model = str((kcfg.get("config") or {}).get("name") or kcfg.get("class_name") or "imported")
         cfg: dict[str, Any] = {}
-        if (src.parent / "config.toml").is_file():
+        if (src.parent / CONFIG_FILE).is_file():
             import tomllib
 
             try:
-                cfg = tomllib.loads((src.parent / "config.toml").read_text(encoding="utf-8"))
+                cfg = tomllib.loads((src.parent / CONFIG_FILE).read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError):
                 cfg = {}
         cfg.setdefault("name", name or src.stem)
         cfg.setdefault("model", {"name": model})
         cfg.setdefault("data", {"path": "unknown"})
         folder = self._new_id((cfg.get("model") or {}).get("name") or model)
-        with atomic_path(folder / "model.keras", suffix=".keras") as tmp:
+        with atomic_path(folder / MODEL_FILE, suffix=".keras") as tmp:
             shutil.copyfile(src, tmp)
-        for extra in ("metrics.json", "history.json", "predictions.npz", "config.toml"):
+        for extra in (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE, CONFIG_FILE):
             if (src.parent / extra).is_file() and src.parent != folder:
                 with atomic_path(folder / extra) as tmp:
                     shutil.copyfile(src.parent / extra, tmp)
-        metrics = read_json(folder / "metrics.json", {}) or {}
+        metrics = read_json(folder / METRICS_FILE, {}) or {}
         m = cfg["model"] if isinstance(cfg["model"], Mapping) else {"name": str(cfg["model"])}
         d = cfg["data"] if isinstance(cfg["data"], Mapping) else {"path": str(cfg["data"])}
         rec = {"id": folder.name, "name": str(name or cfg["name"]), "model": str(m.get("name", model)),

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..paths import PROJECT_ROOT
 from ..errors import ConfigError, FERError
 from ..io import atomic_write_json, atomic_write_text
+from ..paths import PROJECT_ROOT
+from ..run_files import JOB_FILE, PROGRESS_FILE
 from ..runs import RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job
 from .kinds import _check_kind
 from .liveness import _CHILDREN, _alive, _boot_id, _proc_stat
@@ -71,7 +72,7 @@ class JobManager:
         return self.jobs_dir / job_id
 
     def _record(self, job_id: str) -> dict[str, Any]:
-        rec = read_json(self._dir(job_id) / "job.json")
+        rec = read_json(self._dir(job_id) / JOB_FILE)
         if not isinstance(rec, dict):
             with self.store.connect() as con:
                 known = [r[0] for r in con.execute("SELECT id FROM jobs ORDER BY submitted DESC")]
@@ -82,9 +83,9 @@ class JobManager:
         """job.json then the index row (the caller holds the job's lock)."""
         rec["updated"] = now_iso()
         folder = self.jobs_dir / rec["id"]
-        atomic_write_json(folder / "job.json", rec)
+        atomic_write_json(folder / JOB_FILE, rec)
         with self.store.connect(write=True) as con:
-            upsert_job(con, {**rec, "progress": read_json(folder / "progress.json")})
+            upsert_job(con, {**rec, "progress": read_json(folder / PROGRESS_FILE)})
 
     @contextlib.contextmanager
     def _locked(self, job_id: str) -> Iterator[dict[str, Any]]:
@@ -105,7 +106,7 @@ class JobManager:
             progress = json.loads(row["progress"]) if row["progress"] else {}
         except ValueError:
             progress = {}
-        rec = rec if rec is not None else (read_json(folder / "job.json", {}) or {})
+        rec = rec if rec is not None else (read_json(folder / JOB_FILE, {}) or {})
         status = row["status"]
         resumable = False
         if status in ("failed", "cancelled"):
@@ -246,7 +247,7 @@ class JobManager:
         accuracy, eta_s, images_per_s, history) plus ``time`` (epoch seconds of the event),
         ``first_epoch`` (first epoch this worker reported: > 1 after a resume) and ``job_id``.
         """
-        return read_json(self._dir(job_id) / "progress.json", {}) or {}
+        return read_json(self._dir(job_id) / PROGRESS_FILE, {}) or {}
 
     def log_tail(self, job_id: str, n: int = 40) -> str:
         """The last ``n`` lines of the worker's log ("" before it starts)."""
@@ -285,7 +286,7 @@ class JobManager:
                                   f"resume that one instead.")
             raise ConfigError(f"Job {job_id} cannot be resumed: its run {job.run_id} has no checkpoint yet "
                               f"(it stopped before the first epoch ended). Submit the configuration again.")
-        params = (read_json(job.path / "job.json", {}) or {}).get("params", {})
+        params = (read_json(job.path / JOB_FILE, {}) or {}).get("params", {})
         return self.submit(None, resume_run=job.run_id, kind=job.kind, params=params)
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25) -> Job:
@@ -358,7 +359,7 @@ class JobManager:
                 self._set_run_status(rec["run_id"], rec["status"])
 
     def _enforce_cancel(self, job_id: str) -> None:
-        rec = read_json(self._dir(job_id) / "job.json", {}) or {}
+        rec = read_json(self._dir(job_id) / JOB_FILE, {}) or {}
         asked = rec.get("cancel_requested_ts")
         if rec.get("status") != "running" or not asked:
             return

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..run_files import PROGRESS_FILE
+
 #: Life cycle of a job: queued -> running -> done | failed | cancelled (queued -> cancelled too).
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
 #: Statuses a job never leaves.
@@ -54,7 +56,7 @@ class Job:
     @property
     def heartbeat_age(self) -> float | None:
         """Seconds since the worker last showed a sign of life (heartbeat or progress), None if never."""
-        times = [p.stat().st_mtime for p in (self.path / "heartbeat", self.path / "progress.json") if p.exists()]
+        times = [p.stat().st_mtime for p in (self.path / "heartbeat", self.path / PROGRESS_FILE) if p.exists()]
         return max(0.0, time.time() - max(times)) if times else None
 
     def to_dict(self) -> dict[str, Any]:

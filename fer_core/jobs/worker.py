@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..io import atomic_write_json
+from ..run_files import METRICS_FILE, PROGRESS_FILE
 from ..runs import now_iso
 from .kinds import JobContext, _check_kind
 from .liveness import _boot_id, _proc_stat
@@ -37,7 +38,7 @@ class _ProgressWriter:
 
     def __init__(self, jm: JobManager, job_id: str):
         self.jm, self.job_id = jm, job_id
-        self.path = jm.jobs_dir / job_id / "progress.json"
+        self.path = jm.jobs_dir / job_id / PROGRESS_FILE
         self.last_db = 0.0
         self.last_key: tuple[Any, Any] | None = None
         self.first_epoch: Any = None
@@ -121,7 +122,7 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
         stop.set()
         with contextlib.suppress(Exception):
             writer.flush()
-        if status != "failed" and (jm.store.runs_dir / rec["run_id"] / "metrics.json").is_file():
+        if status != "failed" and (jm.store.runs_dir / rec["run_id"] / METRICS_FILE).is_file():
             with contextlib.suppress(Exception):  # a cancelled training still evaluates its best model
                 jm.store.refresh(rec["run_id"])
         # The run first, then the job: whoever sees the job finished also sees its run finished.
