@@ -3,11 +3,12 @@
 Grad-CAM (Selvaraju et al., 2017) weights the channels of a spatial feature map by the mean
 gradient of the class logit; Grad-CAM++ (Chattopadhay et al., 2018) weights them by positive
 gradients with pixel-wise coefficients. Both are written on ``tf.GradientTape`` (the
-``tf-keras-vis`` package agrees with this but adds a dependency for ~10x the run time, see the
-field notes). The layer defaults to the model's ``cam_features`` marker (every registered
-model has one, right after its last spatial conv block, GRU/LSTM hybrids included) and falls back
-to the last layer with a 4-D output for other models. Occlusion sensitivity slides a grey patch
-and records the drop of the class probability: a model-agnostic check of the CAMs.
+``tf-keras-vis`` package agrees with this but adds a dependency and runs about 10x slower).
+The layer defaults to the model's ``cam_features`` marker (every registered model has one, right
+after its last spatial conv block, GRU/LSTM hybrids included) and falls back to the last layer
+with a spatial 4-D output for other models (:func:`fer_core.models.registry.find_cam_layer`).
+Occlusion sensitivity slides a grey patch and records the drop of the class probability: a
+model-agnostic check of the CAMs.
 """
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python experiments/bench/load_fer2013.py [PATH]
 
-Uses a fresh temporary FER_STUDIO_HOME so the first load really decodes. Target on the 2-core
-machine: < 30 s cold, < 3 s from cache.
+Uses a fresh temporary FER_STUDIO_HOME so the first load really decodes. Target on two CPU
+cores: < 30 s cold, < 3 s from cache.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ CANCEL_GRACE = 30.0
 
 
 def default_max_running() -> int:
-    """``$FER_STUDIO_MAX_JOBS``, else half the CPU cores (at least 1): 1 on a 2-core machine."""
+    """``$FER_STUDIO_MAX_JOBS``, else half the CPU cores (at least 1)."""
     env = os.environ.get("FER_STUDIO_MAX_JOBS")
     if env:
         try:
@@ -46,7 +46,7 @@ class JobManager:
     ----------
     root : the data directory (default :func:`fer_core.paths.data_dir`)
     max_running : at most this many jobs run at once; more wait "queued"
-        (default :func:`default_max_running`: ``$FER_STUDIO_MAX_JOBS`` or 1 on 2 cores)
+        (default :func:`default_max_running`: ``$FER_STUDIO_MAX_JOBS`` or half the CPU cores)
     cancel_grace : seconds a cancelled running job has to stop by itself before SIGTERM, and
         again before SIGKILL
     """

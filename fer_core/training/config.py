@@ -19,7 +19,7 @@ A configuration is a TOML file (or a dict of the same shape)::
     flip = true
 
 Relative paths (``data.path``, ``data.ferplus``, ``model.weights``) resolve against the project
-root (the folder holding ``fer_core/``, e.g. ``/work/main``), never against the config file or
+root (the folder holding ``fer_core/``), never against the config file or
 the working directory, so ``../shared/data/fer2013`` means the shared data beside the checkout.
 Every field is checked once, here; a bad one raises :class:`~fer_core.errors.ConfigError` naming
 the field (``train.lr``), the value received and what is accepted.
@@ -121,7 +121,7 @@ class TrainSpec:
         session of a resumed run (None = no limit)
     steps_per_execution : batches run per call into TensorFlow (Keras ``steps_per_execution``):
         fewer Python round trips; progress, cancellation and the time limit are checked once per
-        call. Default 1: 4 and 8 were not measurably faster on 2 cores (README, bench train)
+        call. Default 1; a larger value pays only where ``python -m fer_core bench train`` shows it
     """
 
     epochs: int = 30
