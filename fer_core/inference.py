@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from .data.faces import Face, crop_face, get_detector
-from .data.images import MAX_PIXELS, read_image
-from .errors import ConfigError, DataError
+from .data.images import MAX_PIXELS, check_image, read_image
+from .errors import ConfigError
 from .evaluation.evaluate import model_classes
 from .evaluation.predict import model_input_shape, predict_probs
 from .run_files import MODEL_FILE, PREDICTIONS_FILE
@@ -132,10 +132,7 @@ class Predictor:
     def predict_image(self, src: str | Path | bytes | np.ndarray, name: str | None = None) -> PhotoResult:
         """Decode (or take) one photo, find its faces and classify each."""
         if isinstance(src, np.ndarray):
-            image = np.asarray(src)
-            if image.dtype != np.uint8 or image.ndim not in (2, 3):
-                raise DataError(f"predict_image expects a uint8 image (h, w) or (h, w, 3), got "
-                                f"{image.dtype} {image.shape}.")
+            image = check_image(src, "predict_image")
             image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
             label = name or "<array>"
         else:
