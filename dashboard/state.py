@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fer_core.config import data_dir
+from fer_core.paths import data_dir
 from fer_core.data import FERDataset, load_dataset
-from fer_core.datasets import DatasetEntry, list_datasets
+from fer_core.data.registry import DatasetEntry, list_datasets
 from fer_core.errors import FERError
 from fer_core.runs import Run, RunStore
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from fer_core.config import data_dir
+from fer_core.paths import data_dir
 
 BENCH_FILE = "bench_train.json"
 FIELD_NOTES_SOURCE = "field notes (2-core machines, Nov 2026: plain model.fit, batch 64, 48x48)"

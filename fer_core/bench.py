@@ -27,7 +27,7 @@ def photo_with_face(seed: int = 0) -> tuple[bytes, str]:
     import cv2
     from PIL import Image
 
-    from .config import shared_data_dir
+    from .paths import shared_data_dir
 
     face, origin = None, "synthetic face"
     base = shared_data_dir()

@@ -3,11 +3,12 @@
 Grad-CAM (Selvaraju et al., 2017) weights the channels of a spatial feature map by the mean
 gradient of the class logit; Grad-CAM++ (Chattopadhay et al., 2018) weights them by positive
 gradients with pixel-wise coefficients. Both are written on ``tf.GradientTape`` (the
-``tf-keras-vis`` package agrees with this but adds a dependency for ~10x the run time, see the
-field notes). The layer defaults to the model's ``cam_features`` marker (every registered
-model has one, right after its last spatial conv block, GRU/LSTM hybrids included) and falls back
-to the last layer with a 4-D output for other models. Occlusion sensitivity slides a grey patch
-and records the drop of the class probability: a model-agnostic check of the CAMs.
+``tf-keras-vis`` package agrees with this but adds a dependency and runs about 10x slower).
+The layer defaults to the model's ``cam_features`` marker (every registered model has one, right
+after its last spatial conv block, GRU/LSTM hybrids included) and falls back to the last layer
+with a spatial 4-D output for other models (:func:`fer_core.models.registry.find_cam_layer`).
+Occlusion sensitivity slides a grey patch and records the drop of the class probability: a
+model-agnostic check of the CAMs.
 """
 from __future__ import annotations
 
@@ -18,36 +19,10 @@ import numpy as np
 
 from .errors import ConfigError
 from .evaluation.predict import check_images, model_input_shape, predict_probs, to_model_input
+from .models.registry import LOGITS_LAYER, find_cam_layer, spatial_layers  # noqa: F401  (re-exported)
 
 METHODS = ("gradcam", "gradcam++", "occlusion")
-CAM_LAYER = "cam_features"
-LOGITS_LAYER = "logits"
 _EPS = 1e-7
-
-
-def spatial_layers(model: Any) -> list[str]:
-    """Names of the layers with a 4-D (batch, h, w, c) output and h, w > 1, input-side first."""
-    names = []
-    for layer in model.layers:
-        try:
-            shape = layer.output.shape
-        except (AttributeError, ValueError):
-            continue
-        if len(shape) == 4 and (shape[1] or 2) > 1 and (shape[2] or 2) > 1 and layer.name != "image":
-            names.append(layer.name)
-    return names
-
-
-def find_cam_layer(model: Any) -> str:
-    """``cam_features`` if the model has it, else the last layer with a spatial 4-D output."""
-    names = [layer.name for layer in model.layers]
-    if CAM_LAYER in names:
-        return CAM_LAYER
-    spatial = spatial_layers(model)
-    if not spatial:
-        raise ConfigError(f"Model {model.name!r} has no layer with a spatial (batch, h, w, c) output; "
-                          "Grad-CAM needs one. Use method='occlusion' instead.")
-    return spatial[-1]
 
 
 _GRAD_MODELS: dict[tuple[int, str], Any] = {}

@@ -14,10 +14,11 @@ import cv2
 import numpy as np
 
 from .data.faces import Face, crop_face, get_detector
-from .data.images import MAX_PIXELS, read_image
-from .errors import ConfigError, DataError
+from .data.images import MAX_PIXELS, check_image, read_image
+from .errors import ConfigError
 from .evaluation.evaluate import model_classes
 from .evaluation.predict import model_input_shape, predict_probs
+from .run_files import MODEL_FILE, PREDICTIONS_FILE
 
 
 @dataclass
@@ -131,10 +132,7 @@ class Predictor:
     def predict_image(self, src: str | Path | bytes | np.ndarray, name: str | None = None) -> PhotoResult:
         """Decode (or take) one photo, find its faces and classify each."""
         if isinstance(src, np.ndarray):
-            image = np.asarray(src)
-            if image.dtype != np.uint8 or image.ndim not in (2, 3):
-                raise DataError(f"predict_image expects a uint8 image (h, w) or (h, w, 3), got "
-                                f"{image.dtype} {image.shape}.")
+            image = check_image(src, "predict_image")
             image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
             label = name or "<array>"
         else:
@@ -179,7 +177,7 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
         from .evaluation.ensemble import load_ensemble
 
         return load_ensemble(p), None
-    if p.suffix.lower() == ".keras" or (p.is_dir() and (p / "model.keras").is_file()):
+    if p.suffix.lower() == ".keras" or (p.is_dir() and (p / MODEL_FILE).is_file()):
         folder = p.parent if p.suffix.lower() == ".keras" else p
         from .evaluation.ensemble import resolve_member
 
@@ -192,7 +190,7 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
 
 
 def _run_classes(folder: Path) -> tuple[str, ...] | None:
-    preds = folder / "predictions.npz"
+    preds = folder / PREDICTIONS_FILE
     if preds.is_file():
         with np.load(preds, allow_pickle=False) as z:
             if "classes" in z.files:

@@ -60,17 +60,35 @@ def _lenient_default(obj: Any) -> Any:
         return str(obj)
 
 
+def jsonable(value: Any, *, finite: bool = True) -> Any:
+    """``value`` in plain JSON types: numpy scalars and arrays unboxed, tables as lists of records,
+    paths as strings, dict keys as strings; NaN and infinities become None unless ``finite`` is False."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(r, finite=finite) for r in value.to_dict(orient="records")]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, finite=finite) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, finite=finite) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v, finite=finite) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if finite and isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _json_default(obj: Any) -> Any:
+    """``json.dumps`` hook: numpy values and paths as plain JSON (NaN kept, as ``json`` writes it)."""
     import numpy as np
 
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
+    if isinstance(obj, (np.generic, np.ndarray, Path)):
+        return jsonable(obj, finite=False)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

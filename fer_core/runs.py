@@ -1,6 +1,6 @@
 """Training runs on disk: one folder per run, indexed in SQLite so listing is fast.
 
-Layout under the data directory (:func:`fer_core.config.data_dir`)::
+Layout under the data directory (:func:`fer_core.paths.data_dir`)::
 
     runs/<run_id>/run.json        the run's record (id, name, model, dataset, status, config, ...)
     runs/<run_id>/config.toml     written by the training engine, with model.keras, checkpoint.keras,
@@ -15,7 +15,6 @@ first use. Every file write is atomic and every index write happens in one trans
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fcntl
 import json
 import os
@@ -30,8 +29,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .errors import ConfigError, DataError, FERError
+from .errors import ConfigError, DataError, FERError, close_matches
 from .io import atomic_path, atomic_write_json
+from .run_files import (CONFIG_FILE, HISTORY_FILE, JOB_FILE, METRICS_FILE,
+                        MODEL_FILE, PREDICTIONS_FILE, PROGRESS_FILE)
 
 __all__ = ["RUN_STATUSES", "Run", "RunStore", "UnknownRunError", "now_iso"]
 
@@ -80,7 +81,7 @@ def now_iso() -> str:
 
 def unknown_id_error(kind: str, wanted: str, known: list[str]) -> UnknownRunError:
     """An error for an unknown run/job id that lists the close matches."""
-    close = difflib.get_close_matches(str(wanted), known, n=5, cutoff=0.5)
+    close = close_matches(wanted, known, n=5, cutoff=0.5)
     close += [k for k in known if str(wanted) and str(wanted) in k and k not in close][:5]
     hint = f" Did you mean: {', '.join(close)}?" if close else (
         f" Known {kind}s: {', '.join(known[:5])}{' ...' if len(known) > 5 else ''}." if known
@@ -203,7 +204,7 @@ class Run:
 
 
 class RunStore:
-    """Runs on disk under ``root`` (default :func:`fer_core.config.data_dir`), indexed in SQLite.
+    """Runs on disk under ``root`` (default :func:`fer_core.paths.data_dir`), indexed in SQLite.
 
     Parameters
     ----------
@@ -212,7 +213,7 @@ class RunStore:
 
     def __init__(self, root: str | Path | None = None):
         if root is None:
-            from .config import data_dir
+            from .paths import data_dir
 
             root = data_dir()
         self.root = Path(root).resolve()
@@ -305,10 +306,10 @@ class RunStore:
                         _upsert_run(con, rec)
         if self.jobs_dir.is_dir():
             for d in sorted(self.jobs_dir.iterdir()):
-                rec = read_json(d / "job.json")
+                rec = read_json(d / JOB_FILE)
                 if isinstance(rec, dict) and rec.get("id") == d.name:
                     rec = dict(rec)
-                    rec.setdefault("progress", read_json(d / "progress.json"))
+                    rec.setdefault("progress", read_json(d / PROGRESS_FILE))
                     upsert_job(con, rec)
 
     def _record_from_folder(self, d: Path) -> dict[str, Any] | None:
@@ -317,14 +318,14 @@ class RunStore:
         rec = read_json(d / "run.json")
         if isinstance(rec, dict) and rec.get("id") == d.name:
             return rec
-        if not any((d / f).is_file() for f in ("config.toml", "model.keras", "metrics.json")):
+        if not any((d / f).is_file() for f in (CONFIG_FILE, MODEL_FILE, METRICS_FILE)):
             return None
         cfg = Run(d.name, "", "", "", "created", "", path=d).config()
-        metrics = read_json(d / "metrics.json", {}) or {}
+        metrics = read_json(d / METRICS_FILE, {}) or {}
         return {
             "id": d.name, "name": cfg.get("name") or d.name, "model": (cfg.get("model") or {}).get("name", ""),
             "dataset": str((cfg.get("data") or {}).get("path", "")),
-            "status": "done" if (d / "model.keras").is_file() else "failed",
+            "status": "done" if (d / MODEL_FILE).is_file() else "failed",
             "created": datetime.fromtimestamp(d.stat().st_mtime).astimezone().isoformat(timespec="seconds"),
             "test_accuracy": _float_or_none(metrics.get("accuracy")),
             "macro_f1": _float_or_none(metrics.get("macro_f1")), "config": cfg,
@@ -484,24 +485,24 @@ class RunStore:
             raise DataError(f"{src}: not a Keras 3 .keras archive ({exc}).") from None
         model = str((kcfg.get("config") or {}).get("name") or kcfg.get("class_name") or "imported")
         cfg: dict[str, Any] = {}
-        if (src.parent / "config.toml").is_file():
+        if (src.parent / CONFIG_FILE).is_file():
             import tomllib
 
             try:
-                cfg = tomllib.loads((src.parent / "config.toml").read_text(encoding="utf-8"))
+                cfg = tomllib.loads((src.parent / CONFIG_FILE).read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError):
                 cfg = {}
         cfg.setdefault("name", name or src.stem)
         cfg.setdefault("model", {"name": model})
         cfg.setdefault("data", {"path": "unknown"})
         folder = self._new_id((cfg.get("model") or {}).get("name") or model)
-        with atomic_path(folder / "model.keras", suffix=".keras") as tmp:
+        with atomic_path(folder / MODEL_FILE, suffix=".keras") as tmp:
             shutil.copyfile(src, tmp)
-        for extra in ("metrics.json", "history.json", "predictions.npz", "config.toml"):
+        for extra in (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE, CONFIG_FILE):
             if (src.parent / extra).is_file() and src.parent != folder:
                 with atomic_path(folder / extra) as tmp:
                     shutil.copyfile(src.parent / extra, tmp)
-        metrics = read_json(folder / "metrics.json", {}) or {}
+        metrics = read_json(folder / METRICS_FILE, {}) or {}
         m = cfg["model"] if isinstance(cfg["model"], Mapping) else {"name": str(cfg["model"])}
         d = cfg["data"] if isinstance(cfg["data"], Mapping) else {"path": str(cfg["data"])}
         rec = {"id": folder.name, "name": str(name or cfg["name"]), "model": str(m.get("name", model)),

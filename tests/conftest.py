@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Test-only job kinds (sleep_steps), imported on demand here and in every worker process.
+os.environ["FER_STUDIO_JOB_KINDS"] = "tests.jobkinds"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -28,7 +30,7 @@ def _studio_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fer2013_root():
     """The shared FER2013 image folders, or a clean skip when they are absent."""
-    from fer_core.config import shared_data_dir
+    from fer_core.paths import shared_data_dir
 
     base = shared_data_dir()
     root = base / "fer2013" if base else None

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from fer_core import CLASSES
-from fer_core.audit import AuditReport, _near_pairs, audit, hamming, phash
-from fer_core.config import shared_data_dir
+from fer_core.audit import AuditReport, audit, hamming, phash
+from fer_core.audit.hashing import near_pairs
+from fer_core.paths import shared_data_dir
 from fer_core.data import FERDataset
 from fer_core.errors import ConfigError, DataError
 
@@ -144,7 +145,7 @@ def test_multi_index_search_finds_exactly_the_brute_force_pairs(k):
         bits = rng.choice(64, rng.integers(0, k + 3), replace=False)
         copies.append(h ^ np.uint64(sum(1 << int(b) for b in bits)))
     hashes = np.concatenate([base, np.array(copies, np.uint64)])
-    got = _near_pairs(hashes, k, lambda f: None)
+    got = near_pairs(hashes, k, lambda f: None)
     d = hamming(hashes[:, None], hashes[None, :])
     i, j = np.nonzero(np.triu(d <= k, 1))
     expected = np.stack([i, j], axis=1)

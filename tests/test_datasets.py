@@ -1,4 +1,4 @@
-"""The dataset registry (fer_core.datasets): remembered across processes, atomic, validated."""
+"""The dataset registry (fer_core.data.registry): remembered across processes, atomic, validated."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import pytest
 
 from fer_core.data import write_fer2013_csv
 from fer_core.data.synthetic import make_synthetic
-from fer_core.datasets import (REGISTRY_FILE, get_dataset, list_datasets, register_dataset, registry_path,
+from fer_core.data.registry import (REGISTRY_FILE, get_dataset, list_datasets, register_dataset, registry_path,
                                unregister_dataset)
 from fer_core.errors import ConfigError, DataError
 
@@ -42,7 +42,7 @@ def test_register_list_get_unregister(tmp_path, csv_path):
 def test_registry_survives_a_new_process(tmp_path, csv_path):
     home = tmp_path / "home"
     register_dataset(csv_path, name="fer", options={"on_error": "skip"}, root=home)
-    code = ("import sys; from fer_core.datasets import list_datasets; "
+    code = ("import sys; from fer_core.data.registry import list_datasets; "
             "e = list_datasets(sys.argv[1])[0]; print(e.name, e.options['on_error'], e.path)")
     out = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from fer_core.errors import ConfigError, DataError
-from fer_core.jobs import DIED_REASON, JobManager, _boot_id, _proc_stat
+from fer_core.jobs import DIED_REASON, JobManager
+from fer_core.jobs.liveness import _boot_id, _proc_stat
 from fer_core.runs import RunStore, UnknownRunError
 
 ROOT = Path(__file__).resolve().parent.parent

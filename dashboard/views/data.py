@@ -7,10 +7,10 @@ import streamlit as st
 from dashboard import charts, state, tables
 from dashboard.images import enlarge
 from fer_core.audit import audit
-from fer_core.config import data_dir
+from fer_core.paths import data_dir
 from fer_core.data import load_dataset
 from fer_core.data.sources import extract_zip
-from fer_core.datasets import register_dataset
+from fer_core.data.registry import register_dataset
 from fer_core.errors import FERError
 from fer_core.io import atomic_write_bytes
 

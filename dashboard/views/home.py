@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, state, tables
-from fer_core.config import PROJECT_ROOT
+from fer_core.paths import PROJECT_ROOT
 from fer_core.errors import FERError
 from fer_core.jobs import JobManager
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python experiments/bench/load_fer2013.py [PATH]
 
-Uses a fresh temporary FER_STUDIO_HOME so the first load really decodes. Target on the 2-core
-machine: < 30 s cold, < 3 s from cache.
+Uses a fresh temporary FER_STUDIO_HOME so the first load really decodes. Target on two CPU
+cores: < 30 s cold, < 3 s from cache.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def main() -> None:
     os.environ["FER_STUDIO_HOME"] = tempfile.mkdtemp(prefix="fer_bench_")
-    from fer_core.config import shared_data_dir
+    from fer_core.paths import shared_data_dir
     from fer_core.data import load_dataset
 
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else (shared_data_dir() or Path("missing")) / "fer2013"

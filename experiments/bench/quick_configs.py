@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from fer_core.run_files import METRICS_FILE  # noqa: E402
 from fer_core.training.config import resolve_path  # noqa: E402
 
 
@@ -58,7 +59,7 @@ def run_one(cfg: Path, run_dir: Path, overrides: dict[str, str]) -> dict:
     minutes = round((time.perf_counter() - t0) / 60, 1)
     if proc.returncode != 0:
         return {"config": cfg.name, "failed": proc.stderr.strip().splitlines()[-5:], "minutes": minutes}
-    m = json.loads((run_dir / "metrics.json").read_text())
+    m = json.loads((run_dir / METRICS_FILE).read_text())
     return {"config": cfg.name, "data": data_path, "minutes": minutes,
             "epochs": m.get("epochs_completed"), "accuracy": m.get("accuracy"),
             "macro_f1": m.get("macro_f1"), "n_train": m.get("n_train"), "n_test": m.get("n_test"),

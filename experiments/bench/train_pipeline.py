@@ -44,12 +44,13 @@ def main(argv=None) -> int:
     import keras
     import tensorflow as tf
 
-    from fer_core.config import shared_data_dir
+    from fer_core.paths import shared_data_dir
     from fer_core.data import load_dataset
     from fer_core.models import create_model
     from fer_core.training.config import AugmentSpec
     from fer_core.training.pipeline import ArrayPipeline, build_augmenter
-    from fer_core.training.prepare import stratified_subset, to_model_input
+    from fer_core.evaluation.predict import to_model_input
+    from fer_core.training.prepare import stratified_subset
 
     shared = shared_data_dir()
     if shared and (shared / "fer2013" / "train").is_dir():
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     else:
         ds = load_dataset(f"synthetic:n={args.n}").split("train")
     idx = stratified_subset(ds.labels, args.n, seed=0)
-    x = to_model_input(ds.images[idx], 48, 1)
+    x = to_model_input(ds.images[idx], (48, 48, 1), dtype=np.uint8)
     y = np.eye(7, dtype=np.float32)[ds.labels[idx]]
     n = len(x)
     xf = x.astype(np.float32)

@@ -44,7 +44,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_robustness(args: argparse.Namespace) -> int:
     from ..evaluation import predict_probs
     from ..evaluation.evaluate import model_classes
-    from ..evaluation.metrics import align_labels
+    from ..evaluation.alignment import align_labels
     from ..robustness import sweep
 
     ds, model, classes = _data_and_model(args)

@@ -9,7 +9,7 @@ from .common import add_json_option, emit_json, text_printer
 
 
 def cmd_bench_train(args: argparse.Namespace) -> int:
-    from ..config import data_dir
+    from ..paths import data_dir
     from ..io import atomic_write_json
     from ..models import list_models
 

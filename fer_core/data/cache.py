@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import cache_dir
+from ..paths import cache_dir
 from ..errors import DataError
 from ..io import atomic_path
 from .dataset import FERDataset, LoadIssue

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .dataset import FERDataset, LoadIssue
-from .images import to_grey, to_rgb
+from .images import check_image, to_grey, to_rgb
 
 #: Detection methods :class:`FaceDetector` knows.
 METHODS: tuple[str, ...] = ("haar", "mtcnn")
@@ -47,30 +47,6 @@ class Face:
 
 
 # -- validation ---------------------------------------------------------------
-def _check_image(image: Any, caller: str) -> np.ndarray:
-    """Return ``image`` as a uint8 array of shape (h, w) or (h, w, 3); (h, w, 1) is squeezed."""
-    if not isinstance(image, np.ndarray):
-        raise DataError(
-            f"{caller} expects a numpy array, got {type(image).__name__}. "
-            "Decode the file first (e.g. with PIL or cv2.imdecode)."
-        )
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    if image.dtype != np.uint8:
-        raise DataError(
-            f"{caller} expects a uint8 image, got dtype {image.dtype}. "
-            "Convert with np.clip(x, 0, 255).astype(np.uint8) (scale floats in [0, 1] by 255 first)."
-        )
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
-        raise DataError(
-            f"{caller} expects a grey image of shape (h, w) or an RGB image of shape (h, w, 3), "
-            f"got shape {image.shape}. Drop an alpha channel with image[..., :3]; pass one image, not a batch."
-        )
-    if image.size == 0:
-        raise DataError(f"{caller} got an empty image of shape {image.shape}.")
-    return image
-
-
 def _check_method(method: str) -> str:
     if method not in METHODS:
         raise ConfigError(f"Unknown face detection method {method!r}; expected one of {METHODS}.")
@@ -189,7 +165,7 @@ class FaceDetector:
         -------
         list of Face, sorted by box area (largest first), then by score; ``[]`` when none is found.
         """
-        image = _check_image(image, "FaceDetector.detect")
+        image = check_image(image, "FaceDetector.detect")
         with self._lock:
             faces = self._detect_haar(image) if self.method == "haar" else self._detect_mtcnn(image)
         faces = [f for f in faces if f.box[2] >= self.min_size and f.box[3] >= self.min_size]
@@ -289,7 +265,7 @@ def crop_face(
     geometry: the part of the region that lies outside the image is filled by replicating the
     image's edge pixels (so the face stays centred); the box must overlap the image.
     """
-    image = _check_image(image, "crop_face")
+    image = check_image(image, "crop_face")
     x, y, w, h = _check_box(face)
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
         raise ConfigError(f"margin must be a number >= 0 (a fraction of the box), got {margin!r}.")

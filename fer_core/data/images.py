@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -21,6 +22,8 @@ MAX_PIXELS = 64_000_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 #: Background that transparent pixels are composited onto (white, as most viewers show them).
 ALPHA_BACKGROUND = 255
+#: ITU-R 601 luma weights of red, green and blue (PIL's "L" mode): grey = R*0.299 + G*0.587 + B*0.114.
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -128,11 +131,50 @@ def _to_array(im: Image.Image, color: str) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
+def check_uint8(a: Any, caller: str, what: str = "pixels") -> np.ndarray:
+    """``a`` as an ndarray of dtype uint8, or DataError saying how to convert it."""
+    a = np.asarray(a) if not isinstance(a, np.ndarray) else a
+    if a.dtype != np.uint8:
+        raise DataError(
+            f"{caller} expects uint8 {what}, got dtype {a.dtype}. Convert with "
+            "np.clip(x, 0, 255).astype(np.uint8) (scale floats in [0, 1] by 255 first)."
+        )
+    return a
+
+
+def check_image(image: Any, caller: str, *, squeeze: bool = True, min_side: int = 1, arrays_only: bool = True,
+                batch_hint: str = "pass one image, not a batch") -> np.ndarray:
+    """One uint8 image of shape (h, w) grey or (h, w, 3) RGB, each side >= ``min_side``, or DataError.
+
+    A (h, w, 1) image is squeezed to (h, w), or kept as it is when ``squeeze`` is False. Only a
+    numpy array is accepted unless ``arrays_only`` is False (then nested lists are converted).
+    ``batch_hint`` ends the message for a wrong shape (e.g. which function takes a batch).
+    """
+    if arrays_only and not isinstance(image, np.ndarray):
+        raise DataError(
+            f"{caller} expects a numpy array, got {type(image).__name__}. "
+            "Decode the file first (e.g. with PIL or cv2.imdecode)."
+        )
+    img = check_uint8(image, caller)
+    if squeeze and img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[-1] not in ((3,) if squeeze else (1, 3))):
+        raise DataError(
+            f"{caller} expects one image of shape (h, w) grey or (h, w, 3) RGB, got shape {img.shape}. "
+            f"Drop an alpha channel with image[..., :3]; {batch_hint}."
+        )
+    if img.size == 0:
+        raise DataError(f"{caller} got an empty image of shape {img.shape}.")
+    if min(img.shape[:2]) < min_side:
+        raise DataError(f"{caller} expects an image at least {min_side}x{min_side}, got shape {img.shape}.")
+    return img
+
+
 def to_grey(images: np.ndarray) -> np.ndarray:
     """RGB (..., h, w, 3) to greyscale (..., h, w) with ITU-R 601 weights; grey passes through."""
     images = np.asarray(images)
     if images.ndim >= 3 and images.shape[-1] == 3:
-        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        weights = np.array(LUMA_WEIGHTS, dtype=np.float32)
         return np.clip(np.rint(images.astype(np.float32) @ weights), 0, 255).astype(np.uint8)
     return images
 

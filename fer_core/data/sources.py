@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..config import data_dir
+from ..paths import data_dir
 from ..errors import DataError
 from .cache import cached
 from .dataset import FERDataset

@@ -12,7 +12,6 @@ differ only inside :func:`feature_boxes` ``["mouth"]``.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,8 +21,9 @@ import cv2
 import numpy as np
 
 from .. import CLASSES
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from .dataset import SPLITS, FERDataset
+from .images import LUMA_WEIGHTS
 
 __all__ = [
     "CLASS_TABLE",
@@ -174,10 +174,7 @@ def sample_face_params(
     noise : scales the Gaussian pixel noise (0 turns it off)
     """
     if cls not in CLASS_TABLE:
-        hint = difflib.get_close_matches(str(cls), CLASSES, n=1)
-        raise ConfigError(
-            f"Unknown class {cls!r}; expected one of {CLASSES}" + (f" (did you mean {hint[0]!r}?)" if hint else "") + "."
-        )
+        raise ConfigError(f"Unknown class {cls!r}; expected one of {CLASSES}{did_you_mean(cls, CLASSES)}.")
     mask = np.isin(_OWNER, _check_vary(vary))
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
     return _sample(CLASSES.index(cls), rng, mask, bool(rgb), _check_noise(noise))
@@ -241,7 +238,6 @@ def _palette(colours: np.ndarray, t: float) -> np.ndarray:
 _SHIFT = 4  # fixed-point bits for sub-pixel drawing
 _ONE = 1 << _SHIFT
 _AA = cv2.LINE_AA
-_LUMA = (0.299, 0.587, 0.114)
 
 
 def render_face(params: FaceParams, size: int = 48, rng: np.random.Generator | int | None = None) -> np.ndarray:
@@ -276,7 +272,7 @@ def _render(p: FaceParams, size: int, rng: np.random.Generator) -> np.ndarray:
         """An RGB colour times ``f`` as a drawing colour (its luminance for greyscale)."""
         if rgb:
             return (min(c[0] * f, 255.0), min(c[1] * f, 255.0), min(c[2] * f, 255.0))
-        return (min((c[0] * _LUMA[0] + c[1] * _LUMA[1] + c[2] * _LUMA[2]) * f, 255.0),)
+        return (min((c[0] * LUMA_WEIGHTS[0] + c[1] * LUMA_WEIGHTS[1] + c[2] * LUMA_WEIGHTS[2]) * f, 255.0),)
 
     def pt(x: float, y: float) -> tuple[int, int]:
         return int(x * kf + 0.5), int(y * kf + 0.5)
@@ -608,11 +604,8 @@ def _check_vary(vary) -> tuple[str, ...]:
         raise ConfigError(f"vary must be a sequence of feature names from {FEATURES}, got {vary!r}.") from None
     for f in vary:
         if f not in FEATURES:
-            hint = difflib.get_close_matches(str(f), FEATURES, n=1)
-            raise ConfigError(
-                f"Unknown feature {f!r} in vary; expected a subset of {FEATURES}"
-                + (f" (did you mean {hint[0]!r}?)" if hint else "") + "."
-            )
+            raise ConfigError(f"Unknown feature {f!r} in vary; expected a subset of {FEATURES}"
+                              f"{did_you_mean(f, FEATURES)}.")
     return vary
 
 
@@ -632,11 +625,8 @@ def _check_balance(balance) -> np.ndarray:
     w = np.zeros(len(CLASSES))
     for c, v in balance.items():
         if c not in CLASSES:
-            hint = difflib.get_close_matches(str(c), CLASSES, n=1)
-            raise ConfigError(
-                f"Unknown class {c!r} in balance; expected names from {CLASSES}"
-                + (f" (did you mean {hint[0]!r}?)" if hint else "") + "."
-            )
+            raise ConfigError(f"Unknown class {c!r} in balance; expected names from {CLASSES}"
+                              f"{did_you_mean(c, CLASSES)}.")
         if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v < 0:
             raise ConfigError(f"balance weight for {c!r} must be a finite number >= 0, got {v!r}.")
         w[CLASSES.index(c)] = float(v)

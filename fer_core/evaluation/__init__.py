@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from .ensemble import ENSEMBLE_KIND, Ensemble, load_ensemble, resolve_member, save_ensemble
 from .evaluate import evaluate_model, model_classes
-from .metrics import (ECE_BINS, MAX_CURVE_POINTS, EvalReport, align_classes, align_labels, check_predictions,
-                      confused_pairs, evaluate_predictions, evaluate_probs, expected_calibration_error, mcnemar,
-                      most_confident_mistakes, paired_bootstrap, per_image)
+from .alignment import align_classes, align_labels
+from .calibration import ECE_BINS, expected_calibration_error
+from .checks import check_predictions
+from .metrics import evaluate_predictions, evaluate_probs
+from .mistakes import confused_pairs, most_confident_mistakes, per_image
+from .report import MAX_CURVE_POINTS, EvalReport
+from .significance import mcnemar, paired_bootstrap
 from .predict import (SHIFT_PX, TTA_MODES, augment, model_input_shape, num_classes, parse_tta, predict_probs,
                       to_model_input, tta_views)
 

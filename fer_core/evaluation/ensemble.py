@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..io import atomic_write_json
+from ..run_files import MODEL_FILE
 from .predict import Progress, check_images, num_classes, parse_tta, predict_probs
 
 __all__ = ["ENSEMBLE_KIND", "Ensemble", "load_ensemble", "resolve_member", "save_ensemble"]
@@ -209,8 +210,8 @@ def resolve_member(ref: str, base: str | Path | None = None) -> Any:
     p = Path(ref)
     candidates = [p] if p.is_absolute() else ([Path(base) / p] if base is not None else []) + [p]
     for c in candidates:
-        if c.is_dir() and (c / "model.keras").is_file():
-            c = c / "model.keras"
+        if c.is_dir() and (c / MODEL_FILE).is_file():
+            c = c / MODEL_FILE
         if c.is_file():
             import keras
 

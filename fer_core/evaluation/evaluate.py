@@ -14,7 +14,9 @@ from typing import Any, Sequence
 
 from .. import CLASSES
 from ..errors import ConfigError, DataError
-from .metrics import EvalReport, align_labels, evaluate_probs
+from .alignment import align_labels
+from .metrics import evaluate_probs
+from .report import EvalReport
 from .predict import Progress, num_classes, parse_tta, predict_probs
 
 __all__ = ["evaluate_model", "model_classes"]

@@ -6,7 +6,6 @@ model by name and :func:`model_info` describes one without building it.
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 import inspect
@@ -14,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..errors import ConfigError
+from ..errors import ConfigError, close_matches
 
 #: Name of the Identity layer every registered model puts right after its last spatial conv
 #: block, so Grad-CAM finds it in a freshly built or a reloaded ``.keras`` model alike.
@@ -151,29 +150,40 @@ def create_model(name: str, input_shape=DEFAULT_INPUT_SHAPE, num_classes=DEFAULT
         input_shape=input_shape, num_classes=num_classes, weights=weights, **kw)
 
 
-def find_cam_layer(model) -> str:
+def spatial_layers(model: Any) -> list[str]:
+    """Names of the layers with a 4-D (batch, h, w, c) output and h, w > 1, input-side first."""
+    names = []
+    for layer in model.layers:
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # unbuilt or shared layers have no single output
+            continue
+        if len(shape) == 4 and (shape[1] or 2) > 1 and (shape[2] or 2) > 1 and layer.name != "image":
+            names.append(layer.name)
+    return names
+
+
+def find_cam_layer(model: Any) -> str:
     """Name of the Grad-CAM layer of a (possibly reloaded) model.
 
-    ``"cam_features"`` when present, else the last layer with a 4-D output.
+    ``"cam_features"`` when present, else the last layer with a spatial 4-D output (see
+    :func:`spatial_layers`).
     """
     names = [layer.name for layer in model.layers]
     if CAM_LAYER in names:
         return CAM_LAYER
-    for layer in reversed(model.layers):
-        try:
-            rank = len(layer.output.shape)
-        except (AttributeError, ValueError):  # unbuilt or shared layers have no single output
-            continue
-        if rank == 4:
-            return layer.name
-    raise ConfigError(f"Model {model.name!r} has no layer with a 4-D output to explain with Grad-CAM.")
+    spatial = spatial_layers(model)
+    if not spatial:
+        raise ConfigError(f"Model {model.name!r} has no layer with a spatial (batch, h, w, c) output; "
+                          "Grad-CAM needs one. Use method='occlusion' instead.")
+    return spatial[-1]
 
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str):
         raise ConfigError(f"Model name must be a str, got {type(name).__name__} {name!r}.")
     if name not in _ENTRYPOINTS:
-        close = difflib.get_close_matches(name, list(_ENTRYPOINTS), n=5, cutoff=0.5)
+        close = close_matches(name, _ENTRYPOINTS, n=5, cutoff=0.5)
         hint = f"Did you mean {', '.join(repr(c) for c in close)}? " if close else ""
         raise ConfigError(
             f"Unknown model {name!r}. {hint}Registered models: {', '.join(list_models())}.")

@@ -24,13 +24,13 @@ the names of :data:`CORRUPTIONS`.
 """
 from __future__ import annotations
 
-import difflib
 import zlib
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..data.images import check_image as _check_image, check_uint8
+from ..errors import ConfigError, DataError, did_you_mean
 from . import occluders, ops
 
 __all__ = [
@@ -242,9 +242,8 @@ def describe(name: str) -> str:
 def _check_name(name: Any) -> str:
     if isinstance(name, str) and name in CORRUPTIONS:
         return name
-    hint = difflib.get_close_matches(str(name), list(CORRUPTIONS), n=1)
     raise ConfigError(
-        f"Unknown corruption {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        f"Unknown corruption {name!r}{did_you_mean(name, CORRUPTIONS)}"
         + f"; expected one of {tuple(CORRUPTIONS)}."
     )
 
@@ -275,9 +274,8 @@ def resolve_names(names: str | Iterable[str] | None) -> tuple[str, ...]:
         elif isinstance(n, str) and n in CORRUPTIONS:
             chosen.add(n)
         else:
-            hint = difflib.get_close_matches(str(n), [*CORRUPTIONS, *SUBSETS, "all"], n=1)
             raise ConfigError(
-                f"Unknown corruption {n!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                f"Unknown corruption {n!r}{did_you_mean(n, [*CORRUPTIONS, *SUBSETS, 'all'])}"
                 + f"; expected one of {tuple(CORRUPTIONS)}, a subset {tuple(SUBSETS)} or 'all'."
             )
     if not chosen:
@@ -308,27 +306,10 @@ def make_rng(seed: Any, name: str = "") -> np.random.Generator:
     raise ConfigError(f"seed must be an int >= 0 or a numpy Generator, got {seed!r}.")
 
 
-def _check_pixels(a: Any, caller: str, what: str) -> np.ndarray:
-    a = np.asarray(a) if not isinstance(a, np.ndarray) else a
-    if a.dtype != np.uint8:
-        raise DataError(
-            f"{caller} expects uint8 {what}, got dtype {a.dtype}. Convert with "
-            "np.clip(x, 0, 255).astype(np.uint8) (scale floats in [0, 1] by 255 first)."
-        )
-    return a
-
-
 def check_image(image: Any, caller: str = "corrupt") -> np.ndarray:
     """One uint8 image of shape (h, w), (h, w, 1) or (h, w, 3), each side >= 8, or DataError."""
-    img = _check_pixels(image, caller, "pixels")
-    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[-1] not in (1, 3)):
-        raise DataError(
-            f"{caller} expects one image of shape (h, w) or (h, w, 3), got shape {img.shape}. "
-            "Drop an alpha channel with image[..., :3]; use corrupt_batch for a batch."
-        )
-    if min(img.shape[:2]) < MIN_SIDE:
-        raise DataError(f"{caller} expects an image at least {MIN_SIDE}x{MIN_SIDE}, got shape {img.shape}.")
-    return img
+    return _check_image(image, caller, squeeze=False, min_side=MIN_SIDE, arrays_only=False,
+                        batch_hint="use corrupt_batch for a batch")
 
 
 def check_batch(images: Any, caller: str = "corrupt_batch", allow_float: bool = False) -> np.ndarray:
@@ -338,7 +319,7 @@ def check_batch(images: Any, caller: str = "corrupt_batch", allow_float: bool = 
     """
     a = np.asarray(images) if not isinstance(images, np.ndarray) else images
     if not (allow_float and np.issubdtype(a.dtype, np.floating)):
-        a = _check_pixels(a, caller, "images")
+        a = check_uint8(a, caller, "images")
     if a.ndim not in (3, 4) or (a.ndim == 4 and a.shape[-1] not in (1, 3)):
         raise DataError(
             f"{caller} expects a batch of shape (n, h, w), (n, h, w, 1) or (n, h, w, 3), got shape {a.shape}. "

@@ -13,9 +13,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..data.images import LUMA_WEIGHTS
+
 _MAX_CHANNELS = 512  # CV_CN_MAX
 _BORDER = cv2.BORDER_REFLECT_101
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_LUMA = np.array(LUMA_WEIGHTS, np.float32)
 
 
 def side(x: np.ndarray) -> float:

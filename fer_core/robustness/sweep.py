@@ -9,7 +9,6 @@ relative drop ``(clean - mCA) / clean``, and the mean accuracy of each corruptio
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..io import jsonable
 from .corruptions import MAX_SEVERITY, SUBSETS, check_batch, corrupt_batch, resolve_names, subset_of
 
 __all__ = ["SweepResult", "stratified_sample", "summarise", "sweep"]
@@ -67,8 +67,8 @@ class SweepResult:
             "corruptions": list(self.corruptions),
             "severities": [int(s) for s in self.severities],
             "indices": [int(i) for i in self.indices],
-            "table": _records(self.table),
-            "summary": _records(self.summary),
+            "table": jsonable(self.table),
+            "summary": jsonable(self.summary),
         }
 
     @classmethod
@@ -85,18 +85,6 @@ class SweepResult:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"Not a saved SweepResult (from SweepResult.to_dict): {e!r}.") from None
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return None if not math.isfinite(float(v)) else float(v)
-    return v
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict("records")]
 
 
 # -- sampling ------------------------------------------------------------------------------

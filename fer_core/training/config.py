@@ -19,22 +19,21 @@ A configuration is a TOML file (or a dict of the same shape)::
     flip = true
 
 Relative paths (``data.path``, ``data.ferplus``, ``model.weights``) resolve against the project
-root (the folder holding ``fer_core/``, e.g. ``/work/main``), never against the config file or
+root (the folder holding ``fer_core/``), never against the config file or
 the working directory, so ``../shared/data/fer2013`` means the shared data beside the checkout.
 Every field is checked once, here; a bad one raises :class:`~fer_core.errors.ConfigError` naming
 the field (``train.lr``), the value received and what is accepted.
 """
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import PROJECT_ROOT
-from ..errors import ConfigError
+from ..paths import PROJECT_ROOT
+from ..errors import ConfigError, close_matches, did_you_mean
 from ..io import atomic_write_text
 
 FORMATS = ("auto", "synthetic", "fer2013-csv", "folders", "oahega")
@@ -122,7 +121,7 @@ class TrainSpec:
         session of a resumed run (None = no limit)
     steps_per_execution : batches run per call into TensorFlow (Keras ``steps_per_execution``):
         fewer Python round trips; progress, cancellation and the time limit are checked once per
-        call. Default 1: 4 and 8 were not measurably faster on 2 cores (README, bench train)
+        call. Default 1; a larger value pays only where ``python -m fer_core bench train`` shows it
     """
 
     epochs: int = 30
@@ -271,7 +270,7 @@ def _check_keys(raw: Mapping[str, Any], valid: set[str], prefix: str, where: str
     unknown = [k for k in raw if k not in valid]
     if unknown:
         key = unknown[0]
-        close = difflib.get_close_matches(str(key), sorted(valid), n=1)
+        close = close_matches(key, sorted(valid))
         hint = f" (did you mean {prefix}{close[0]!r}?)" if close else ""
         raise ConfigError(
             f"{where}: unknown key {prefix}{key!r}{hint}. Valid keys{' in [' + prefix[:-1] + ']' if prefix else ''}: "
@@ -317,9 +316,7 @@ def _choice(name: str, v: Any, choices: tuple[str, ...], *, optional: bool = Fal
     if v is None and optional:
         return None
     if v not in choices:
-        close = difflib.get_close_matches(str(v), choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {v!r}{hint}.")
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {v!r}{did_you_mean(v, choices)}.")
     return v
 
 
@@ -427,8 +424,7 @@ def _check_model_name(name: str) -> None:
         return
     names = list_models()
     if name not in names:
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        hint = did_you_mean(name, names, n=3, cutoff=0.5)
         raise ConfigError(f"model.name must be a registered model, got {name!r}{hint}. "
                           f"Registered: {', '.join(names)}.")
 

@@ -26,6 +26,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io import atomic_path, atomic_write_json
+from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
+                         MODEL_FILE, PREDICTIONS_FILE, STATE_FILE)
 from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
 from .pipeline import ArrayPipeline, build_augmenter
 from .prepare import TrainingData, prepare_data
@@ -90,15 +92,15 @@ def train(
     import keras
 
     keras.utils.set_random_seed(cfg.train.seed)
-    ckpt = run_dir / "checkpoint.keras"
+    ckpt = run_dir / CHECKPOINT_FILE
     if state["epoch"] > 0:
         model = keras.models.load_model(ckpt, compile=True)
         _check_resumed_model(model, cfg, data)
     else:
         model = _build(cfg, data, model_fn)
         _compile(model, cfg)
-    model.jit_compile = False  # XLA was never faster on these CPUs (field notes)
-    dump_config(cfg, run_dir / "config.toml")
+    model.jit_compile = False  # no XLA: it does not speed these models up on CPU
+    dump_config(cfg, run_dir / CONFIG_FILE)
 
     t = cfg.train
     train_pipe = ArrayPipeline(data.x_train, data.y_train, data.w_train, batch_size=t.batch_size,
@@ -158,7 +160,7 @@ def train(
         improved = row["val_accuracy"] > state["best_val_accuracy"]
         if improved:
             state.update(best_val_accuracy=row["val_accuracy"], best_epoch=epoch + 1, wait=0, lr_wait=0)
-            _save_model(model, run_dir / "model.keras")
+            _save_model(model, run_dir / MODEL_FILE)
         else:
             state["wait"] += 1
             state["lr_wait"] += 1
@@ -169,18 +171,18 @@ def train(
             reason = "early_stopping"
         state["status"] = reason or ("completed" if epoch + 1 == t.epochs else "running")
         _save_model(model, ckpt)
-        atomic_write_json(run_dir / "state.json", state)
-        atomic_write_json(run_dir / "history.json", state["history"])
+        atomic_write_json(run_dir / STATE_FILE, state)
+        atomic_write_json(run_dir / HISTORY_FILE, state["history"])
         monitor.end_epoch(seconds, t.epochs - epoch - 1)
         emit(phase="training", epoch=epoch + 1, batch=train_pipe.batches, loss=row["loss"],
              accuracy=row["accuracy"], images_per_s=row["images_per_s"], eta_s=monitor.eta(epoch + 1, 0),
              val_accuracy=row["val_accuracy"], event="epoch_end", message=f"epoch {epoch + 1}/{t.epochs} done")
     reason = reason or "completed"
     state["status"] = reason
-    atomic_write_json(run_dir / "state.json", state)
-    atomic_write_json(run_dir / "history.json", state["history"])
+    atomic_write_json(run_dir / STATE_FILE, state)
+    atomic_write_json(run_dir / HISTORY_FILE, state["history"])
 
-    best_path = run_dir / "model.keras"
+    best_path = run_dir / MODEL_FILE
     if best_path.is_file():
         model.load_weights(best_path)
     else:  # stopped before the first epoch ended: keep what there is, clearly marked
@@ -201,18 +203,18 @@ def _fresh_state(cfg: TrainConfig) -> dict:
 
 
 def _start_state(cfg: TrainConfig, run_dir: Path, resume: bool) -> dict:
-    state_path, ckpt = run_dir / "state.json", run_dir / "checkpoint.keras"
+    state_path, ckpt = run_dir / STATE_FILE, run_dir / CHECKPOINT_FILE
     if not resume:
-        busy = [p.name for p in (state_path, run_dir / "metrics.json") if p.exists()]
+        busy = [p.name for p in (state_path, run_dir / METRICS_FILE) if p.exists()]
         if busy:
             raise ConfigError(f"run folder {run_dir} already holds a run ({', '.join(busy)}); pass "
                               "resume=True (--resume) to continue it, or give a new run folder.")
         return _fresh_state(cfg)
     if not (state_path.is_file() and ckpt.is_file()):
-        for stale in ("model.keras", "metrics.json", "predictions.npz"):  # from a run killed in epoch 1
+        for stale in (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE):  # from a run killed in epoch 1
             (run_dir / stale).unlink(missing_ok=True)
         return _fresh_state(cfg)
-    old_cfg_path = run_dir / "config.toml"
+    old_cfg_path = run_dir / CONFIG_FILE
     if old_cfg_path.is_file():
         diffs = _config_diff(load_config(old_cfg_path), cfg)
         if diffs:
@@ -345,10 +347,10 @@ def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir:
         if has.any():
             metrics["ferplus_majority_accuracy"] = float((pred[has] == data.soft_eval[has].argmax(1)).mean())
             metrics["n_ferplus"] = int(has.sum())
-    with atomic_path(run_dir / "predictions.npz", suffix=".npz") as tmp:
+    with atomic_path(run_dir / PREDICTIONS_FILE, suffix=".npz") as tmp:
         np.savez(tmp, probs=probs, labels=labels.astype(np.int64), sources=data.sources_eval.astype(str),
                  classes=np.asarray(data.classes, dtype=str), split=np.asarray(data.eval_split))
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    atomic_write_json(run_dir / METRICS_FILE, metrics)
     return metrics
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..evaluation.predict import to_model_input
 from .config import TrainConfig, resolve_path
 from .imbalance import class_weights, resample
 
@@ -122,15 +123,6 @@ def stratified_subset(labels: np.ndarray, limit: int, seed: int = 0) -> np.ndarr
     return np.sort(np.concatenate(picked))
 
 
-def to_model_input(images: np.ndarray, size: int, channels: int) -> np.ndarray:
-    """Convert uint8 images (n, h, w[, 3]) to (n, size, size, channels) uint8."""
-    from ..data import resize_batch, to_grey, to_rgb
-
-    images = to_grey(images) if channels == 1 else to_rgb(images)
-    images = resize_batch(images, size)
-    return images[..., None] if channels == 1 else images
-
-
 def _targets(labels: np.ndarray, soft: np.ndarray | None, n_classes: int) -> np.ndarray:
     """One-hot rows, replaced by vote distributions where ``soft`` has votes."""
     y = np.eye(n_classes, dtype=np.float32)[labels]
@@ -217,12 +209,12 @@ def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
     }
     return TrainingData(
         classes=classes,
-        x_train=to_model_input(x_train, size, ch),
+        x_train=to_model_input(x_train, (size, size, ch), dtype=np.uint8),
         y_train=_targets(lab_train, soft_train, C),
         w_train=None if w_train is None else w_train.astype(np.float32),
-        x_val=to_model_input(val.images, size, ch),
+        x_val=to_model_input(val.images, (size, size, ch), dtype=np.uint8),
         labels_val=val.labels,
-        x_eval=to_model_input(test.images, size, ch),
+        x_eval=to_model_input(test.images, (size, size, ch), dtype=np.uint8),
         labels_eval=test.labels,
         sources_eval=test.sources,
         soft_eval=test.soft_labels,

@@ -1,6 +1,6 @@
 """Registered datasets: the ones the user pointed FER Studio at, remembered across restarts.
 
-The registry is one JSON file, ``<data_dir>/datasets.json`` (see :func:`fer_core.config.data_dir`)::
+The registry is one JSON file, ``<data_dir>/datasets.json`` (see :func:`fer_core.paths.data_dir`)::
 
     {"version": 1, "datasets": [{"name": "fer2013", "path": "/data/fer2013", "format": "auto",
                                  "options": {}, "added": "2026-11-22T03:15:00+01:00"}, ...]}
@@ -15,15 +15,14 @@ file. The embedded synthetic set is not stored: it is always available as ``"syn
 """
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError, DataError
-from .io import atomic_write_json
+from ..errors import ConfigError, DataError, close_matches
+from ..io import atomic_write_json
 
 __all__ = ["DatasetEntry", "REGISTRY_FILE", "get_dataset", "list_datasets", "register_dataset",
            "registry_path", "unregister_dataset"]
@@ -62,15 +61,15 @@ class DatasetEntry:
 
     def load(self, **kwargs: Any):
         """The dataset, via :func:`fer_core.data.load_dataset` (``kwargs`` override ``options``)."""
-        from .data import load_dataset
+        from .sources import load_dataset
 
         return load_dataset(self.path, self.format, **{**self.options, **kwargs})
 
 
 def registry_path(root: str | Path | None = None) -> Path:
-    """``<root>/datasets.json``; ``root`` defaults to :func:`fer_core.config.data_dir`."""
+    """``<root>/datasets.json``; ``root`` defaults to :func:`fer_core.paths.data_dir`."""
     if root is None:
-        from .config import data_dir
+        from ..paths import data_dir
 
         root = data_dir()
     return Path(root) / REGISTRY_FILE
@@ -112,7 +111,7 @@ def get_dataset(name: str, root: str | Path | None = None) -> DatasetEntry:
         if e.name == name:
             return e
     names = [e.name for e in entries]
-    close = difflib.get_close_matches(str(name), names, n=3)
+    close = close_matches(name, names, n=3)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else (
         f" Registered: {', '.join(map(repr, names))}." if names else " No dataset is registered yet.")
     raise DataError(f"No registered dataset named {name!r}.{hint}")
@@ -147,7 +146,7 @@ def register_dataset(
     format : one of :data:`FORMATS`
     options : keyword options for ``load_dataset`` (JSON-serialisable)
     replace : overwrite an entry of the same name instead of raising
-    root : data directory (default :func:`fer_core.config.data_dir`)
+    root : data directory (default :func:`fer_core.paths.data_dir`)
 
     Returns
     -------
@@ -169,7 +168,7 @@ def register_dataset(
     except (TypeError, ValueError):
         raise ConfigError(f"options must be JSON-serialisable keyword options for load_dataset, got {opts!r}.") from None
     name = _check_name(name if name is not None else (p.stem if p.is_file() else p.name))
-    from .runs import file_lock, now_iso
+    from ..runs import file_lock, now_iso
 
     reg = registry_path(root)
     with file_lock(reg.parent / ".datasets.lock"):
@@ -186,7 +185,7 @@ def register_dataset(
 
 def unregister_dataset(name: str, root: str | Path | None = None) -> None:
     """Forget a registered dataset (its files are left alone); DataError when there is none."""
-    from .runs import file_lock
+    from ..runs import file_lock
 
     reg = registry_path(root)
     with file_lock(reg.parent / ".datasets.lock"):

@@ -1,217 +1,31 @@
-"""Background jobs: training (and later evaluation, robustness) in separate OS processes.
-
-A job is a record ``root/jobs/<job_id>/job.json`` (mirrored in ``index.sqlite``) plus a worker
-process ``python -m fer_core.jobs worker JOB_ID`` started in its own session, never a thread of the
-dashboard, so the dashboard can restart and lose nothing. Files of one job::
-
-    jobs/<job_id>/job.json       status, pid (+ its start time and the boot id), error, ...
-    jobs/<job_id>/progress.json  the latest progress event, rewritten atomically at every event
-    jobs/<job_id>/heartbeat      touched every few seconds by a live worker
-    jobs/<job_id>/log.txt        the worker's stdout and stderr
-    jobs/<job_id>/cancel         flag file: the worker's ``should_stop()`` returns True once it exists
-
-There is no daemon: :meth:`JobManager.schedule` starts queued jobs while fewer than
-``max_running`` run, and is called by ``submit``, ``list``, ``get``/``wait`` and by every worker
-when it finishes, so the queue drains by itself. The same readers detect dead workers (pid gone,
-or the pid reused by another process after a restart) and mark their jobs failed.
-
-Job kinds are functions in :data:`KINDS` (``"train"`` for now); :func:`register_kind` adds more.
-"""
+"""JobManager: submit, list, watch, cancel and resume background jobs; start their workers."""
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import traceback
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
-from .config import PROJECT_ROOT
-from .errors import ConfigError, FERError
-from .io import atomic_write_json, atomic_write_text
-from .runs import (Run, RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job)
+from ..errors import ConfigError, FERError
+from ..io import atomic_write_json, atomic_write_text
+from ..paths import PROJECT_ROOT
+from ..run_files import JOB_FILE, PROGRESS_FILE
+from ..runs import RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job
+from .kinds import _check_kind
+from .liveness import _CHILDREN, _alive, _boot_id, _proc_stat
+from .records import DIED_REASON, JOB_STATUSES, TERMINAL, Job
 
-__all__ = [
-    "DIED_REASON", "JOB_STATUSES", "KINDS", "Job", "JobContext", "JobKind", "JobManager",
-    "default_max_running", "register_kind", "run_worker",
-]
-
-#: Life cycle of a job: queued -> running -> done | failed | cancelled (queued -> cancelled too).
-JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
-#: Statuses a job never leaves.
-TERMINAL: tuple[str, ...] = ("done", "failed", "cancelled")
-#: Error of a running job whose worker vanished without recording an outcome.
-DIED_REASON = "worker process died (killed or host restarted)"
-#: Seconds between SQLite progress writes (progress.json is rewritten at every event).
-PROGRESS_DB_INTERVAL = 0.5
-#: Seconds between heartbeat touches of a live worker.
-HEARTBEAT_INTERVAL = 2.0
 #: Default seconds a running job has to stop by itself after ``cancel`` before SIGTERM (then SIGKILL).
 CANCEL_GRACE = 30.0
-#: Test/demo hook: seconds the worker sleeps after each progress event (slows training down so a
-#: test can watch it; unset or 0 in normal use).
-DELAY_ENV = "FER_STUDIO_PROGRESS_DELAY"
-
-
-# ---------------------------------------------------------------------------------- job kinds
-@dataclass
-class JobContext:
-    """What a job kind receives.
-
-    Attributes
-    ----------
-    job_id, run : the job and the run it works on (``run.path`` is where artefacts go)
-    resume : continue from the run's last checkpoint instead of starting over
-    params : kind-specific options given at submit time
-    progress : call with a dict at every step (written to progress.json and the index)
-    should_stop : returns True once the job was cancelled; poll it often and return early
-    """
-
-    job_id: str
-    run: Run
-    resume: bool
-    params: dict[str, Any]
-    progress: Callable[[dict[str, Any]], None]
-    should_stop: Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class JobKind:
-    """A registered job kind: the function run by the worker, and whether a run can be resumed."""
-
-    name: str
-    fn: Callable[[JobContext], Any]
-    can_resume: Callable[[Run], bool]
-    hidden: bool = False
-
-
-#: Job kinds by name; the worker dispatches on ``job.kind`` through this table.
-KINDS: dict[str, JobKind] = {}
-#: Kinds registered by other modules: kind -> module whose import registers it (imported on demand).
-KIND_MODULES: dict[str, str] = {}
-
-
-def register_kind(name: str, *, can_resume: Callable[[Run], bool] | None = None, hidden: bool = False):
-    """Decorator registering ``fn(ctx: JobContext)`` as the job kind ``name``.
-
-    ``can_resume(run)`` says whether a failed/cancelled job of this kind can continue (default:
-    the run has ``checkpoint.keras`` and ``state.json``). Hidden kinds are left out of listings.
-    """
-    def deco(fn: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
-        KINDS[name] = JobKind(name, fn, can_resume or (lambda run: run.has_checkpoint), hidden)
-        return fn
-
-    return deco
-
-
-@register_kind("train")
-def _train_kind(ctx: JobContext) -> Any:
-    """Train ``ctx.run``'s configuration with :func:`fer_core.training.engine.train`."""
-    from .training.config import load_config
-    from .training.engine import train
-
-    cfg = load_config(ctx.run.config())
-    return train(cfg, ctx.run.path, progress=ctx.progress, resume=ctx.resume, should_stop=ctx.should_stop)
-
-
-def _sleep_state(run: Run) -> Path:
-    return run.path / "sleep_steps_state.json"
-
-
-@register_kind("sleep_steps", can_resume=lambda run: _sleep_state(run).is_file(), hidden=True)
-def _sleep_steps_kind(ctx: JobContext) -> Any:
-    """Test-only kind: ``params["steps"]`` steps of ``params["step_s"]`` seconds, resumable and
-    cancellable (unless ``params["ignore_cancel"]``, to exercise the SIGTERM grace period);
-    ``params["fail_at"]`` raises at that step."""
-    steps, step_s = int(ctx.params.get("steps", 20)), float(ctx.params.get("step_s", 0.1))
-    state_path = _sleep_state(ctx.run)
-    done = int((read_json(state_path, {}) or {}).get("step", 0)) if ctx.resume else 0
-    for step in range(done + 1, steps + 1):
-        if ctx.should_stop() and not ctx.params.get("ignore_cancel"):
-            return {"stopped_at": step - 1}
-        if step == ctx.params.get("fail_at"):
-            raise RuntimeError(f"boom at step {step}")
-        time.sleep(step_s)
-        atomic_write_json(state_path, {"step": step})
-        ctx.progress({"phase": "train", "epoch": step, "epochs": steps, "batch": 1, "batches": 1})
-    atomic_write_json(ctx.run.path / "metrics.json", {"accuracy": 1.0, "macro_f1": 1.0})
-    return {"steps": steps}
-
-
-def _check_kind(kind: str) -> JobKind:
-    if kind not in KINDS and kind in KIND_MODULES:
-        import importlib
-
-        importlib.import_module(KIND_MODULES[kind])
-    if kind not in KINDS:
-        names = [k for k, v in KINDS.items() if not v.hidden]
-        raise ConfigError(f"Unknown job kind {kind!r}; expected one of {names}.")
-    return KINDS[kind]
-
-
-# ---------------------------------------------------------------------------------- processes
-#: Workers this process started, so finished ones are reaped (no zombies in a long-lived dashboard).
-_CHILDREN: dict[int, subprocess.Popen] = {}
-
-
-def _reap() -> None:
-    for pid, proc in list(_CHILDREN.items()):
-        if proc.poll() is not None:
-            _CHILDREN.pop(pid, None)
-
-
-def _boot_id() -> str | None:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks since boot) of ``pid`` from /proc, None if absent."""
-    try:
-        raw = Path(f"/proc/{int(pid)}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    rest = raw[raw.rfind(")") + 2:].split()  # the command name may hold spaces and parentheses
-    return rest[0], int(rest[19])
-
-
-def _alive(pid: int | None, pid_start: int | None, boot_id: str | None) -> bool:
-    """Whether the worker recorded as (pid, start time, boot id) is still running.
-
-    False when the machine rebooted since, the pid is gone or a zombie, or the pid now belongs to a
-    process with another start time (reused after a restart).
-    """
-    if not pid:
-        return False
-    _reap()
-    current_boot = _boot_id()
-    if boot_id and current_boot and boot_id != current_boot:
-        return False
-    if not Path("/proc/self/stat").exists():  # no procfs: the best we can do is "pid exists"
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    st = _proc_stat(pid)
-    if st is None or st[0] in ("Z", "X"):
-        return False
-    return pid_start is None or st[1] == int(pid_start)
 
 
 def default_max_running() -> int:
-    """``$FER_STUDIO_MAX_JOBS``, else half the CPU cores (at least 1): 1 on a 2-core machine."""
+    """``$FER_STUDIO_MAX_JOBS``, else half the CPU cores (at least 1)."""
     env = os.environ.get("FER_STUDIO_MAX_JOBS")
     if env:
         try:
@@ -224,66 +38,15 @@ def default_max_running() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-# ---------------------------------------------------------------------------------- records
-@dataclass
-class Job:
-    """One background job as seen by :class:`JobManager`.
-
-    Attributes
-    ----------
-    id : ``<yyyymmdd-hhmmss>-<kind>-<4 hex>``
-    kind : a key of :data:`KINDS`
-    run_id : the run it works on
-    status : one of :data:`JOB_STATUSES`
-    created, started, finished : ISO 8601 local times (None until reached)
-    pid : worker process id while running
-    resume : whether it continues the run from its last checkpoint
-    error : why it failed (last line of the traceback, or :data:`DIED_REASON`)
-    log_tail : last lines of the worker's log, recorded when it failed
-    progress : the latest progress event the index holds (refreshed at most every 0.5 s)
-    resumable : failed or cancelled with a checkpoint to continue from
-    cancel_requested : when cancel was asked for (None if never)
-    path : the job's folder
-    """
-
-    id: str
-    kind: str
-    run_id: str
-    status: str
-    created: str
-    started: str | None = None
-    finished: str | None = None
-    pid: int | None = None
-    resume: bool = False
-    error: str | None = None
-    log_tail: str = ""
-    progress: dict[str, Any] = field(default_factory=dict)
-    resumable: bool = False
-    cancel_requested: str | None = None
-    path: Path = field(default_factory=Path)
-
-    @property
-    def heartbeat_age(self) -> float | None:
-        """Seconds since the worker last showed a sign of life (heartbeat or progress), None if never."""
-        times = [p.stat().st_mtime for p in (self.path / "heartbeat", self.path / "progress.json") if p.exists()]
-        return max(0.0, time.time() - max(times)) if times else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (path as str, progress without its history list)."""
-        d = asdict(self)
-        d["path"] = str(self.path)
-        d["progress"] = {k: v for k, v in self.progress.items() if k != "history"}
-        return d
-
 
 class JobManager:
     """Submit, list, watch, cancel and resume background jobs under ``root``.
 
     Parameters
     ----------
-    root : the data directory (default :func:`fer_core.config.data_dir`)
+    root : the data directory (default :func:`fer_core.paths.data_dir`)
     max_running : at most this many jobs run at once; more wait "queued"
-        (default :func:`default_max_running`: ``$FER_STUDIO_MAX_JOBS`` or 1 on 2 cores)
+        (default :func:`default_max_running`: ``$FER_STUDIO_MAX_JOBS`` or half the CPU cores)
     cancel_grace : seconds a cancelled running job has to stop by itself before SIGTERM, and
         again before SIGKILL
     """
@@ -309,7 +72,7 @@ class JobManager:
         return self.jobs_dir / job_id
 
     def _record(self, job_id: str) -> dict[str, Any]:
-        rec = read_json(self._dir(job_id) / "job.json")
+        rec = read_json(self._dir(job_id) / JOB_FILE)
         if not isinstance(rec, dict):
             with self.store.connect() as con:
                 known = [r[0] for r in con.execute("SELECT id FROM jobs ORDER BY submitted DESC")]
@@ -320,9 +83,9 @@ class JobManager:
         """job.json then the index row (the caller holds the job's lock)."""
         rec["updated"] = now_iso()
         folder = self.jobs_dir / rec["id"]
-        atomic_write_json(folder / "job.json", rec)
+        atomic_write_json(folder / JOB_FILE, rec)
         with self.store.connect(write=True) as con:
-            upsert_job(con, {**rec, "progress": read_json(folder / "progress.json")})
+            upsert_job(con, {**rec, "progress": read_json(folder / PROGRESS_FILE)})
 
     @contextlib.contextmanager
     def _locked(self, job_id: str) -> Iterator[dict[str, Any]]:
@@ -343,7 +106,7 @@ class JobManager:
             progress = json.loads(row["progress"]) if row["progress"] else {}
         except ValueError:
             progress = {}
-        rec = rec if rec is not None else (read_json(folder / "job.json", {}) or {})
+        rec = rec if rec is not None else (read_json(folder / JOB_FILE, {}) or {})
         status = row["status"]
         resumable = False
         if status in ("failed", "cancelled"):
@@ -484,7 +247,7 @@ class JobManager:
         accuracy, eta_s, images_per_s, history) plus ``time`` (epoch seconds of the event),
         ``first_epoch`` (first epoch this worker reported: > 1 after a resume) and ``job_id``.
         """
-        return read_json(self._dir(job_id) / "progress.json", {}) or {}
+        return read_json(self._dir(job_id) / PROGRESS_FILE, {}) or {}
 
     def log_tail(self, job_id: str, n: int = 40) -> str:
         """The last ``n`` lines of the worker's log ("" before it starts)."""
@@ -523,7 +286,7 @@ class JobManager:
                                   f"resume that one instead.")
             raise ConfigError(f"Job {job_id} cannot be resumed: its run {job.run_id} has no checkpoint yet "
                               f"(it stopped before the first epoch ended). Submit the configuration again.")
-        params = (read_json(job.path / "job.json", {}) or {}).get("params", {})
+        params = (read_json(job.path / JOB_FILE, {}) or {}).get("params", {})
         return self.submit(None, resume_run=job.run_id, kind=job.kind, params=params)
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25) -> Job:
@@ -596,7 +359,7 @@ class JobManager:
                 self._set_run_status(rec["run_id"], rec["status"])
 
     def _enforce_cancel(self, job_id: str) -> None:
-        rec = read_json(self._dir(job_id) / "job.json", {}) or {}
+        rec = read_json(self._dir(job_id) / JOB_FILE, {}) or {}
         asked = rec.get("cancel_requested_ts")
         if rec.get("status") != "running" or not asked:
             return
@@ -622,7 +385,7 @@ def _config_dict(kind: str, config: Mapping[str, Any] | str | Path | None) -> di
     if config is None:
         raise ConfigError("submit() needs a configuration (a dict or a TOML path) unless resume_run is given.")
     if kind == "train":
-        from .training.config import config_to_dict, load_config
+        from ..training.config import config_to_dict, load_config
 
         return config_to_dict(load_config(config))
     if isinstance(config, (str, Path)):
@@ -649,131 +412,3 @@ def _tail(path: Path, n: int) -> str:
     lines = data.decode("utf-8", errors="replace").splitlines()
     return "\n".join(lines[-n:]) if n > 0 else ""
 
-
-# ---------------------------------------------------------------------------------- worker
-class _Terminated(BaseException):
-    """Raised in the worker by SIGTERM (sent after a cancel grace period, or by the user)."""
-
-
-class _ProgressWriter:
-    """Progress callback of a worker: progress.json at every event, the index at most every 0.5 s."""
-
-    def __init__(self, jm: JobManager, job_id: str):
-        self.jm, self.job_id = jm, job_id
-        self.path = jm.jobs_dir / job_id / "progress.json"
-        self.last_db = 0.0
-        self.last_key: tuple[Any, Any] | None = None
-        self.first_epoch: Any = None
-        self.latest: dict[str, Any] | None = None
-        self.delay = float(os.environ.get(DELAY_ENV) or 0)
-
-    def __call__(self, event: Mapping[str, Any]) -> None:
-        ev = dict(event)
-        if self.first_epoch is None and ev.get("epoch"):  # the first epoch this worker trains
-            self.first_epoch = ev["epoch"]
-        ev.update(time=time.time(), job_id=self.job_id, first_epoch=self.first_epoch)
-        atomic_write_json(self.path, ev)
-        self.latest = ev
-        key = (ev.get("phase"), ev.get("epoch"))
-        if time.monotonic() - self.last_db >= PROGRESS_DB_INTERVAL or key != self.last_key:
-            self.flush()
-            self.last_key = key
-        if self.delay > 0:
-            time.sleep(self.delay)
-
-    def flush(self) -> None:
-        if self.latest is None:
-            return
-        with self.jm.store.connect(write=True) as con:
-            con.execute("UPDATE jobs SET progress=? WHERE id=?", (json.dumps(self.latest, default=str), self.job_id))
-        self.last_db = time.monotonic()
-
-
-def _heartbeat(path: Path, stop: threading.Event) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(OSError):
-            path.touch()
-        stop.wait(HEARTBEAT_INTERVAL)
-
-
-def run_worker(job_id: str, root: str | Path | None = None) -> int:
-    """Body of ``python -m fer_core.jobs worker JOB_ID``: run one job and record its outcome.
-
-    Returns the exit status: 0 when done (or when there was nothing to do), 1 when failed or cancelled.
-    """
-    jm = JobManager(root)
-    me = os.getpid()
-    st = _proc_stat(me)
-    with jm._locked(job_id) as rec:
-        other = rec["status"] == "running" and rec.get("pid") not in (None, me)
-        if rec["status"] not in ("queued", "running") or other:
-            print(f"job {job_id} is {rec['status']} (pid {rec.get('pid')}); nothing to do", flush=True)
-            return 0
-        rec.update(status="running", pid=me, pid_start=st[1] if st else None, boot_id=_boot_id(),
-                   started=rec.get("started") or now_iso())
-    folder = jm.jobs_dir / job_id
-    cancel_flag = folder / "cancel"
-    stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(folder / "heartbeat", stop), daemon=True)
-    beat.start()
-
-    def on_sigterm(signum, frame):  # noqa: ARG001
-        raise _Terminated()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    should_stop = cancel_flag.exists
-    writer = _ProgressWriter(jm, job_id)
-    status, error = "failed", None
-    try:
-        run = jm.store.update(rec["run_id"], status="running")
-        print(f"{now_iso()} job {job_id}: {rec['kind']} on run {run.id} (pid {me})", flush=True)
-        ctx = JobContext(job_id=job_id, run=run, resume=bool(rec.get("resume")), params=rec.get("params") or {},
-                         progress=writer, should_stop=should_stop)
-        _check_kind(rec["kind"]).fn(ctx)
-        status = "cancelled" if should_stop() else "done"
-    except _Terminated:
-        status = "cancelled" if should_stop() else "failed"
-        error = "cancelled (stopped by SIGTERM)" if status == "cancelled" else "terminated by SIGTERM"
-        print(f"{now_iso()} {error}", flush=True)
-    except BaseException as exc:  # noqa: BLE001 - every outcome must be recorded
-        traceback.print_exc()
-        status = "cancelled" if should_stop() else "failed"
-        error = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        stop.set()
-        with contextlib.suppress(Exception):
-            writer.flush()
-        if status != "failed" and (jm.store.runs_dir / rec["run_id"] / "metrics.json").is_file():
-            with contextlib.suppress(Exception):  # a cancelled training still evaluates its best model
-                jm.store.refresh(rec["run_id"])
-        # The run first, then the job: whoever sees the job finished also sees its run finished.
-        jm._set_run_status(rec["run_id"], status)
-        with jm._locked(job_id) as rec:
-            rec.update(status=status, error=error, finished=now_iso())
-            if status == "failed":
-                sys.stdout.flush()
-                rec["log_tail"] = jm.log_tail(job_id, 20)
-        print(f"{now_iso()} job {job_id}: {status}" + (f" ({error})" if error else ""), flush=True)
-        with contextlib.suppress(Exception):
-            jm.schedule()
-    return 0 if status == "done" else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m fer_core.jobs worker JOB_ID [--root DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m fer_core.jobs")
-    sub = parser.add_subparsers(dest="command", required=True)
-    w = sub.add_parser("worker", help="run one job (started by JobManager.schedule; not for direct use)")
-    w.add_argument("job_id")
-    w.add_argument("--root", default=None, help="data directory (default $FER_STUDIO_HOME)")
-    args = parser.parse_args(argv)
-    return run_worker(args.job_id, args.root)
-
-
-if __name__ == "__main__":
-    # Run the imported module's main, so kinds registered by other modules (which import
-    # ``fer_core.jobs``, not ``__main__``) land in the same KINDS table the worker reads.
-    from fer_core.jobs import main as _main
-
-    sys.exit(_main())

@@ -1,0 +1,92 @@
+"""Job kinds: the functions a worker runs, registered by name (``"train"`` here)."""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from ..runs import Run
+
+#: Comma-separated modules imported before a kind is looked up, so kinds defined outside
+#: fer_core (e.g. by the tests) reach the worker processes, which inherit the environment.
+KINDS_ENV = "FER_STUDIO_JOB_KINDS"
+
+
+@dataclass
+class JobContext:
+    """What a job kind receives.
+
+    Attributes
+    ----------
+    job_id, run : the job and the run it works on (``run.path`` is where artefacts go)
+    resume : continue from the run's last checkpoint instead of starting over
+    params : kind-specific options given at submit time
+    progress : call with a dict at every step (written to progress.json and the index)
+    should_stop : returns True once the job was cancelled; poll it often and return early
+    """
+
+    job_id: str
+    run: Run
+    resume: bool
+    params: dict[str, Any]
+    progress: Callable[[dict[str, Any]], None]
+    should_stop: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A registered job kind: the function run by the worker, and whether a run can be resumed."""
+
+    name: str
+    fn: Callable[[JobContext], Any]
+    can_resume: Callable[[Run], bool]
+    hidden: bool = False
+
+
+#: Job kinds by name; the worker dispatches on ``job.kind`` through this table.
+KINDS: dict[str, JobKind] = {}
+#: Kinds registered by other modules: kind -> module whose import registers it (imported on demand).
+KIND_MODULES: dict[str, str] = {}
+
+
+def register_kind(name: str, *, can_resume: Callable[[Run], bool] | None = None, hidden: bool = False):
+    """Decorator registering ``fn(ctx: JobContext)`` as the job kind ``name``.
+
+    ``can_resume(run)`` says whether a failed/cancelled job of this kind can continue (default:
+    the run has ``checkpoint.keras`` and ``state.json``). Hidden kinds are left out of listings.
+    """
+    def deco(fn: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
+        KINDS[name] = JobKind(name, fn, can_resume or (lambda run: run.has_checkpoint), hidden)
+        return fn
+
+    return deco
+
+
+@register_kind("train")
+def _train_kind(ctx: JobContext) -> Any:
+    """Train ``ctx.run``'s configuration with :func:`fer_core.training.engine.train`."""
+    from ..training.config import load_config
+    from ..training.engine import train
+
+    cfg = load_config(ctx.run.config())
+    return train(cfg, ctx.run.path, progress=ctx.progress, resume=ctx.resume, should_stop=ctx.should_stop)
+
+
+def _import_kind_modules() -> None:
+    """Import the modules named in ``$FER_STUDIO_JOB_KINDS`` (they register their kinds)."""
+    for name in filter(None, (m.strip() for m in os.environ.get(KINDS_ENV, "").split(","))):
+        importlib.import_module(name)
+
+
+def _check_kind(kind: str) -> JobKind:
+    if kind not in KINDS and kind in KIND_MODULES:
+        importlib.import_module(KIND_MODULES[kind])
+    if kind not in KINDS:
+        _import_kind_modules()
+    if kind not in KINDS:
+        names = [k for k, v in KINDS.items() if not v.hidden]
+        raise ConfigError(f"Unknown job kind {kind!r}; expected one of {names}.")
+    return KINDS[kind]
+

@@ -1,0 +1,21 @@
+"""Names of the files in a run folder (``runs/<run_id>/``) and a job folder (``jobs/<job_id>/``)."""
+from __future__ import annotations
+
+#: The best model of a finished run (saved at the best validation epoch).
+MODEL_FILE = "model.keras"
+#: The model at the end of the last completed epoch, to resume from.
+CHECKPOINT_FILE = "checkpoint.keras"
+#: Training state beside the checkpoint: epoch, best score, history, optimiser schedule.
+STATE_FILE = "state.json"
+#: Scores of the best model on the evaluation split.
+METRICS_FILE = "metrics.json"
+#: Per-image probabilities, labels, classes and sources on the evaluation split.
+PREDICTIONS_FILE = "predictions.npz"
+#: One entry of losses and scores per epoch.
+HISTORY_FILE = "history.json"
+#: The run's training configuration.
+CONFIG_FILE = "config.toml"
+#: A job's record: status, pid, error, parameters.
+JOB_FILE = "job.json"
+#: A job's latest progress event.
+PROGRESS_FILE = "progress.json"
