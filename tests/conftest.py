@@ -56,3 +56,18 @@ def fer_faces() -> list:
         assert img is not None and img.shape == (48, 48), f"cannot read {path}"
         faces.append(img)
     return faces
+
+
+#: Fixtures whose tests get a marker: real FER2013 data, or training in worker processes
+#: (``trainer`` of test_jobs.py). Other slow tests carry ``@pytest.mark.slow`` / ``pytestmark``.
+SHARED_DATA_FIXTURES = {"fer2013_root", "fer_faces"}
+SLOW_FIXTURES = {"trainer"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & SHARED_DATA_FIXTURES:
+            item.add_marker(pytest.mark.shared_data)
+        if used & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)

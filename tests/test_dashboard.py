@@ -27,6 +27,7 @@ from fer_core.data.synthetic import make_synthetic
 from fer_core.jobs import JobManager
 from fer_core.runs import RunStore
 
+pytestmark = pytest.mark.slow  # trains runs, starts training jobs
 ROUTER = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
 TIMEOUT = 180  # seconds per script run: the first run of a page may import TensorFlow on a busy machine
 PAGES = {
