@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from dashboard.images import face_from_upload
+from fer_core.data.upload import face_from_upload
 from fer_core.errors import FERError
 from fer_core.evaluation.evalset import EvalSet
 

@@ -214,3 +214,31 @@ def test_dataset_stats_tables():
     picks = sample_indices(ds, "train", 2)
     assert all(len(v) <= 2 and (ds.splits[v] == "train").all() for v in picks.values())
     assert issues_table(ds).empty and list(issues_table(ds).columns) == ["source", "reason"]
+
+
+# -- fer_core.data.upload ------------------------------------------------------------------------
+def test_face_from_upload_resizes_and_says_whether_a_face_was_found():
+    import cv2
+
+    from fer_core.data.upload import face_from_upload
+    from fer_core.errors import DataError
+
+    blank = cv2.imencode(".png", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()
+    face, note = face_from_upload(blank, "blank.png", (48, 48), grey=True)
+    assert face.shape == (48, 48) and face.dtype == np.uint8 and note.startswith("no face found")
+    face, _ = face_from_upload(blank, "blank.png", (40, 40), grey=False)
+    assert face.shape == (40, 40, 3)
+    with pytest.raises(DataError):
+        face_from_upload(b"not an image", "x.png", (48, 48), grey=True)
+
+
+@pytest.mark.shared_data
+def test_face_from_upload_crops_the_largest_face(fer_faces):
+    import cv2
+
+    from fer_core.data.upload import face_from_upload
+    from photos import compose
+
+    photo = cv2.imencode(".png", compose(fer_faces[:1], [(220, 150, 140, 140)]))[1].tobytes()
+    face, note = face_from_upload(photo, "me.png", (48, 48), grey=True)
+    assert face.shape == (48, 48) and note == "largest of 1 detected face(s), cropped"
