@@ -8,12 +8,13 @@ tests) and the modification time of the file it reads, so a retrained or replace
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from fer_core import choices
+from fer_core.choices import ModelChoice, mtime
 from fer_core.config import data_dir
 from fer_core.data import FERDataset, load_dataset
 from fer_core.datasets import DatasetEntry, list_datasets
@@ -30,14 +31,6 @@ SYNTHETIC_LABEL = "Synthetic faces (generated, not real people)"
 def home() -> str:
     """The data directory as a string (part of every cache key)."""
     return str(data_dir())
-
-
-def mtime(path: str | Path) -> float:
-    """Modification time of ``path`` (0.0 when it does not exist)."""
-    try:
-        return Path(path).stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 # -- datasets ------------------------------------------------------------------------------
@@ -126,8 +119,7 @@ def all_runs() -> list[Run]:
 
 def finished_runs() -> list[Run]:
     """Runs that finished with a model and saved test predictions, newest first."""
-    return [r for r in store().list(status="done")
-            if r.model_path.is_file() and (r.path / "predictions.npz").is_file()]
+    return choices.finished_runs(store())
 
 
 def ensembles_dir() -> Path:
@@ -136,55 +128,12 @@ def ensembles_dir() -> Path:
 
 
 def saved_ensembles() -> list[Path]:
-    folder = ensembles_dir()
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A run or a saved ensemble the user can pick.
-
-    ``key`` is ``"run:<id>"`` or ``"ens:<file>"``; ``path`` is model.keras or the ensemble JSON.
-    """
-
-    key: str
-    label: str
-    kind: str
-    path: str
-    run_id: str | None
-    synthetic: bool
-
-    @property
-    def stamp(self) -> float:
-        return mtime(self.path)
-
-
-def _run_synthetic(run: Run) -> bool:
-    return str(run.dataset).startswith("synthetic") or bool(run.metrics().get("synthetic"))
-
-
-def run_label(run: Run) -> str:
-    acc = f" · acc {run.test_accuracy:.3f}" if run.test_accuracy is not None else ""
-    syn = " · synthetic" if _run_synthetic(run) else ""
-    return f"{run.name} ({run.model}, {run.id[-4:]}){acc}{syn}"
+    return choices.saved_ensembles(ensembles_dir())
 
 
 def model_choices(ensembles: bool = True) -> list[ModelChoice]:
     """Finished runs (newest first), then saved ensembles."""
-    out = [ModelChoice(f"run:{r.id}", run_label(r), "run", str(r.model_path), r.id, _run_synthetic(r))
-           for r in finished_runs()]
-    if ensembles:
-        for p in saved_ensembles():
-            try:
-                entry = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            first = (entry.get("members") or [{}])[0].get("ref", "")
-            syn = any(c.synthetic for c in out if c.run_id == first)
-            n = len(entry.get("members") or [])
-            out.append(ModelChoice(f"ens:{p.name}", f"ensemble {entry.get('name', p.stem)} ({n} models)"
-                                   f"{' · synthetic' if syn else ''}", "ensemble", str(p), None, syn))
-    return out
+    return choices.model_choices(store(), ensembles_dir() if ensembles else None)
 
 
 def choice_by_key(key: str) -> ModelChoice | None:
@@ -237,8 +186,7 @@ def load_model(choice: ModelChoice) -> Any:
 
 
 def ensemble_members(choice: ModelChoice) -> list[str]:
-    entry = json.loads(Path(choice.path).read_text(encoding="utf-8"))
-    return [m["ref"] for m in entry.get("members", [])]
+    return choices.ensemble_members(choice.path)
 
 
 # -- evaluation sets and reports -------------------------------------------------------------

@@ -242,3 +242,25 @@ def test_face_from_upload_crops_the_largest_face(fer_faces):
     photo = cv2.imencode(".png", compose(fer_faces[:1], [(220, 150, 140, 140)]))[1].tobytes()
     face, note = face_from_upload(photo, "me.png", (48, 48), grey=True)
     assert face.shape == (48, 48) and note == "largest of 1 detected face(s), cropped"
+
+
+# -- fer_core.choices ----------------------------------------------------------------------------
+def test_model_choices_list_finished_runs_then_ensembles(tmp_path):
+    from fer_core.choices import ensemble_members, model_choices, mtime, run_label
+
+    store = RunStore(tmp_path / "home")
+    run = _finished_run(store, "tiny", [0, 1], [[1, 0, 0], [0, 1, 0]])
+    _finished_run(store, "no_model", [0], [[1, 0, 0]])
+    run.model_path.write_bytes(b"model")  # only runs with a model file can be picked
+    folder = tmp_path / "ensembles"
+    assert [c.key for c in model_choices(store, folder)] == [f"run:{run.id}"]
+    folder.mkdir()
+    (folder / "pair.json").write_text(json.dumps({"name": "pair", "members": [{"ref": run.id}, {"ref": "x"}]}))
+    (folder / "broken.json").write_text("{")
+    choices = model_choices(store, folder)
+    assert [c.kind for c in choices] == ["run", "ensemble"]
+    assert choices[0].label == run_label(run) == f"tiny (five_layer, {run.id[-4:]}) · synthetic"
+    assert choices[1].label == "ensemble pair (2 models) · synthetic" and choices[1].synthetic
+    assert ensemble_members(choices[1].path) == [run.id, "x"]
+    assert choices[1].stamp == mtime(folder / "pair.json") > 0 and mtime(tmp_path / "nope") == 0.0
+    assert [c.kind for c in model_choices(store)] == ["run"]
