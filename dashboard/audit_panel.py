@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.images import enlarge
+from fer_core.audit_groups import duplicate_groups, group_members
 from fer_core.data import FERDataset
 
 
@@ -28,13 +29,12 @@ def audit_panel(ds: FERDataset, report) -> None:
     m[4].metric("Near-blank images", s["blank_images"])
     t_leak, t_dup, t_conf, t_blank, t_nf, t_fp = st.tabs(
         ["Leakage", "Duplicates", "Label conflicts", "Blank", "Not a face", "FER+ agreement"])
-    groups = pd.concat([report.exact_groups.assign(kind="exact"), report.near_groups.assign(kind="near")],
-                       ignore_index=True)
+    groups = duplicate_groups(report)
     with t_leak:
         if report.leakage.empty:
             st.success("No image group spans two splits.")
         for _, row in report.leakage.head(10).iterrows():
-            members = groups[(groups["kind"] == row["kind"]) & (groups["group"] == row["group"])]
+            members = group_members(groups, row["kind"], row["group"])
             _show_group(ds, members, f"**{row['kind']} group {row['group']}** · splits {row['splits']} · "
                                      f"labels {row['labels']}")
         if len(report.leakage) > 10:
@@ -51,7 +51,7 @@ def audit_panel(ds: FERDataset, report) -> None:
         if report.label_conflicts.empty:
             st.success("No duplicate group carries two different labels.")
         for _, row in report.label_conflicts.head(10).iterrows():
-            members = groups[(groups["kind"] == row["kind"]) & (groups["group"] == row["group"])]
+            members = group_members(groups, row["kind"], row["group"])
             _show_group(ds, members, f"**{row['kind']} group {row['group']}** · labels {row['labels']}")
     with t_blank:
         if report.blank.empty:

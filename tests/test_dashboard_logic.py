@@ -264,3 +264,27 @@ def test_model_choices_list_finished_runs_then_ensembles(tmp_path):
     assert ensemble_members(choices[1].path) == [run.id, "x"]
     assert choices[1].stamp == mtime(folder / "pair.json") > 0 and mtime(tmp_path / "nope") == 0.0
     assert [c.kind for c in model_choices(store)] == ["run"]
+
+
+def test_balance_long_severity_curves_and_audit_groups():
+    from types import SimpleNamespace
+
+    from fer_core.audit_groups import duplicate_groups, group_members
+    from fer_core.data.stats import balance_long
+    from fer_core.robustness.curves import severity_curves
+
+    counts = pd.DataFrame({"train": [3, 1], "test": [0, 0], "total": [3, 1]},
+                          index=pd.Index(["a", "b"], name="class"))
+    long = balance_long(counts)
+    assert list(long.columns) == ["class", "split", "images", "percent"] and len(long) == 4
+    assert long["percent"].tolist() == [75.0, 25.0, 0.0, 0.0]
+    sweep = pd.DataFrame({"model": ["m"] * 3, "corruption": ["clean", "blur", "noise"], "severity": [0, 1, 1],
+                          "accuracy": [0.9, 0.8, 0.7]})
+    curves = severity_curves(sweep)
+    assert curves[["corruption", "severity", "accuracy"]].values.tolist() == [
+        ["blur", 0, 0.9], ["blur", 1, 0.8], ["noise", 0, 0.9], ["noise", 1, 0.7]]
+    report = SimpleNamespace(exact_groups=pd.DataFrame({"group": [0, 0], "index": [1, 4]}),
+                             near_groups=pd.DataFrame({"group": [0, 0, 1, 1], "index": [2, 3, 5, 6]}))
+    groups = duplicate_groups(report)
+    assert len(groups) == 6 and group_members(groups, "near", 1)["index"].tolist() == [5, 6]
+    assert group_members(groups, "exact", 0)["index"].tolist() == [1, 4]

@@ -57,3 +57,13 @@ def sample_indices(ds: FERDataset, split: str | None, per_class: int, seed: int 
 def issues_table(ds: FERDataset) -> pd.DataFrame:
     """The files or rows skipped while loading: ``source``, ``reason``."""
     return pd.DataFrame([{"source": i.source, "reason": i.reason} for i in ds.issues], columns=["source", "reason"])
+
+
+def balance_long(counts: pd.DataFrame) -> pd.DataFrame:
+    """A class x split count table (``FERDataset.counts()``, ``total`` dropped) as long rows:
+    ``class``, ``split``, ``images``, ``percent`` (share of the split, one decimal)."""
+    table = counts.drop(columns=["total"], errors="ignore")
+    long = table.reset_index().melt(id_vars="class", var_name="split", value_name="images")
+    totals = long.groupby("split")["images"].transform("sum")
+    long["percent"] = (100 * long["images"] / totals.where(totals > 0, 1)).round(1)
+    return long
