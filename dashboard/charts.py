@@ -138,8 +138,8 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], metric
 
 def sweep_curves(table: pd.DataFrame) -> go.Figure:
     """Accuracy against severity, one line per corruption, one panel per model (a sweep's table)."""
-    fig = px.line(severity_curves(table), x="severity", y="accuracy", color="corruption", facet_col="model", facet_col_wrap=2,
-                  markers=True, title="Accuracy under corruption (severity 0 = clean)", range_y=[0, 1])
+    fig = px.line(severity_curves(table), x="severity", y="accuracy", color="corruption", facet_col="model",
+                  facet_col_wrap=2, markers=True, title="Accuracy under corruption (severity 0 = clean)", range_y=[0, 1])
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     fig.update_layout(margin=_MARGIN, height=420)
     return fig

@@ -115,8 +115,9 @@ def test_load_config_data_ignores_unknown_keys():
 def test_epoch_sizes_follow_the_split_subset_and_resampling_rules():
     from fer_core.training.config import DataSpec, load_config
     from fer_core.training.prepare import prepare_data
-    from fer_core.training.sizes import epoch_images, synthetic_train_counts, train_counts
+    from fer_core.training.sizes import SYNTHETIC_FRACTIONS, epoch_images, synthetic_train_counts, train_counts
 
+    assert SYNTHETIC_FRACTIONS == (0.8, 0.1, 0.1)
     assert epoch_images([100, 10, 50]) == 160 and epoch_images([100, 10, 0], "oversample") == 200
     assert epoch_images([100, 10, 50], "class_weight") == 160 and epoch_images([0, 0], "smote") == 0
     ds = make_synthetic(140, seed=0, size=32)

@@ -13,7 +13,7 @@ from fer_core.names import slug
 from fer_core.robustness import CORRUPTIONS, SUBSETS
 from fer_core.throughput import BENCH_FILE, expected_rate
 from fer_core.training.config import IMBALANCE, OPTIMIZERS, SCHEDULES, DataSpec, load_config
-from fer_core.training.sizes import epoch_images, synthetic_train_counts
+from fer_core.training.sizes import SYNTHETIC_FRACTIONS, epoch_images, synthetic_train_counts
 
 st.title("Train")
 st.write("Every job runs in its own process: you can leave this page, or restart the dashboard, "
@@ -29,8 +29,8 @@ with left:
     dkey = st.selectbox("Dataset", keys, index=keys.index(state.current_dataset_key()), format_func=options.get,
                         key="train_dataset")
     if dkey == state.SYNTHETIC:
-        n_syn = int(st.number_input("Synthetic images (generated; 80% train)", 210, 40000, 3000, step=500,
-                                    key="train_syn_n"))
+        n_syn = int(st.number_input(f"Synthetic images (generated; {SYNTHETIC_FRACTIONS[0]:.0%} train)", 210, 40000,
+                                    3000, step=500, key="train_syn_n"))
         data_path = f"synthetic:n={n_syn}"
         st.caption("Synthetic faces: results show the pipeline works, not how a model does on real faces.")
     else:

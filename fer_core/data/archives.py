@@ -11,7 +11,8 @@ from .dataset import FERDataset
 from .sources import extract_zip, load_dataset
 
 
-def register_path(path: str | Path, name: str | None = None, *, skip_bad: bool = False) -> tuple[DatasetEntry, FERDataset]:
+def register_path(path: str | Path, name: str | None = None, *,
+                  skip_bad: bool = False) -> tuple[DatasetEntry, FERDataset]:
     """Load ``path`` once (to check it reads), then register it; ``skip_bad`` skips unreadable files."""
     options = {"on_error": "skip"} if skip_bad else {}
     ds = load_dataset(str(path), **options)

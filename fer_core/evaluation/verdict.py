@@ -47,7 +47,8 @@ class Verdict:
     @property
     def text(self) -> str:
         r = self.result
-        return (f"**{self.decision}** on {self.n_images} shared images: {r['metric']} A {r['a']:.3f} vs B {r['b']:.3f}, "
+        return (f"**{self.decision}** on {self.n_images} shared images: "
+                f"{r['metric']} A {r['a']:.3f} vs B {r['b']:.3f}, "
                 f"difference {r['diff']:+.3f} (95% CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f}; "
                 f"A ahead in {r['p_a_better']:.0%} of {r['n_resamples']:,} paired bootstrap resamples). "
                 f"McNemar's exact test on the images only one of them gets right "

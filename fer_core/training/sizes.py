@@ -13,6 +13,9 @@ from .prepare import stratified_subset
 
 #: Imbalance methods that grow every class of the train split to the largest one.
 RESAMPLING = ("oversample", "smote", "adasyn")
+#: (train, val, test) fractions of ``synthetic:n=...`` data (``make_synthetic``'s default).
+SYNTHETIC_FRACTIONS: tuple[float, float, float] = tuple(
+    inspect.signature(make_synthetic).parameters["split_fractions"].default)
 
 
 def _subset(counts: np.ndarray, subset: int | None, seed: int) -> np.ndarray:
@@ -34,7 +37,7 @@ def train_counts(ds: FERDataset, spec: DataSpec | None = None) -> np.ndarray:
 def synthetic_train_counts(n: int, spec: DataSpec | None = None) -> np.ndarray:
     """Train images per class of ``synthetic:n=<n>`` (its default split fractions), after ``spec.subset``."""
     spec = spec or DataSpec()
-    fractions = np.asarray(inspect.signature(make_synthetic).parameters["split_fractions"].default, float)
+    fractions = np.asarray(SYNTHETIC_FRACTIONS, float)
     counts = np.array([_split_counts(int(m), fractions)[0] for m in class_counts(n)], dtype=np.int64)
     return _subset(counts, spec.subset, spec.seed)
 
