@@ -9,16 +9,15 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from fer_core.data.stats import balance_long
+from fer_core.robustness.curves import severity_curves
+
 _MARGIN = dict(t=50, b=10, l=10, r=10)
 
 
 def class_balance(counts: pd.DataFrame, title: str = "Images per class and split") -> go.Figure:
     """Grouped bars of a class x split count table (``FERDataset.counts()``), percentages on hover."""
-    table = counts.drop(columns=["total"], errors="ignore")
-    long = table.reset_index().melt(id_vars="class", var_name="split", value_name="images")
-    totals = long.groupby("split")["images"].transform("sum")
-    long["percent"] = (100 * long["images"] / totals.where(totals > 0, 1)).round(1)
-    fig = px.bar(long, x="class", y="images", color="split", barmode="group", title=title,
+    fig = px.bar(balance_long(counts), x="class", y="images", color="split", barmode="group", title=title,
                  hover_data={"percent": True}, text="images")
     fig.update_layout(legend_title_text="split", margin=_MARGIN)
     return fig
@@ -139,13 +138,8 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], metric
 
 def sweep_curves(table: pd.DataFrame) -> go.Figure:
     """Accuracy against severity, one line per corruption, one panel per model (a sweep's table)."""
-    clean = table[table["severity"] == 0]
-    rows = [table[table["severity"] > 0]]
-    for corruption in table.loc[table["severity"] > 0, "corruption"].unique():
-        rows.append(clean.assign(corruption=corruption))  # every curve starts at the clean accuracy
-    long = pd.concat(rows, ignore_index=True).sort_values(["model", "corruption", "severity"])
-    fig = px.line(long, x="severity", y="accuracy", color="corruption", facet_col="model", facet_col_wrap=2,
-                  markers=True, title="Accuracy under corruption (severity 0 = clean)", range_y=[0, 1])
+    fig = px.line(severity_curves(table), x="severity", y="accuracy", color="corruption", facet_col="model",
+                  facet_col_wrap=2, markers=True, title="Accuracy under corruption (severity 0 = clean)", range_y=[0, 1])
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     fig.update_layout(margin=_MARGIN, height=420)
     return fig

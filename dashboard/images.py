@@ -1,36 +1,8 @@
-"""Turning an uploaded photo into a face the models can take, and enlarging faces for display."""
+"""Enlarging faces for display."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
-
-from fer_core.data.faces import crop_face, get_detector
-from fer_core.data.images import read_image, resize, to_grey
-
-
-def face_from_upload(data: bytes, name: str, size: tuple[int, int], grey: bool) -> tuple[np.ndarray, str]:
-    """Decode an uploaded image, cut out its largest face (Haar cascade) and resize it.
-
-    Parameters
-    ----------
-    data : the file's bytes; name : shown in errors
-    size : (height, width) of the result, e.g. the test images' size
-    grey : return (h, w) greyscale instead of (h, w, 3) RGB
-
-    Returns
-    -------
-    (face uint8 array, a note saying whether a face was found or the whole image was used)
-
-    Raises ImageReadError (a DataError) for unreadable files.
-    """
-    img = read_image(data, color="rgb", name=name)
-    faces = get_detector("haar").detect(img)
-    note = "no face found, so the whole image is used"
-    if faces:
-        img = crop_face(img, max(faces, key=lambda f: f.area), margin=0.15)
-        note = f"largest of {len(faces)} detected face(s), cropped"
-    img = resize(img, size)
-    return (to_grey(img) if grey else img), note
 
 
 def enlarge(image: np.ndarray, side: int = 144) -> np.ndarray:

@@ -8,19 +8,21 @@ tests) and the modification time of the file it reads, so a retrained or replace
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
+from fer_core import choices
+from fer_core.choices import ModelChoice, mtime
 from fer_core.paths import data_dir
 from fer_core.data import FERDataset, load_dataset
 from fer_core.data.registry import DatasetEntry, list_datasets
 from fer_core.errors import FERError
+from fer_core.evaluation.evalset import EvalSet, load_config_data, run_report as score_run
+from fer_core.evaluation.evalset import eval_set as build_eval_set
 from fer_core.runs import Run, RunStore
+from fer_core.run_files import PREDICTIONS_FILE
 
 SYNTHETIC = "synthetic"
 DEFAULT_DATASET = SYNTHETIC
@@ -32,14 +34,6 @@ def home() -> str:
     return str(data_dir())
 
 
-def mtime(path: str | Path) -> float:
-    """Modification time of ``path`` (0.0 when it does not exist)."""
-    try:
-        return Path(path).stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 # -- datasets ------------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=6)
 def dataset(path: str = DEFAULT_DATASET, format: str = "auto", options_json: str = "{}") -> FERDataset:
@@ -48,7 +42,7 @@ def dataset(path: str = DEFAULT_DATASET, format: str = "auto", options_json: str
 
 
 def registered() -> list[DatasetEntry]:
-    """Registered datasets (``fer_core.datasets``); [] when the registry is unreadable."""
+    """Registered datasets (``fer_core.data.registry``); [] when the registry is unreadable."""
     try:
         return list_datasets()
     except FERError as exc:
@@ -91,6 +85,19 @@ def load_or_stop(key: str) -> FERDataset:
         st.stop()
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _train_counts(path: str, format: str, options_json: str, subset: int | None) -> list[int]:
+    from fer_core.training.config import DataSpec
+    from fer_core.training.sizes import train_counts
+
+    return train_counts(dataset(path, format, options_json), DataSpec(subset=subset)).tolist()
+
+
+def train_counts(key: str, subset: int | None = None) -> list[int]:
+    """Train images per class a job on dataset ``key`` will see (val carve-out and subset as training does)."""
+    return _train_counts(*dataset_spec(key), subset)
+
+
 def dataset_caption(ds: FERDataset, split: str | None = None, model: str | None = None) -> str:
     """What a page is showing: dataset (synthetic clearly marked), split, model."""
     kind = "synthetic — generated faces, not real people" if ds.synthetic else "real images"
@@ -113,8 +120,7 @@ def all_runs() -> list[Run]:
 
 def finished_runs() -> list[Run]:
     """Runs that finished with a model and saved test predictions, newest first."""
-    return [r for r in store().list(status="done")
-            if r.model_path.is_file() and (r.path / "predictions.npz").is_file()]
+    return choices.finished_runs(store())
 
 
 def ensembles_dir() -> Path:
@@ -123,60 +129,12 @@ def ensembles_dir() -> Path:
 
 
 def saved_ensembles() -> list[Path]:
-    folder = ensembles_dir()
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
-
-
-def slug(text: str) -> str:
-    """A file-name-safe version of ``text``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip()).strip("_.-")[:48] or "ensemble"
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A run or a saved ensemble the user can pick.
-
-    ``key`` is ``"run:<id>"`` or ``"ens:<file>"``; ``path`` is model.keras or the ensemble JSON.
-    """
-
-    key: str
-    label: str
-    kind: str
-    path: str
-    run_id: str | None
-    synthetic: bool
-
-    @property
-    def stamp(self) -> float:
-        return mtime(self.path)
-
-
-def _run_synthetic(run: Run) -> bool:
-    return str(run.dataset).startswith("synthetic") or bool(run.metrics().get("synthetic"))
-
-
-def run_label(run: Run) -> str:
-    acc = f" · acc {run.test_accuracy:.3f}" if run.test_accuracy is not None else ""
-    syn = " · synthetic" if _run_synthetic(run) else ""
-    return f"{run.name} ({run.model}, {run.id[-4:]}){acc}{syn}"
+    return choices.saved_ensembles(ensembles_dir())
 
 
 def model_choices(ensembles: bool = True) -> list[ModelChoice]:
     """Finished runs (newest first), then saved ensembles."""
-    out = [ModelChoice(f"run:{r.id}", run_label(r), "run", str(r.model_path), r.id, _run_synthetic(r))
-           for r in finished_runs()]
-    if ensembles:
-        for p in saved_ensembles():
-            try:
-                entry = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            first = (entry.get("members") or [{}])[0].get("ref", "")
-            syn = any(c.synthetic for c in out if c.run_id == first)
-            n = len(entry.get("members") or [])
-            out.append(ModelChoice(f"ens:{p.name}", f"ensemble {entry.get('name', p.stem)} ({n} models)"
-                                   f"{' · synthetic' if syn else ''}", "ensemble", str(p), None, syn))
-    return out
+    return choices.model_choices(store(), ensembles_dir() if ensembles else None)
 
 
 def choice_by_key(key: str) -> ModelChoice | None:
@@ -229,72 +187,26 @@ def load_model(choice: ModelChoice) -> Any:
 
 
 def ensemble_members(choice: ModelChoice) -> list[str]:
-    entry = json.loads(Path(choice.path).read_text(encoding="utf-8"))
-    return [m["ref"] for m in entry.get("members", [])]
+    return choices.ensemble_members(choice.path)
 
 
 # -- evaluation sets and reports -------------------------------------------------------------
-@dataclass
-class EvalSet:
-    """The images a run was scored on (its ``predictions.npz``), with their pixels.
-
-    images : uint8 (n, h, w[, 3]); labels : int (n,); sources : str (n,); classes; split;
-    dataset : display name; synthetic : bool
-    """
-
-    images: np.ndarray
-    labels: np.ndarray
-    sources: np.ndarray
-    classes: tuple[str, ...]
-    split: str
-    dataset: str
-    synthetic: bool
-
-    def describe(self, index: int | None = None) -> str:
-        """``"synthetic (generated faces), test image #3, true class sad"``."""
-        kind = "generated faces" if self.synthetic else "real images"
-        where = f"{self.dataset} ({kind}), {self.split} split"
-        if index is None:
-            return where
-        return f"{where}, image #{index} ({self.sources[index]}), true class {self.classes[self.labels[index]]}"
-
-
 @st.cache_resource(show_spinner="Loading the run's dataset…", max_entries=4)
 def _config_dataset(data_json: str) -> FERDataset:
-    from fer_core.training.config import DataSpec, TrainConfig
-    from fer_core.training.prepare import load_for_config
-
-    raw = json.loads(data_json)
-    spec = DataSpec(**{f.name: raw[f.name] for f in fields(DataSpec) if f.name in raw})
-    return load_for_config(TrainConfig(name="dashboard", data=spec))
-
-
-def run_dataset(run: Run) -> FERDataset:
-    """The dataset a run was trained on (loaded from its configuration, cached)."""
-    data = run.config().get("data") or {}
-    return _config_dataset(json.dumps(data, sort_keys=True, default=str))
+    return load_config_data(json.loads(data_json))
 
 
 @st.cache_data(show_spinner="Collecting test images…", max_entries=16)
 def _eval_set(run_id: str, stamp: float, home_dir: str) -> EvalSet:
     run = store().get(run_id)
-    preds = run.predictions()
-    ds = run_dataset(run)
-    sources = np.asarray(preds["sources"]).astype(str)
-    pos = {s: i for i, s in enumerate(ds.sources)}
-    idx = np.array([pos.get(s, -1) for s in sources])
-    if len(idx) == 0 or (idx < 0).any():
-        raise FERError(f"{int((idx < 0).sum())} of the run's {len(idx)} test images are no longer in its dataset "
-                       f"{ds.display_name}; the data changed since training.")
-    return EvalSet(images=ds.images[idx], labels=np.asarray(preds["labels"]).astype(np.int64), sources=sources,
-                   classes=tuple(str(c) for c in preds["classes"]), split=str(preds.get("split", "test")),
-                   dataset=ds.display_name, synthetic=bool(ds.synthetic))
+    data = run.config().get("data") or {}
+    return build_eval_set(run.predictions(), _config_dataset(json.dumps(data, sort_keys=True, default=str)))
 
 
 def run_eval_set(run_id: str) -> EvalSet:
     """The test images of a run, in the order of its predictions (raises FERError when unavailable)."""
     run = store().get(run_id)
-    return _eval_set(run_id, mtime(run.path / "predictions.npz"), home())
+    return _eval_set(run_id, mtime(run.path / PREDICTIONS_FILE), home())
 
 
 def eval_set(choice: ModelChoice) -> EvalSet:
@@ -306,17 +218,13 @@ def eval_set(choice: ModelChoice) -> EvalSet:
 
 @st.cache_data(show_spinner="Scoring predictions (95% bootstrap CIs)…", max_entries=64)
 def _run_report(run_id: str, stamp: float, home_dir: str) -> Any:
-    from fer_core.evaluation import evaluate_predictions
-
-    run = store().get(run_id)
-    return evaluate_predictions(run.predictions(), meta={"name": run.name, "model": run.model,
-                                                         "dataset": run.dataset})
+    return score_run(store().get(run_id))
 
 
 def run_report(run_id: str) -> Any:
     """EvalReport of a run's saved test predictions (CIs recomputed), cached by run id + mtime."""
     run = store().get(run_id)
-    return _run_report(run_id, mtime(run.path / "predictions.npz"), home())
+    return _run_report(run_id, mtime(run.path / PREDICTIONS_FILE), home())
 
 
 @st.cache_data(show_spinner="Evaluating the ensemble…", max_entries=16)

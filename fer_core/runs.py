@@ -31,8 +31,8 @@ from typing import Any, Iterator, Mapping
 
 from .errors import ConfigError, DataError, FERError, close_matches
 from .io import atomic_path, atomic_write_json
-from .run_files import (CONFIG_FILE, HISTORY_FILE, JOB_FILE, METRICS_FILE,
-                        MODEL_FILE, PREDICTIONS_FILE, PROGRESS_FILE)
+from .run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, JOB_FILE, METRICS_FILE,
+                        MODEL_FILE, PREDICTIONS_FILE, PROGRESS_FILE, STATE_FILE)
 
 __all__ = ["RUN_STATUSES", "Run", "RunStore", "UnknownRunError", "now_iso"]
 
@@ -150,17 +150,17 @@ class Run:
     @property
     def model_path(self) -> Path:
         """``<run>/model.keras`` (exists once training has finished)."""
-        return self.path / "model.keras"
+        return self.path / MODEL_FILE
 
     @property
     def checkpoint_path(self) -> Path:
         """``<run>/checkpoint.keras``, written after every epoch (for resuming)."""
-        return self.path / "checkpoint.keras"
+        return self.path / CHECKPOINT_FILE
 
     @property
     def has_checkpoint(self) -> bool:
         """Whether training can resume from a saved epoch (checkpoint.keras and state.json exist)."""
-        return self.checkpoint_path.is_file() and (self.path / "state.json").is_file()
+        return self.checkpoint_path.is_file() and (self.path / STATE_FILE).is_file()
 
     def record(self) -> dict[str, Any]:
         """The contents of ``run.json`` ({} when missing)."""
@@ -180,15 +180,15 @@ class Run:
 
     def history(self) -> Any:
         """Per-epoch training history from ``history.json`` (``[]`` before the first epoch)."""
-        return read_json(self.path / "history.json", [])
+        return read_json(self.path / HISTORY_FILE, [])
 
     def metrics(self) -> dict[str, Any]:
         """Test metrics from ``metrics.json`` ({} before the run is done)."""
-        return read_json(self.path / "metrics.json", {}) or {}
+        return read_json(self.path / METRICS_FILE, {}) or {}
 
     def predictions(self) -> dict[str, Any]:
         """Arrays of ``predictions.npz`` (e.g. ``y_true``, ``y_prob``) as a dict; {} when missing."""
-        p = self.path / "predictions.npz"
+        p = self.path / PREDICTIONS_FILE
         if not p.is_file():
             return {}
         import numpy as np

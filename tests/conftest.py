@@ -37,3 +37,39 @@ def fer2013_root():
     if root is None or not (root / "train").is_dir():
         pytest.skip("shared FER2013 data (../shared/data/fer2013) is not present on this machine")
     return root
+
+
+@pytest.fixture(scope="session")
+def fer_faces() -> list:
+    """The real FER2013 faces of ``photos.FACE_FILES`` (grey 48x48), or a clean skip without shared data."""
+    import cv2
+
+    from fer_core.paths import shared_data_dir
+    from photos import FACE_FILES
+
+    root = shared_data_dir()
+    if root is None or not (root / "fer2013").is_dir():
+        pytest.skip("shared FER2013 data not found (../shared/data/fer2013 or $FER_SHARED_DATA); "
+                    "detection tests need real faces")
+    faces = []
+    for name in FACE_FILES:
+        path = Path(root) / "fer2013" / name
+        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        assert img is not None and img.shape == (48, 48), f"cannot read {path}"
+        faces.append(img)
+    return faces
+
+
+#: Fixtures whose tests get a marker: real FER2013 data, or training in worker processes
+#: (``trainer`` of test_jobs.py). Other slow tests carry ``@pytest.mark.slow`` / ``pytestmark``.
+SHARED_DATA_FIXTURES = {"fer2013_root", "fer_faces"}
+SLOW_FIXTURES = {"trainer"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & SHARED_DATA_FIXTURES:
+            item.add_marker(pytest.mark.shared_data)
+        if used & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)

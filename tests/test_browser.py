@@ -1,7 +1,8 @@
 """Every dashboard page in a real browser: `streamlit run dashboard/Home.py` + headless Chromium.
 
 Uses Debian's `chromium` (installed here with apt when missing) driven by Playwright for Python
-with ``executable_path`` (no browser download). Screenshots go to ``artifacts/screenshots/``.
+with ``executable_path`` (no browser download). Screenshots and the what-if latencies go to
+``$FER_STUDIO_SCREENSHOTS`` when set, else to a temporary folder (never into the repository).
 Skips with the reason when Chromium cannot be installed on this machine.
 """
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "artifacts" / "screenshots"
+SHOTS_ENV = "FER_STUDIO_SCREENSHOTS"
 PAGES = [("", "FER Studio"), ("data", "Data"), ("train", "Train"), ("compare", "Compare"),
          ("explain", "Explain"), ("robustness", "Robustness"), ("predict", "Predict")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 
@@ -93,6 +95,14 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: ``$FER_STUDIO_SCREENSHOTS``, else a temporary folder."""
+    folder = Path(os.environ[SHOTS_ENV]) if os.environ.get(SHOTS_ENV) else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def browser():
     exe = _chromium()
     from playwright.sync_api import sync_playwright
@@ -104,7 +114,7 @@ def browser():
 
 
 @pytest.mark.parametrize("path, title", PAGES, ids=[t for _, t in PAGES])
-def test_page_renders_in_chromium(server, browser, path, title):
+def test_page_renders_in_chromium(server, browser, shots, path, title):
     page = browser.new_page(viewport={"width": 1400, "height": 1700})
     try:
         page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=60_000)
@@ -118,8 +128,7 @@ def test_page_renders_in_chromium(server, browser, path, title):
         page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
                                timeout=30_000)
         page.wait_for_timeout(500)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
+        page.screenshot(path=str(shots / f"{path or 'home'}.png"), full_page=True)
         errors = page.locator('[data-testid="stException"]')
         assert errors.count() == 0, f"{title}: Streamlit exception box: {errors.first.inner_text()[:500]}"
         assert page.get_by_role("heading", name=title).first.is_visible()
@@ -127,9 +136,9 @@ def test_page_renders_in_chromium(server, browser, path, title):
         page.close()
 
 
-def test_robustness_slider_reruns_the_what_if_fragment(server, browser):
+def test_robustness_slider_reruns_the_what_if_fragment(server, browser, shots):
     """A keyboard step on the Brightness slider redraws the edited face and its probabilities in the
-    browser (a fragment rerun); the latencies seen by the browser go to artifacts/whatif_browser.json."""
+    browser (a fragment rerun); the latencies seen by the browser go to whatif_browser.json in ``shots``."""
     import json
 
     page = browser.new_page(viewport={"width": 1400, "height": 1700})
@@ -158,8 +167,7 @@ def test_robustness_slider_reruns_the_what_if_fragment(server, browser):
         assert page.get_by_text("What-if updated in").first.is_visible()
         assert page.get_by_role("button", name="Run the sweep").is_visible()  # the rest of the page stays
         assert page.locator('[data-testid="stException"]').count() == 0
-        SHOTS.parent.mkdir(parents=True, exist_ok=True)
-        (SHOTS.parent / "whatif_browser.json").write_text(json.dumps(
+        (shots / "whatif_browser.json").write_text(json.dumps(
             {"what": "Brightness slider key press -> edited face redrawn, ms (browser side)",
              "latencies_ms": [round(v, 1) for v in latencies]}, indent=1))
         print(f"what-if latency in the browser (ms): {[round(v) for v in latencies]}")

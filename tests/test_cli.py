@@ -51,6 +51,7 @@ def test_bad_input_exits_2(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluate(model_path, tmp_path, capsys):
     out = tmp_path / "eval.json"
     assert main(["evaluate", str(model_path), "--data", DATA, "--json", str(out)]) == 0
@@ -70,6 +71,7 @@ def test_evaluate(model_path, tmp_path, capsys):
     assert main(["evaluate", str(model_path), "--data", DATA, "--split", "val", "--tta", "flip"]) == 0
 
 
+@pytest.mark.slow
 def test_robustness(model_path, tmp_path):
     out = tmp_path / "rob.json"
     assert main(["robustness", str(model_path), "--data", DATA, "--corruptions", "lighting", "eye_band",
@@ -81,6 +83,7 @@ def test_robustness(model_path, tmp_path):
     assert all(r["n"] == 30 for r in rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_export_matches_keras_top1(model_path, tmp_path, fmt, capsys):
     out = tmp_path / f"m.{fmt}"
@@ -99,6 +102,7 @@ def test_runs_command_lists_nothing_then_json(tmp_path, monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out) == []
 
 
+@pytest.mark.slow
 def test_bench_commands(tmp_path):
     out = tmp_path / "bench_train.json"
     assert main(["bench", "train", "--models", "five_layer", "--seconds", "1", "--rounds", "1",

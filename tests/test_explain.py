@@ -8,6 +8,8 @@ from fer_core.data.synthetic import feature_boxes, make_synthetic
 from fer_core.errors import ConfigError
 from fer_core.explain import explain, find_cam_layer, gradcam, occlusion_map, overlay, spatial_layers
 
+pytestmark = pytest.mark.slow  # every test uses a model trained for 12 epochs
+
 CLASSES3 = ["happy", "sad", "surprise"]
 
 

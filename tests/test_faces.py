@@ -17,14 +17,7 @@ from fer_core.data import FERDataset, LoadIssue
 from fer_core.data import faces as faces_mod
 from fer_core.data.faces import METHODS, Face, FaceDetector, crop_face, crop_faces, get_detector
 from fer_core.errors import ConfigError, DataError
-
-FACE_FILES = (
-    "test/happy/PublicTest_10130075.jpg",
-    "test/neutral/PublicTest_10726845.jpg",
-    "test/happy/PublicTest_12775164.jpg",
-)
-H, W = 480, 640
-
+from photos import background, compose
 
 # -- helpers ------------------------------------------------------------------
 def iou(a, b) -> float:
@@ -36,41 +29,12 @@ def iou(a, b) -> float:
     return inter / (aw * ah + bw * bh - inter)
 
 
-def background(kind: str, shape=(H, W)) -> np.ndarray:
-    if kind == "plain":
-        return np.full(shape, 128, np.uint8)
-    return np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-
-
-def compose(faces, boxes, bg: str = "plain", shape=(H, W)) -> np.ndarray:
-    """Paste each 48x48 face, upscaled to its box (x, y, side, side), onto a background."""
-    img = background(bg, shape)
-    for face, (x, y, side, _) in zip(faces, boxes):
-        img[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
-    return img
-
-
 def assert_matches(found: list[Face], pasted: list[tuple]) -> None:
     """Each pasted box is matched by exactly one found box with IoU > 0.3, and nothing else is found."""
     assert len(found) == len(pasted), f"found {[f.box for f in found]} for pasted {pasted}"
     for box in pasted:
         hits = [f for f in found if iou(f.box, box) > 0.3]
         assert len(hits) == 1, f"pasted {box}: found {[f.box for f in found]}"
-
-
-@pytest.fixture(scope="module")
-def fer_faces() -> list[np.ndarray]:
-    root = shared_data_dir()
-    if root is None or not (root / "fer2013").is_dir():
-        pytest.skip("shared FER2013 data not found (../shared/data/fer2013 or $FER_SHARED_DATA); "
-                    "detection tests need real faces")
-    faces = []
-    for name in FACE_FILES:
-        path = Path(root) / "fer2013" / name
-        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        assert img is not None and img.shape == (48, 48), f"cannot read {path}"
-        faces.append(img)
-    return faces
 
 
 @pytest.fixture(scope="module")

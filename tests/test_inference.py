@@ -11,7 +11,7 @@ from PIL import Image
 from fer_core import CLASSES
 from fer_core.errors import ImageReadError
 from fer_core.inference import Predictor
-from test_faces import compose, fer_faces  # noqa: F401  (fixture re-used)
+from photos import compose
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def tiny_model():
 
 
 @pytest.mark.parametrize("n_faces", [0, 1, 3])
-def test_photo_with_n_faces(tiny_model, fer_faces, n_faces):  # noqa: F811
+def test_photo_with_n_faces(tiny_model, fer_faces, n_faces):
     boxes = [(40, 60, 150, 150), (250, 80, 140, 140), (440, 200, 130, 130)][:n_faces]
     photo = compose(fer_faces[:n_faces], boxes, bg="plain")
     data = io.BytesIO()
@@ -91,7 +91,7 @@ def test_bad_files_give_clear_errors(tiny_model, tmp_path):
         Predictor(tiny_model, max_pixels=1_000_000).predict_image(bomb)
 
 
-def test_predict_cli_writes_csv(tiny_model, fer_faces, tmp_path):  # noqa: F811
+def test_predict_cli_writes_csv(tiny_model, fer_faces, tmp_path):
     from fer_core.cli import main
 
     model_path = tmp_path / "m.keras"

@@ -74,6 +74,7 @@ def assert_cam_has_gradients(model, x):
     assert float(tf.reduce_max(tf.abs(grads))) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_build_train_save_reload(name, tmp_path):
     model = create_model(name, input_shape=(48, 48, 1), num_classes=7)
@@ -109,6 +110,7 @@ def test_build_train_save_reload(name, tmp_path):
     np.testing.assert_allclose(as_uint8, probs, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fer_net", "five_layer", "vgg16_ft", "xception_gru"])
 def test_rgb_and_other_sizes_work(name):
     model = create_model(name, input_shape=(40, 56, 3), num_classes=3)

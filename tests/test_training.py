@@ -278,6 +278,7 @@ def trained(ds, tmp_path_factory):
     return run_dir, metrics, events
 
 
+@pytest.mark.slow
 def test_run_writes_every_artefact(trained, ds):
     run_dir, metrics, _ = trained
     for name in ARTEFACTS:
@@ -293,6 +294,7 @@ def test_run_writes_every_artefact(trained, ds):
     assert metrics["best_val_accuracy"] == max(h["val_accuracy"] for h in history)
 
 
+@pytest.mark.slow
 def test_metrics_agree_with_sklearn_on_predictions(trained, ds):
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
@@ -317,6 +319,7 @@ def test_metrics_agree_with_sklearn_on_predictions(trained, ds):
                                                          "support": s[i]})
 
 
+@pytest.mark.slow
 def test_saved_best_model_reproduces_predictions(trained, ds):
     import keras
 
@@ -327,6 +330,7 @@ def test_saved_best_model_reproduces_predictions(trained, ds):
         np.testing.assert_allclose(model.predict_on_batch(x), z["probs"], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_progress_events(trained):
     _, metrics, events = trained
     assert all(EVENT_KEYS <= set(e) for e in events)
@@ -342,6 +346,7 @@ def test_progress_events(trained):
     assert events[-1]["metrics"] == metrics
 
 
+@pytest.mark.slow
 def test_resume_continues_from_saved_epoch(ds, tmp_path):
     first = run_train(cfg_dict(train={"epochs": 1}), tmp_path, ds)
     assert first["epochs_completed"] == 1
@@ -361,11 +366,13 @@ def test_resume_continues_from_saved_epoch(ds, tmp_path):
     assert int(ckpt.optimizer.iterations.numpy()) == 2 * 8  # optimizer state carried across
 
 
+@pytest.mark.slow
 def test_resume_without_checkpoint_starts_afresh(ds, tmp_path):
     metrics = run_train(cfg_dict(train={"epochs": 1}), tmp_path, ds, resume=True)
     assert metrics["epochs_completed"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spe", [1, 3])
 def test_should_stop_keeps_best_model(ds, tmp_path, spe):
     polls, events = [], []
@@ -388,6 +395,7 @@ def test_should_stop_keeps_best_model(ds, tmp_path, spe):
     assert resumed["epochs_completed"] == 2 and resumed["stopped"] == "completed"
 
 
+@pytest.mark.slow
 def test_stop_before_first_epoch_and_time_limit(ds, tmp_path):
     m = run_train(cfg_dict(), tmp_path / "a", ds, should_stop=lambda: True)
     assert m["stopped"] == "cancelled" and m["epochs_completed"] == 0 and m["best_val_accuracy"] is None
@@ -396,6 +404,7 @@ def test_stop_before_first_epoch_and_time_limit(ds, tmp_path):
     assert m["stopped"] == "time_limit" and m["epochs_completed"] < 50
 
 
+@pytest.mark.slow
 def test_cosine_time_anneals_over_the_time_budget(ds, tmp_path):
     with pytest.raises(ConfigError, match="time_limit_min"):
         load_config(cfg_dict(train={"schedule": "cosine_time"}))
@@ -424,6 +433,7 @@ def test_cosine_time_anneals_over_the_time_budget(ds, tmp_path):
     assert again[len(history)]["lr"] < 0.01 * 0.9  # not back at the start of the cosine
 
 
+@pytest.mark.slow
 def test_eval_tta_is_applied_to_the_saved_test_predictions(ds, tmp_path):
     from fer_core.evaluation.predict import predict_probs
 
@@ -440,6 +450,7 @@ def test_eval_tta_is_applied_to_the_saved_test_predictions(ds, tmp_path):
         load_config(cfg_dict(eval={"tta": "mirror"}))
 
 
+@pytest.mark.slow
 def test_early_stopping_and_plateau_schedule(ds, tmp_path):
     m = run_train(cfg_dict(train={"epochs": 30, "lr": 1e-9, "optimizer": "sgd", "early_stopping": 2,
                                   "patience_lr": 1}), tmp_path, ds)
@@ -450,6 +461,7 @@ def test_early_stopping_and_plateau_schedule(ds, tmp_path):
     assert lrs[0] == 1e-9 and lrs[-1] < lrs[0] and all(b <= a for a, b in zip(lrs, lrs[1:]))
 
 
+@pytest.mark.slow
 def test_soft_label_training(soft_ds, ds, tmp_path):
     cfg = load_config(cfg_dict(train={"epochs": 1, "soft_labels": True}))
     data = prepare_data(cfg, soft_ds)
@@ -523,6 +535,7 @@ def test_corruptions_are_applied_in_the_training_pipeline(ds):
     np.testing.assert_array_equal(np.asarray(aug0(x[:4].astype(np.float32))), x[:4].astype(np.float32))
 
 
+@pytest.mark.slow
 def test_training_with_corruptions_runs(tmp_path, ds):
     metrics = run_train(cfg_dict(train={"epochs": 1}, augment={"corruptions": ["lighting", "occlusion"],
                                                                "corruption_p": 0.5}), tmp_path, ds)
@@ -531,6 +544,7 @@ def test_training_with_corruptions_runs(tmp_path, ds):
 
 
 # -- command line --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_train(tmp_path, capsys):
     from fer_core.cli.train import register
 

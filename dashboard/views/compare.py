@@ -2,14 +2,14 @@
 ROC/PR, calibration, training curves, a paired test, and the ensemble builder."""
 from __future__ import annotations
 
-import math
-
-import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state, tables
+from dashboard import charts, state
 from fer_core.errors import FERError
-from fer_core.evaluation import TTA_MODES, paired_bootstrap, save_ensemble
+from fer_core.evaluation import TTA_MODES, save_ensemble
+from fer_core.evaluation.verdict import compare_reports
+from fer_core.names import slug
+from fer_core.tables import accuracy_text, evaluated_on, macro_f1_text, metrics_table
 
 st.title("Compare")
 choices = state.model_choices()
@@ -35,7 +35,7 @@ for c in picked:
 if not reports:
     st.info("None of the picked models could be scored. Next step: pick a finished run.")
     st.stop()
-where = sorted({f"{r.meta.get('dataset') or '?'} / {r.meta.get('split') or 'test'}" for r in reports.values()})
+where = evaluated_on(reports.values())
 synthetic = any(c.synthetic for c in by_name.values())
 st.caption(f"Evaluated on: **{'; '.join(where)}** · models: **{', '.join(reports)}**"
            + (" · synthetic faces (not real people)" if synthetic else ""))
@@ -44,15 +44,7 @@ if len(where) > 1:
 
 # -- headline metrics -------------------------------------------------------------------------
 st.subheader("Metrics")
-rows = []
-for name, r in reports.items():
-    rows.append({"model": name, "images": r.n,
-                 "accuracy (95% CI)": tables.fmt_ci(r.accuracy, *r.ci["accuracy"]),
-                 "macro-F1 (95% CI)": tables.fmt_ci(r.macro_f1, *r.ci["macro_f1"], pct=False),
-                 "top-2 accuracy": f"{r.top2_accuracy:.1%}", "weighted F1": round(r.weighted_f1, 3),
-                 "AUC (macro)": round(r.auc["macro"], 3) if not math.isnan(r.auc["macro"]) else None,
-                 "ECE": round(r.ece, 3), "log loss": round(r.log_loss, 3)})
-st.dataframe(pd.DataFrame(rows), hide_index=True, key="cmp_metrics")
+st.dataframe(metrics_table(reports), hide_index=True, key="cmp_metrics")
 cols = st.columns(len(reports))
 for col, (name, r) in zip(cols, reports.items()):
     col.metric(name, f"{r.accuracy:.1%}", help="test accuracy")
@@ -94,22 +86,14 @@ else:
     a = c1.selectbox("A", names, index=0, key="cmp_a")
     b = c2.selectbox("B", names, index=1, key="cmp_b")
     metric = c3.radio("Metric", ["accuracy", "macro_f1"], horizontal=True, key="cmp_metric")
-    aligned = tables.align_predictions(reports[a], reports[b]) if a != b else None
+    verdict = compare_reports(reports[a], reports[b], metric=metric, n=2000) if a != b else None
     if a == b:
         st.info("Pick two different models.")
-    elif aligned is None:
+    elif verdict is None:
         st.warning("A and B were not scored on the same images with the same classes, so a paired test is not "
                    "possible.")
     else:
-        y, pa, pb = aligned
-        res = paired_bootstrap(y, pa, pb, metric=metric, n=2000)
-        verdict = ("A is better" if res["ci_low"] > 0 else "B is better" if res["ci_high"] < 0
-                   else "no clear difference")
-        st.markdown(f"**{verdict}** on {len(y)} shared images: {metric} A {res['a']:.3f} vs B {res['b']:.3f}, "
-                    f"difference {res['diff']:+.3f} (95% CI {res['ci_low']:+.3f} to {res['ci_high']:+.3f}; "
-                    f"A ahead in {res['p_a_better']:.0%} of 2,000 paired bootstrap resamples). "
-                    f"McNemar's exact test on the images only one of them gets right "
-                    f"({res['a_only_correct']} vs {res['b_only_correct']}): p = {res['mcnemar_p_exact']:.3g}.")
+        st.markdown(verdict.text)
 
 # -- ensemble builder -------------------------------------------------------------------------
 st.subheader("Build an ensemble")
@@ -135,7 +119,7 @@ else:
         if len(member_classes) > 1:
             st.error("These runs predict different classes; an ensemble needs members with the same classes.")
         else:
-            path = state.ensembles_dir() / f"{state.slug(ens_name)}.json"
+            path = state.ensembles_dir() / f"{slug(ens_name)}.json"
             try:
                 save_ensemble(path, member_runs, weights, tta=tta or "none", name=ens_name.strip() or "ensemble",
                               classes=list(member_classes.pop()))
@@ -144,6 +128,6 @@ else:
             except (FERError, StopIteration) as exc:
                 st.error(f"Ensemble not saved or not evaluated: {exc}")
             else:
-                st.success(f"Saved **{ens_name}** ({path.name}): accuracy {tables.fmt_ci(r.accuracy, *r.ci['accuracy'])}, "
-                           f"macro-F1 {tables.fmt_ci(r.macro_f1, *r.ci['macro_f1'], pct=False)} on {r.n} images. "
+                st.success(f"Saved **{ens_name}** ({path.name}): accuracy {accuracy_text(r)}, "
+                           f"macro-F1 {macro_f1_text(r)} on {r.n} images. "
                            "It is now in the pickers of every page.")

@@ -1,13 +1,15 @@
 """Home: datasets, runs and jobs at a glance, the leaderboard, and where to go next."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state, tables
+from dashboard import charts, state
 from fer_core.paths import PROJECT_ROOT
 from fer_core.errors import FERError
+from fer_core.job_progress import job_fraction, job_progress_text
 from fer_core.jobs import JobManager
+from fer_core.leaderboard import leaderboard
+from fer_core.tables import datasets_table, runs_table
 
 FIRST_CONFIG = PROJECT_ROOT / "experiments" / "synthetic_quick.toml"
 
@@ -43,8 +45,8 @@ if not runs:
 if active:
     st.subheader("Jobs in progress")
     for job in active:
-        frac = tables.job_fraction(job.progress, job.status)
-        st.progress(frac, text=f"{job.id} · {job.status} · {tables.job_progress_text(job.progress, job.status)}")
+        frac = job_fraction(job.progress, job.status)
+        st.progress(frac, text=f"{job.id} · {job.status} · {job_progress_text(job.progress, job.status)}")
 
 st.subheader("Leaderboard")
 finished = state.finished_runs()
@@ -52,34 +54,15 @@ if not finished:
     st.info("The leaderboard lists finished runs with their test accuracy and macro-F1 (95% CIs). "
             "Next step: train a model.")
 else:
-    rows = []
-    for run in finished:
-        try:
-            r = state.run_report(run.id)
-        except (FERError, OSError, KeyError) as exc:
-            st.warning(f"Run {run.id}: its predictions could not be scored ({exc}).")
-            continue
-        rows.append({"run": f"{run.name} · {run.id[-4:]}", "model": run.model, "dataset": run.dataset,
-                     "synthetic": str(run.dataset).startswith("synthetic"), "split": r.meta.get("split", "test"),
-                     "n": r.n, "accuracy": r.accuracy, "acc_low": r.ci["accuracy"][0],
-                     "acc_high": r.ci["accuracy"][1], "macro_f1": r.macro_f1, "f1_low": r.ci["macro_f1"][0],
-                     "f1_high": r.ci["macro_f1"][1], "created": run.created, "id": run.id})
-    board = tables.leaderboard(rows)
-    if not board.empty:
-        show = pd.DataFrame({
-            "run": board["run"], "model": board["model"], "dataset": board["dataset"],
-            "synthetic": board["synthetic"], "images": board["n"],
-            "accuracy (95% CI)": [tables.fmt_ci(a, lo, hi) for a, lo, hi in
-                                  zip(board["accuracy"], board["acc_low"], board["acc_high"])],
-            "macro-F1 (95% CI)": [tables.fmt_ci(a, lo, hi, pct=False) for a, lo, hi in
-                                  zip(board["macro_f1"], board["f1_low"], board["f1_high"])],
-            "created": board["created"],
-        })
-        st.dataframe(show, hide_index=True, key="home_leaderboard")
+    board = leaderboard(finished, lambda run: state.run_report(run.id), errors=(FERError, OSError, KeyError))
+    for run, exc in board.skipped:
+        st.warning(f"Run {run.id}: its predictions could not be scored ({exc}).")
+    if not board.table.empty:
+        st.dataframe(board.display(), hide_index=True, key="home_leaderboard")
         st.caption("Scores on each run's test split; CIs are 95% percentile bootstrap intervals (1,000 resamples) "
                    "recomputed from the saved predictions. Runs on different datasets are not comparable; "
                    "results on synthetic faces say nothing about real faces.")
-        st.plotly_chart(charts.leaderboard(board), key="home_leaderboard_chart")
+        st.plotly_chart(charts.leaderboard(board.table), key="home_leaderboard_chart")
 
 st.subheader("Go to")
 links = [("views/data.py", "Data: class balance, samples, audit", ":material/dataset:"),
@@ -95,16 +78,13 @@ for i, (page, label, icon) in enumerate(links):
 
 with st.expander(f"All runs ({len(runs)})"):
     if runs:
-        st.dataframe(pd.DataFrame([{"id": r.id, "name": r.name, "model": r.model, "dataset": r.dataset,
-                                    "status": r.status, "test accuracy": r.test_accuracy, "macro-F1": r.macro_f1,
-                                    "created": r.created} for r in runs]), hide_index=True)
+        st.dataframe(runs_table(runs), hide_index=True)
     else:
         st.write("No run yet.")
 
 with st.expander(f"Registered datasets ({len(reg)})"):
     if reg:
-        st.dataframe(pd.DataFrame([{"name": e.name, "path": e.path, "format": e.format, "exists": e.exists,
-                                    "added": e.added} for e in reg]), hide_index=True)
+        st.dataframe(datasets_table(reg), hide_index=True)
     else:
         st.write("None yet: register a folder, a FER2013 CSV or a .zip on the Data page. "
                  "The synthetic set is always available.")

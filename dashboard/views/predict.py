@@ -7,10 +7,11 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state, tables
+from dashboard import charts, state
 from dashboard.images import enlarge
 from fer_core.errors import FERError
 from fer_core.inference import Predictor
+from fer_core.tables import predictions_csv
 
 
 @st.cache_resource(show_spinner="Preparing the detector and model…", max_entries=8)
@@ -74,5 +75,5 @@ for name, data in files:
 
 st.subheader("All predictions")
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="pred_table")
-st.download_button("Download all predictions (CSV)", tables.predictions_csv(rows), file_name="predictions.csv",
+st.download_button("Download all predictions (CSV)", predictions_csv(rows), file_name="predictions.csv",
                    mime="text/csv", key="pred_csv")

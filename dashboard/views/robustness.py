@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, state
-from dashboard.images import enlarge, face_from_upload
+from dashboard.images import enlarge
+from dashboard.widgets import face_input
 from fer_core.errors import FERError
+from fer_core.tables import probability_table
 from fer_core.robustness import CORRUPTIONS, OCCLUSIONS, SUBSETS, WhatIf, apply_whatif, sweep, whatif_predict
 
 st.title("Robustness")
@@ -37,25 +37,10 @@ def what_if(picked: list, classes: list[str], es) -> None:
     """Face picker, sliders and live probabilities; a slider change reruns only this part."""
     t0 = time.perf_counter()
     st.subheader("What if…")
-    sources = (["Test image"] if es is not None else []) + ["Upload a face"]
-    source = st.radio("Face", sources, horizontal=True, key="rob_source")
-    if source == "Test image":
-        i = st.slider(f"Test image (0–{len(es.images) - 1})", 0, len(es.images) - 1, 0, key="rob_index")
-        image = es.images[i]
-        where = es.describe(i)
-    else:
-        up = st.file_uploader("A face photo (the largest face is cropped)",
-                              type=["png", "jpg", "jpeg", "bmp", "webp"], key="rob_upload")
-        if up is None:
-            st.info("Upload a photo of a face to see how the models react to changes.")
-            return
-        try:
-            image, note = face_from_upload(up.getvalue(), up.name, (48, 48) if es is None else es.images.shape[1:3],
-                                           es is None or es.images.ndim == 3)
-        except FERError as exc:
-            st.error(str(exc))
-            return
-        where = f"uploaded {up.name} ({note})"
+    face = face_input(es, "rob", "Upload a photo of a face to see how the models react to changes.", label="Face")
+    if face is None:
+        return
+    image, where = face.image, face.where
     st.caption(f"Image: {where} · models: {', '.join(short(c) for c in picked)}")
 
     s1, s2, s3 = st.columns(3)
@@ -84,8 +69,7 @@ def what_if(picked: list, classes: list[str], es) -> None:
     c1.image(enlarge(image, 160), caption="original", width=160)
     c2.image(enlarge(edited, 160), caption="edited" if not wi.is_identity() else "edited (no change)", width=160)
     c3.plotly_chart(charts.probability_bars(probs, classes, "Probabilities on the edited face"), key="rob_bars")
-    table = pd.DataFrame(probs, index=classes).T
-    table.insert(0, "predicted", [classes[int(np.argmax(p))] for p in probs.values()])
+    table = probability_table(probs, classes)
     st.dataframe(table.style.format("{:.3f}", subset=classes), key="rob_probs")
     ms = 1000 * (time.perf_counter() - t0)
     st.session_state["rob_whatif_ms"] = ms

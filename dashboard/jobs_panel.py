@@ -1,0 +1,77 @@
+"""The Train page's job list: one card per job (progress, ETA, learning curves, cancel, resume, failures)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts
+from fer_core.errors import FERError
+from fer_core.job_progress import job_fraction, job_progress_text
+from fer_core.jobs import JobManager
+from fer_core.throughput import format_seconds
+
+STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️"}
+
+
+def _cancel(job_id: str) -> None:
+    try:
+        JobManager().cancel(job_id)
+    except FERError as exc:
+        st.session_state["train_flash"] = f"Could not cancel {job_id}: {exc}"
+
+
+def _job_card(jm: JobManager, job) -> None:
+    try:
+        run = jm.store.get(job.run_id)
+        name = run.name
+    except FERError:
+        run, name = None, job.run_id
+    prog = (jm.progress(job.id) if job.status == "running" else job.progress) or {}
+    with st.container(border=True):
+        st.markdown(f"{STATUS_ICON.get(job.status, '')} **{name}** · job `{job.id}` · **{job.status}**"
+                    f"{' (cancel requested)' if job.cancel_requested and job.status == 'running' else ''}")
+        frac = job_fraction(prog, job.status)
+        eta = format_seconds(prog["eta_s"]) if prog.get("eta_s") is not None else None
+        st.progress(frac, text=job_progress_text(prog, job.status, eta))
+        hist = prog.get("history") or (run.history() if run is not None else [])
+        if hist and job.status in ("running", "queued"):
+            st.plotly_chart(charts.training_curves({name: hist}, ["accuracy", "val_accuracy"], "Learning curves"),
+                            key=f"train_curve_{job.id}")
+        elif hist:
+            with st.expander("Learning curves"):
+                st.plotly_chart(charts.training_curves({name: hist}, ["accuracy", "val_accuracy", "loss", "val_loss"],
+                                                       "Learning curves"), key=f"train_curve_{job.id}")
+        b1, b2, _ = st.columns([1, 1, 4])
+        if job.status in ("queued", "running") and not job.cancel_requested:
+            b1.button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,),
+                      help="stop after the current batch; the best model so far is kept and evaluated")
+        if job.resumable:
+            if b2.button("Resume", key=f"resume_{job.id}", help="continue from the last saved epoch, as a new job"):
+                try:
+                    jm.resume(job.id)
+                except FERError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+        if job.status == "failed":
+            st.error(f"Failed: {job.error}")
+            st.code(job.log_tail or jm.log_tail(job.id, 30) or "(no log)", language="text")
+
+
+def _jobs() -> None:
+    if msg := st.session_state.pop("train_flash", None):
+        st.error(msg)
+    jm = JobManager()
+    jobs = jm.list()
+    if not jobs:
+        st.info("No job yet. Next step: set the options above and press **Submit training job**.")
+        return
+    for job in jobs[:8]:
+        _job_card(jm, job)
+    if len(jobs) > 8:
+        st.caption(f"{len(jobs) - 8} older job(s) not shown (`python -m fer_core jobs list` lists all).")
+
+
+def jobs_panel() -> None:
+    """Every job, newest first, refreshed every 2 s (a fragment) while one is queued or running."""
+    polling = any(j.status in ("queued", "running") for j in JobManager().list())
+    st.fragment(run_every=2 if polling else None)(_jobs)()

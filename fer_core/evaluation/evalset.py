@@ -1,0 +1,85 @@
+"""The images a run was scored on: its ``predictions.npz`` matched back to its dataset's pixels."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..data import FERDataset
+from ..errors import FERError
+from ..runs import Run
+
+
+@dataclass
+class EvalSet:
+    """The images a run was scored on (its ``predictions.npz``), with their pixels.
+
+    images : uint8 (n, h, w[, 3]); labels : int (n,); sources : str (n,); classes; split;
+    dataset : display name; synthetic : bool
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    sources: np.ndarray
+    classes: tuple[str, ...]
+    split: str
+    dataset: str
+    synthetic: bool
+
+    def describe(self, index: int | None = None) -> str:
+        """``"synthetic (generated faces), test split, image #3 (src), true class sad"``."""
+        kind = "generated faces" if self.synthetic else "real images"
+        where = f"{self.dataset} ({kind}), {self.split} split"
+        if index is None:
+            return where
+        return f"{where}, image #{index} ({self.sources[index]}), true class {self.classes[self.labels[index]]}"
+
+
+def load_config_data(data: Mapping[str, Any]) -> FERDataset:
+    """The dataset a run's ``[data]`` configuration table describes (unknown keys ignored)."""
+    from ..training.config import DataSpec, TrainConfig
+    from ..training.prepare import load_for_config
+
+    spec = DataSpec(**{f.name: data[f.name] for f in fields(DataSpec) if f.name in data})
+    return load_for_config(TrainConfig(name="evalset", data=spec))
+
+
+def eval_set(predictions: Mapping[str, Any], ds: FERDataset) -> EvalSet:
+    """The images of ``predictions`` (a run's ``predictions.npz``) taken from ``ds`` by source id.
+
+    Raises FERError when an image is no longer in the dataset (the data changed since training).
+    """
+    sources = np.asarray(predictions["sources"]).astype(str)
+    pos = {s: i for i, s in enumerate(ds.sources)}
+    idx = np.array([pos.get(s, -1) for s in sources], dtype=np.int64)
+    if len(idx) == 0 or (idx < 0).any():
+        raise FERError(f"{int((idx < 0).sum())} of the run's {len(idx)} test images are no longer in its dataset "
+                       f"{ds.display_name}; the data changed since training.")
+    return EvalSet(images=ds.images[idx], labels=np.asarray(predictions["labels"]).astype(np.int64), sources=sources,
+                   classes=tuple(str(c) for c in predictions["classes"]),
+                   split=str(predictions.get("split", "test")), dataset=ds.display_name, synthetic=bool(ds.synthetic))
+
+
+def run_eval_set(run: Run) -> EvalSet:
+    """The test images of a run, in the order of its predictions (dataset reloaded from its config)."""
+    return eval_set(run.predictions(), load_config_data(run.config().get("data") or {}))
+
+
+def run_report(run: Run) -> Any:
+    """EvalReport of a run's saved test predictions (95% bootstrap CIs recomputed)."""
+    from . import evaluate_predictions
+
+    return evaluate_predictions(run.predictions(), meta={"name": run.name, "model": run.model, "dataset": run.dataset})
+
+
+def confident_mistakes(report: Any, es: EvalSet, k: int = 8) -> list[tuple[int, str]]:
+    """The ``k`` most confident wrong predictions of ``report`` on ``es``: (image index, caption)."""
+    from . import most_confident_mistakes
+
+    pos = {s: i for i, s in enumerate(es.sources)}
+    out = []
+    for _, row in most_confident_mistakes(report.per_image(), k=k).iterrows():
+        if (i := pos.get(row["source"])) is not None:
+            out.append((i, f"#{i} true {row['true']} → {row['pred']} ({row['confidence']:.0%})"))
+    return out

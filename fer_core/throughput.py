@@ -1,0 +1,123 @@
+"""Measured training speed (images per second) per model and the time an epoch should take.
+
+Only measurements are used, best first:
+
+1. the ``bench train`` table ``<data_dir>/bench_train.json`` (``python -m fer_core bench train``:
+   ``{"models": [{"model": "five_layer", "images_per_s": 520, ...}]}``; a ``{model: rate}``
+   mapping and ``train_img_s`` / ``img_s`` keys are read too);
+2. finished runs of the same model in the run store (per-epoch ``images_per_s`` of their history,
+   else of ``metrics.json``).
+
+Without either the speed is unknown (None): no figure is invented.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .paths import data_dir
+from .runs import Run, RunStore
+
+BENCH_FILE = "bench_train.json"
+_RATE_KEYS = ("images_per_s", "train_img_s", "img_s", "train_images_per_s")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Training throughput of a model: a range of images per second and where it comes from."""
+
+    low: float
+    high: float
+    source: str
+
+    def epoch_seconds(self, n_train: int) -> tuple[float, float]:
+        """(fastest, slowest) seconds for one epoch over ``n_train`` images."""
+        return n_train / self.high, n_train / self.low
+
+    def estimate(self, n_train: int, epochs: int) -> str:
+        """``"Expected time: **5 s per epoch** for ≈ 3,200 training images (…), up to about …"``."""
+        fast, slow = self.epoch_seconds(n_train)
+        per_epoch = (format_seconds(fast) if abs(slow - fast) < 1
+                     else f"{format_seconds(fast)} – {format_seconds(slow)}")
+        return (f"Expected time: **{per_epoch} per epoch** for ≈ {n_train:,} training images "
+                f"({self.low:.0f}–{self.high:.0f} img/s), up to about **{format_seconds(slow * epochs)}** "
+                f"for {epochs} epochs, plus loading and evaluation. Source: {self.source}.")
+
+
+def _rate(value: Any) -> float | None:
+    if isinstance(value, dict):
+        value = next((value[k] for k in _RATE_KEYS if k in value), None)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v > 0 else None
+
+
+def bench_path() -> Path:
+    """``<data_dir>/bench_train.json``, where ``bench train`` writes its table."""
+    return data_dir() / BENCH_FILE
+
+
+def bench_table(path: str | Path | None = None) -> dict[str, float]:
+    """Images per second per model from the benchmark file ({} when absent or unreadable)."""
+    try:
+        raw = json.loads(Path(path or bench_path()).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if isinstance(raw, dict) and isinstance(raw.get("models"), (dict, list)):
+        raw = raw["models"]
+    out: dict[str, float] = {}
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            if (r := _rate(value)) is not None:
+                out[str(name)] = r
+    elif isinstance(raw, list):
+        for row in raw:
+            if isinstance(row, dict) and "model" in row and (r := _rate(row)) is not None:
+                out[str(row["model"])] = r
+    return out
+
+
+def run_rate(run: Run) -> float | None:
+    """A finished run's measured speed: median per-epoch ``images_per_s`` (else ``metrics.json``'s)."""
+    try:
+        epochs = [r for h in run.history() or [] if isinstance(h, dict) and (r := _rate(h.get("images_per_s")))]
+        return statistics.median(epochs) if epochs else _rate(run.metrics().get("images_per_s"))
+    except (OSError, ValueError):
+        return None
+
+
+def measured_rates(runs: Iterable[Run]) -> dict[str, list[float]]:
+    """Measured images per second of ``runs`` grouped by model (runs without a measure left out)."""
+    out: dict[str, list[float]] = {}
+    for run in runs:
+        if (r := run_rate(run)) is not None and run.model:
+            out.setdefault(str(run.model), []).append(r)
+    return out
+
+
+def expected_rate(model: str, store: RunStore | None = None, bench: str | Path | None = None) -> Rate | None:
+    """The measured training speed of ``model`` (see the module docstring), or None when unknown."""
+    table = bench_table(bench)
+    if model in table:
+        return Rate(table[model], table[model], f"benchmark table {Path(bench or bench_path())}")
+    runs = measured_rates((store or RunStore()).list(status="done")).get(model)
+    if runs:
+        return Rate(min(runs), max(runs), f"{len(runs)} finished run(s) of {model} in the run store "
+                                          f"(median {statistics.median(runs):.0f} img/s)")
+    return None
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``"45 s"``, ``"3.2 min"``, ``"1.5 h"`` (``"–"`` for None)."""
+    if seconds is None:
+        return "–"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
