@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.images import enlarge
-from fer_core.audit_groups import duplicate_groups, group_members
+from fer_core.audit.groups import duplicate_groups, group_members
 from fer_core.data import FERDataset
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import charts
 from fer_core.errors import FERError
-from fer_core.job_progress import job_fraction, job_progress_text
+from fer_core.jobs.progress import job_fraction, job_progress_text
 from fer_core.jobs import JobManager
 from fer_core.throughput import format_seconds
 

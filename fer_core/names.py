@@ -4,6 +4,6 @@ from __future__ import annotations
 import re
 
 
-def slug(text: str, default: str = "ensemble") -> str:
-    """A file-name-safe version of ``text`` (at most 48 characters; ``default`` when nothing is left)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip()).strip("_.-")[:48] or default
+def slug(text: str, default: str = "ensemble", max_len: int = 48) -> str:
+    """A file-name-safe version of ``text`` (at most ``max_len`` characters; ``default`` when nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text).strip()).strip("_.-")[:max_len] or default

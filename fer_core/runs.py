@@ -1,5 +1,7 @@
 """Training runs on disk: one folder per run, indexed in SQLite so listing is fast.
 
+(Long because the folder records and their SQLite index must change together, in one place.)
+
 Layout under the data directory (:func:`fer_core.paths.data_dir`)::
 
     runs/<run_id>/run.json        the run's record (id, name, model, dataset, status, config, ...)
@@ -18,7 +20,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import secrets
 import shutil
 import sqlite3
@@ -31,6 +32,7 @@ from typing import Any, Iterator, Mapping
 
 from .errors import ConfigError, DataError, FERError, close_matches
 from .io import atomic_path, atomic_write_json
+from .names import slug
 from .run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, JOB_FILE, METRICS_FILE,
                         MODEL_FILE, PREDICTIONS_FILE, PROGRESS_FILE, STATE_FILE)
 
@@ -109,11 +111,6 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return default
-
-
-def _slug(text: str, max_len: int = 32) -> str:
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_.-")
-    return s[:max_len] or "run"
 
 
 def _float_or_none(x: Any) -> float | None:
@@ -363,7 +360,7 @@ class RunStore:
     def _new_id(self, model: str) -> Path:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
-            rid = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(model, 24)}-{secrets.token_hex(2)}"
+            rid = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(model, 'run', 24)}-{secrets.token_hex(2)}"
             try:
                 (self.runs_dir / rid).mkdir()
                 return self.runs_dir / rid

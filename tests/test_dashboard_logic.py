@@ -182,7 +182,7 @@ def test_register_zip_and_path(tmp_path, monkeypatch):
 
 # -- display tables -------------------------------------------------------------------------------
 def test_display_tables_and_job_progress():
-    from fer_core.job_progress import job_fraction, job_progress_text
+    from fer_core.jobs.progress import job_fraction, job_progress_text
     from fer_core.names import slug
     from fer_core.tables import evaluated_on, fmt_ci, metrics_table, predictions_csv, probability_table
 
@@ -270,7 +270,7 @@ def test_model_choices_list_finished_runs_then_ensembles(tmp_path):
 def test_balance_long_severity_curves_and_audit_groups():
     from types import SimpleNamespace
 
-    from fer_core.audit_groups import duplicate_groups, group_members
+    from fer_core.audit.groups import duplicate_groups, group_members
     from fer_core.data.stats import balance_long
     from fer_core.robustness.curves import severity_curves
 

@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.paths import shared_data_dir
 from fer_core.data import FERDataset, LoadIssue
 from fer_core.data import faces as faces_mod
 from fer_core.data.faces import METHODS, Face, FaceDetector, crop_face, crop_faces, get_detector

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import charts, state
 from fer_core.paths import PROJECT_ROOT
 from fer_core.errors import FERError
-from fer_core.job_progress import job_fraction, job_progress_text
+from fer_core.jobs.progress import job_fraction, job_progress_text
 from fer_core.jobs import JobManager
 from fer_core.leaderboard import leaderboard
 from fer_core.tables import datasets_table, runs_table
@@ -30,7 +30,7 @@ st.caption(f"Current dataset: **{state.dataset_options()[key]}** (change it on t
 
 if not runs:
     st.info("No model has been trained yet. Next step: train the first one — a five-layer CNN on the "
-            "synthetic faces, about a minute on 2 cores, in the background — or configure your own on "
+            "synthetic faces, about a minute on a laptop CPU, in the background — or configure your own on "
             "the **Train** page.")
     if st.button("Train a first model (about a minute)", type="primary", key="home_first_run"):
         try:

@@ -17,7 +17,7 @@ from fer_core.training.sizes import SYNTHETIC_FRACTIONS, epoch_images, synthetic
 
 st.title("Train")
 st.write("Every job runs in its own process: you can leave this page, or restart the dashboard, "
-         "and the job goes on. One job runs at a time on 2 cores; more wait in the queue.")
+         "and the job goes on. Jobs beyond the limit (half the CPU cores, or $FER_STUDIO_MAX_JOBS) wait in the queue.")
 
 # -- the configuration ------------------------------------------------------------------------
 st.subheader("New training job")

@@ -226,7 +226,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jobs, jsub = add_list_command(subparsers, "jobs", "background jobs: list, show, submit, cancel, resume",
                                   "jobs", JOB_STATUSES, cmd_jobs_list)
     jobs.add_argument("--max-running", type=int, default=None,
-                      help="run at most this many jobs at once (default $FER_STUDIO_MAX_JOBS, 1 on 2 cores)")
+                      help="run at most this many jobs at once (default $FER_STUDIO_MAX_JOBS, else half the CPU cores)")
     p = jsub.add_parser("show", help="one job: status, progress, log tail")
     p.add_argument("job_id")
     add_json_option(p, nested=True)

@@ -1,5 +1,7 @@
 """Synthetic cartoon faces with seven expressions: the offline default dataset.
 
+(Long because the per-expression parameter table, the drawing code and its validation are one unit.)
+
 Faces are drawn with OpenCV (anti-aliased, 2-3x supersampled), generated on the fly from a seed:
 no files are shipped and nothing is downloaded. Each class has one row of expression parameters
 (:data:`CLASS_TABLE`); every image jitters around its row, at a random intensity, with random

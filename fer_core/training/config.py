@@ -1,5 +1,7 @@
 """Training configurations: dataclasses, validation, and TOML reading and writing.
 
+(Long because every field of the schema is documented and checked here, once.)
+
 A configuration is a TOML file (or a dict of the same shape)::
 
     name = "fer2013_five_layer"

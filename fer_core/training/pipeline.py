@@ -74,7 +74,7 @@ def corruption_layer(spec: AugmentSpec, seed: int = 0):
     return corrupt
 
 
-PARALLEL = 2  # batches gathered / augmented at once (the machines have 2 cores)
+PARALLEL = 2  # batches gathered / augmented at once
 PREFETCH = 2  # batches ready ahead of the training step
 
 
