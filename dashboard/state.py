@@ -123,6 +123,11 @@ def finished_runs() -> list[Run]:
     return choices.finished_runs(store())
 
 
+def bundled_runs() -> list[Run]:
+    """The models shipped with FER Studio (read-only), listed like finished runs."""
+    return [r for r in store().list(status="done") if r.bundled]
+
+
 def ensembles_dir() -> Path:
     """``<data_dir>/ensembles``: one ``.json`` per saved ensemble."""
     return data_dir() / "ensembles"
@@ -153,12 +158,25 @@ def no_models_stop(what: str = "this page") -> None:
 def _keras_model(path: str, stamp: float) -> Any:
     import keras
 
-    return keras.models.load_model(path)
+    return keras.models.load_model(path, safe_mode=True)
+
+
+@st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
+def _bundled_model(bundled_id: str, stamp: float) -> Any:
+    from fer_core.bundled import load_bundled
+
+    return load_bundled(bundled_id)  # checksums verified; an ensemble loads its members
 
 
 def run_model(run_id: str) -> Any:
-    """The Keras model of a run (cached by file and modification time)."""
+    """The Keras model (or, for a bundled ensemble, the Ensemble) of a run, cached by file and
+    modification time."""
     run = store().get(run_id)
+    if run.bundled:
+        from fer_core.bundled import get_bundled
+
+        b = get_bundled(run.id)
+        return _bundled_model(b.id, mtime(b.model_path))
     return _keras_model(str(run.model_path), mtime(run.model_path))
 
 

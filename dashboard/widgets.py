@@ -46,3 +46,18 @@ def face_input(es: EvalSet | None, key: str, upload_hint: str, label: str = "Ima
         st.error(str(exc))
         return None
     return Face(image, None, f"uploaded {up.name} ({note})")
+
+
+def model_card(run_id: str | None, container=st) -> None:
+    """The model card of a bundled model in an expander (nothing for the user's own runs)."""
+    from fer_core.bundled import get_bundled, is_bundled
+
+    if not run_id or not is_bundled(run_id):
+        return
+    b = get_bundled(run_id)
+    card = b.path / "card.md"
+    with container.expander(f"Model card: {b.record.get('name') or b.id} (bundled, read-only)"):
+        if card.is_file():
+            st.markdown(card.read_text(encoding="utf-8"))
+        else:
+            st.warning(f"{card} is missing: this bundled model ships without its card.")

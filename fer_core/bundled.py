@@ -192,12 +192,15 @@ RUN_FILES = ("model.keras", "config.toml", "history.json", "metrics.json", "pred
 
 def install_bundled(bid: str, *, title: str, source_run: str | Path | None = None,
                     members: list[str] | None = None, tta: str = "none", card: dict[str, Any] | None = None,
-                    make_default: bool = False, record: dict[str, Any] | None = None) -> BundledModel:
+                    make_default: bool = False, record: dict[str, Any] | None = None,
+                    predictions: dict[str, Any] | None = None) -> BundledModel:
     """Add (or replace) bundled model ``bid`` in :func:`pretrained_dir` and list it in the manifest.
 
     Give ``source_run`` (a finished run folder: its model and results are copied) for a model, or
     ``members`` (bundled ids) for a soft-voting ensemble with ``tta``. ``card`` is written as
-    ``card.json``/``card.md``; ``record`` adds fields to ``run.json``. Every file is checksummed
+    ``card.json``/``card.md``; ``record`` adds fields to ``run.json``; ``predictions`` (the keyword
+    arguments of :func:`~fer_core.evaluation.evalset.save_predictions` but the path) writes the
+    test predictions an ensemble is scored from. Every file is checksummed
     into the manifest. This is a maintainer's tool (it changes the repository's bundled models).
     """
     import re
@@ -238,6 +241,10 @@ def install_bundled(bid: str, *, title: str, source_run: str | Path | None = Non
         save_ensemble(folder / "ensemble.json", members, tta=tta, name=title)
         rec.update(model="ensemble", members=list(members), tta=tta)
         kind = "ensemble"
+    if predictions is not None:
+        from .evaluation.evalset import save_predictions
+
+        save_predictions(folder / "predictions.npz", **predictions)
     if card is not None:
         write_card(folder, card)
         figs = card.get("figures") or {}

@@ -37,8 +37,24 @@ class ModelChoice:
 
 
 def finished_runs(store: RunStore) -> list[Run]:
-    """Runs that finished with a model and saved test predictions, newest first."""
-    return [r for r in store.list(status="done") if r.model_path.is_file() and (r.path / PREDICTIONS_FILE).is_file()]
+    """The user's runs that finished with a model and saved test predictions, newest first."""
+    return [r for r in store.list(status="done", bundled=False)
+            if r.model_path.is_file() and (r.path / PREDICTIONS_FILE).is_file()]
+
+
+def bundled_choices() -> list[ModelChoice]:
+    """The bundled models and ensembles (``default`` first), as runs: a bundled ensemble keeps its
+    own saved test predictions, so it is scored like a run."""
+    from .bundled import default_id, list_bundled
+
+    default = default_id()
+    out = []
+    for b in sorted(list_bundled(), key=lambda b: b.id != default):
+        acc = b.record.get("test_accuracy")
+        label = (f"★ {b.record.get('name') or b.id} ({b.id}) · bundled"
+                 f"{' · default' if b.id == default else ''}{f' · acc {acc:.3f}' if acc is not None else ''}")
+        out.append(ModelChoice(f"run:{b.id}", label, "run", str(b.model_path), b.id, False))
+    return out
 
 
 def saved_ensembles(folder: Path) -> list[Path]:
@@ -65,12 +81,14 @@ def run_label(run: Run) -> str:
 
 
 def model_choices(store: RunStore, ensembles_dir: Path | None = None) -> list[ModelChoice]:
-    """Finished runs (newest first), then the ensembles saved in ``ensembles_dir`` (None: no ensembles).
+    """The default bundled model, the user's finished runs (newest first), the other bundled models,
+    then the ensembles saved in ``ensembles_dir`` (None: no ensembles).
 
     An ensemble counts as synthetic when its first member is a synthetic run; unreadable files are skipped.
     """
-    out = [ModelChoice(f"run:{r.id}", run_label(r), "run", str(r.model_path), r.id, run_is_synthetic(r))
-           for r in finished_runs(store)]
+    bundled = bundled_choices()
+    out = bundled[:1] + [ModelChoice(f"run:{r.id}", run_label(r), "run", str(r.model_path), r.id,
+                                     run_is_synthetic(r)) for r in finished_runs(store)] + bundled[1:]
     for p in saved_ensembles(ensembles_dir) if ensembles_dir is not None else []:
         try:
             entry = json.loads(p.read_text(encoding="utf-8"))

@@ -168,10 +168,16 @@ class Predictor:
 
 
 def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
-    """Load a model from a run id, a run folder, a ``.keras`` file or an ensemble ``.json``.
+    """Load a model from a run id, a bundled id (or ``default``), a run folder, a ``.keras`` file or
+    an ensemble ``.json``.
 
     Returns the model and its class names when the run recorded them (else None, to be inferred).
     """
+    from .bundled import DEFAULT_ALIAS, get_bundled, is_bundled, load_bundled
+
+    if str(ref) == DEFAULT_ALIAS or is_bundled(str(ref)):
+        b = get_bundled(str(ref))  # 'default' with nothing bundled: a clear error
+        return load_bundled(b.id), _run_classes(b.path)
     p = Path(ref)
     if p.suffix.lower() == ".json":
         from .evaluation.ensemble import load_ensemble

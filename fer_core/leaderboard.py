@@ -48,7 +48,8 @@ def leaderboard(runs: Iterable[Run], report_of: Callable[[Run], Any] = run_repor
         except errors as exc:
             skipped.append((run, exc))
             continue
-        rows.append({"run": f"{run.name} · {run.id[-4:]}", "model": run.model, "dataset": run.dataset,
+        name = f"★ {run.name} ({run.id}, bundled)" if run.bundled else f"{run.name} · {run.id[-4:]}"
+        rows.append({"run": name, "model": run.model, "dataset": run.dataset,
                      "synthetic": str(run.dataset).startswith("synthetic"), "split": r.meta.get("split", "test"),
                      "n": r.n, "accuracy": r.accuracy, "acc_low": r.ci["accuracy"][0],
                      "acc_high": r.ci["accuracy"][1], "macro_f1": r.macro_f1, "f1_low": r.ci["macro_f1"][0],

@@ -132,6 +132,7 @@ class Run:
     created : ISO 8601 local time
     test_accuracy, macro_f1 : from ``metrics.json`` once the run is done (``None`` before)
     path : the run's folder
+    bundled : shipped with FER Studio (``fer_core/pretrained``): read-only, see :mod:`fer_core.bundled`
     """
 
     id: str
@@ -143,6 +144,7 @@ class Run:
     test_accuracy: float | None = None
     macro_f1: float | None = None
     path: Path = field(default_factory=Path)
+    bundled: bool = False
 
     @property
     def model_path(self) -> Path:
@@ -397,7 +399,11 @@ class RunStore:
         return self.get(folder.name)
 
     def get(self, run_id: str, _retry: bool = True) -> Run:
-        """The run with this id; :class:`UnknownRunError` (listing close ids) when there is none."""
+        """The run with this id (or a bundled model's id, or ``default``); :class:`UnknownRunError`
+        (listing close ids) when there is none."""
+        bundled = _bundled_run(run_id)
+        if bundled is not None:
+            return bundled
         self._run_dir(run_id)
         with self.connect() as con:
             row = con.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -410,8 +416,9 @@ class RunStore:
             raise unknown_id_error("run", run_id, known)
         return self._to_run(row)
 
-    def list(self, status: str | None = None) -> list[Run]:
-        """All runs, newest first; only those with ``status`` when given."""
+    def list(self, status: str | None = None, bundled: bool = True) -> list[Run]:
+        """All runs, newest first, then the bundled models (``bundled=False`` leaves them out);
+        only those with ``status`` when given."""
         if status is not None and status not in RUN_STATUSES:
             raise ConfigError(f"status must be one of {RUN_STATUSES} or None; got {status!r}.")
         with self.connect() as con:
@@ -420,7 +427,10 @@ class RunStore:
             else:
                 rows = con.execute("SELECT * FROM runs WHERE status=? ORDER BY created DESC, id DESC",
                                    (status,)).fetchall()
-        return [self._to_run(r) for r in rows]
+        runs = [self._to_run(r) for r in rows]
+        if bundled and status in (None, "done"):
+            runs += _bundled_runs()
+        return runs
 
     def update(self, run_id: str, **fields: Any) -> Run:
         """Change fields of a run (any of :data:`RUN_FIELDS`) in run.json and the index."""
@@ -432,6 +442,7 @@ class RunStore:
         for key in ("test_accuracy", "macro_f1"):
             if key in fields:
                 fields[key] = _float_or_none(fields[key])
+        _refuse_bundled(run_id, "change")
         run = self.get(run_id)
         with file_lock(run.path / ".lock"):
             rec = run.record() or self._record_from_folder(run.path) or {}
@@ -447,7 +458,9 @@ class RunStore:
                            macro_f1=m.get("macro_f1"))
 
     def delete(self, run_id: str) -> None:
-        """Delete a run: its folder, its row, and its finished jobs. Refuses while a job is active."""
+        """Delete a run: its folder, its row, and its finished jobs. Refuses while a job is active,
+        and for bundled models (read-only)."""
+        _refuse_bundled(run_id, "delete")
         run = self.get(run_id)
         with self.connect() as con:
             active = [r[0] for r in con.execute(
@@ -510,6 +523,35 @@ class RunStore:
         with file_lock(folder / ".lock"):
             self._write_record(rec)
         return self.get(folder.name)
+
+
+def _bundled_to_run(b: Any) -> Run:
+    rec = b.record
+    return Run(id=b.id, name=str(rec.get("name") or b.id), model=str(rec.get("model") or b.kind),
+               dataset=str(rec.get("dataset") or ""), status="done", created=str(rec.get("created") or ""),
+               test_accuracy=_float_or_none(rec.get("test_accuracy")), macro_f1=_float_or_none(rec.get("macro_f1")),
+               path=b.path, bundled=True)
+
+
+def _bundled_runs() -> list[Run]:
+    from .bundled import list_bundled
+
+    return [_bundled_to_run(b) for b in list_bundled()]
+
+
+def _bundled_run(run_id: Any) -> Run | None:
+    from .bundled import DEFAULT_ALIAS, get_bundled, is_bundled
+
+    if not isinstance(run_id, str) or not (run_id == DEFAULT_ALIAS or is_bundled(run_id)):
+        return None
+    return _bundled_to_run(get_bundled(run_id))  # 'default' with nothing bundled: a clear error
+
+
+def _refuse_bundled(run_id: Any, action: str) -> None:
+    from .bundled import refuse_change
+
+    if isinstance(run_id, str):
+        refuse_change(run_id, action)
 
 
 def _upsert_run(con: sqlite3.Connection, rec: Mapping[str, Any]) -> None:

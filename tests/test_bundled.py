@@ -81,3 +81,113 @@ def test_broken_manifest_is_a_clear_error(shelf):
     (shelf / "manifest.json").write_text("{not json")
     with pytest.raises(BundledError, match="manifest.*unreadable"):
         bundled.list_bundled()
+
+
+def test_store_lists_bundled_read_only(shelf, tmp_path):
+    from fer_core.runs import RunStore, UnknownRunError
+
+    store = RunStore(tmp_path / "home")
+    runs = {r.id: r for r in store.list()}
+    assert {"m0", "m1", "ens"} <= set(runs) and all(runs[i].bundled for i in ("m0", "m1", "ens"))
+    assert store.list(bundled=False) == [] and store.list(status="failed") == []
+    assert store.get("default").id == "ens" and store.get("m1").test_accuracy == pytest.approx(0.6)
+    assert store.get("m0").to_dict()["bundled"] is True
+    for action in (lambda: store.delete("m0"), lambda: store.update("m1", name="x"),
+                   lambda: store.delete("default")):
+        with pytest.raises(BundledError, match="read-only"):
+            action()
+    assert (shelf / "m0" / "model.keras").is_file()
+    with pytest.raises(UnknownRunError):
+        store.get("20260101-000000-five_layer-abcd")
+
+
+def test_cli_lists_evaluates_and_predicts_with_default(shelf, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from fer_core.cli import main
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    assert main(["runs", "--json"]) == 0
+    listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed["ens"]["bundled"] is True and listed["m0"]["bundled"] is True
+    assert main(["runs", "delete", "m0"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "default", "--data", "synthetic:n=200,seed=1", "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert 0.0 <= rep["accuracy"] <= 1.0
+    photo = tmp_path / "face.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (120, 160), dtype=np.uint8)).save(photo)
+    csv_out = tmp_path / "p.csv"
+    assert main(["predict", "default", str(photo), "--fallback", "--csv", str(csv_out)]) == 0
+    assert csv_out.read_text().count("\n") >= 2
+
+
+def test_default_without_bundled_models_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    from fer_core.cli import main
+
+    monkeypatch.setenv("FER_STUDIO_PRETRAINED", str(tmp_path / "none"))
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    assert main(["predict", "default", str(tmp_path / "x.png")]) == 2
+    assert "ships none" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def scored_shelf(tmp_path, monkeypatch):
+    """Two tiny bundled models and their ensemble with test predictions and cards (synthetic data)."""
+    import keras
+
+    from fer_core.data.synthetic import make_synthetic
+    from fer_core.evaluation import Ensemble, predict_probs
+    from fer_core.modelcard import FER2013_LIMITS, card_figures
+    from fer_core.models import create_model
+
+    monkeypatch.setenv("FER_STUDIO_PRETRAINED", str(tmp_path / "pretrained"))
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    spec = "synthetic:n=300,seed=2"
+    ds = make_synthetic(300, seed=2)
+    test = ds.split("test")
+    models = []
+    for i, name in enumerate(("five_layer", "baseline_cnn")):
+        run = tmp_path / f"run{i}"
+        run.mkdir()
+        keras.utils.set_random_seed(i)
+        m = create_model(name, input_shape=(48, 48, 1), num_classes=7)
+        m.save(run / "model.keras")
+        models.append(m)
+        (run / "run.json").write_text(json.dumps({"model": name, "dataset": spec,
+                                                  "config": {"data": {"path": spec}}}))
+        preds = {"probs": predict_probs(m, test.images), "labels": test.labels, "sources": test.sources,
+                 "classes": ds.classes, "split": "test"}
+        card = {"id": f"m{i}", "title": f"tiny {name}", "figures": card_figures(m, ds, n_bootstrap=50),
+                "limits": list(FER2013_LIMITS)}
+        bundled.install_bundled(f"m{i}", title=f"tiny {name}", source_run=run, card=card, predictions=preds)
+    ens = Ensemble(models, tta="flip")
+    preds = {"probs": predict_probs(ens, test.images), "labels": test.labels, "sources": test.sources,
+             "classes": ds.classes, "split": "test"}
+    card = {"id": "ens", "title": "tiny ensemble", "figures": card_figures(ens, ds, n_bootstrap=50)}
+    bundled.install_bundled("ens", title="tiny ensemble", members=["m0", "m1"], tta="flip", card=card,
+                            predictions=preds, make_default=True,
+                            record={"dataset": spec, "config": {"data": {"path": spec}}})
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_dashboard_shows_bundled_models_on_a_fresh_install(scored_shelf):
+    from streamlit.testing.v1 import AppTest
+
+    router = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "dashboard" / "Home.py")
+    at = AppTest.from_file(router, default_timeout=180).run()
+    assert not at.exception, [e.value for e in at.exception]
+    board = next(d.value for d in at.dataframe if "accuracy (95% CI)" in d.value.columns)
+    assert any("★ tiny ensemble (ens, bundled)" in str(r) for r in board["run"])
+    assert board["run"].str.contains("bundled").sum() == 3
+    at.switch_page("views/predict.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picked = at.selectbox(key="pred_model")
+    assert picked.value == "run:ens" and "default" in picked.format_func(picked.value)
+    assert any("Model card: tiny ensemble" in e.label for e in at.get("expander"))
+    at.switch_page("views/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "tiny ensemble" in " ".join(str(e.value) for e in at.get("caption"))

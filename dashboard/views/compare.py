@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, state, widgets
 from fer_core.errors import FERError
 from fer_core.evaluation import TTA_MODES, save_ensemble
 from fer_core.evaluation.verdict import compare_reports
@@ -35,6 +35,8 @@ for c in picked:
 if not reports:
     st.info("None of the picked models could be scored. Next step: pick a finished run.")
     st.stop()
+for c in by_name.values():
+    widgets.model_card(c.run_id)
 where = evaluated_on(reports.values())
 synthetic = any(c.synthetic for c in by_name.values())
 st.caption(f"Evaluated on: **{'; '.join(where)}** · models: **{', '.join(reports)}**"

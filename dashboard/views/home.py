@@ -49,7 +49,7 @@ if active:
         st.progress(frac, text=f"{job.id} · {job.status} · {job_progress_text(job.progress, job.status)}")
 
 st.subheader("Leaderboard")
-finished = state.finished_runs()
+finished = state.finished_runs() + state.bundled_runs()
 if not finished:
     st.info("The leaderboard lists finished runs with their test accuracy and macro-F1 (95% CIs). "
             "Next step: train a model.")

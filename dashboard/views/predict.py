@@ -7,7 +7,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, state, widgets
 from dashboard.images import enlarge
 from fer_core.errors import FERError
 from fer_core.inference import Predictor
@@ -34,6 +34,7 @@ detector = c1.selectbox("Face detector", ["haar", "mtcnn"], key="pred_detector",
 fallback = c2.toggle("Classify the whole photo when no face is found", False, key="pred_fallback")
 st.caption(f"Model: **{choice.label}**" + (" — trained on synthetic faces: predictions on real photos are not "
                                            "meaningful" if choice.synthetic else ""))
+widgets.model_card(choice.run_id)
 try:
     predictor = _predictor(choice.key, choice.stamp, detector, fallback, state.home())
 except FERError as exc:

@@ -1,7 +1,10 @@
 """``python -m fer_core runs``: list, inspect, rebuild and import training runs.
 
     python -m fer_core runs [list] [--status S] [--json [OUT]]
-    python -m fer_core runs show RUN_ID | rebuild | import MODEL.keras
+    python -m fer_core runs show RUN_ID | delete RUN_ID | rebuild | import MODEL.keras
+
+Bundled models (``fer_core/pretrained``) are listed after the user's runs, marked ``bundled``;
+they are read-only.
 """
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet: start one with `python -m fer_core jobs submit CONFIG.toml`")
         return 0
-    print(table([[r.id, r.model, r.dataset, r.status, fmt(r.test_accuracy), str(r.path)] for r in runs],
-                ["id", "model", "dataset", "status", "test_acc", "path"]))
+    print(table([[r.id, r.model, r.dataset, r.status, fmt(r.test_accuracy), "bundled" if r.bundled else "",
+                  str(r.path)] for r in runs], ["id", "model", "dataset", "status", "test_acc", "kind", "path"]))
     return 0
 
 
@@ -35,9 +38,18 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
                             "epochs_done": len(run.history() or []), "config": run.config()}
     if emit_json(args, info):
         return 0
-    for key in ("id", "name", "model", "dataset", "status", "created", "test_accuracy", "macro_f1",
+    for key in ("id", "name", "model", "dataset", "status", "created", "test_accuracy", "macro_f1", "bundled",
                 "epochs_done", "model_path", "path"):
         print(f"{key:>14}: {info[key]}")
+    return 0
+
+
+def cmd_runs_delete(args: argparse.Namespace) -> int:
+    from ..runs import RunStore
+
+    RunStore().delete(args.run_id)
+    if not emit_json(args, {"deleted": args.run_id}):
+        print(f"deleted run {args.run_id}")
     return 0
 
 
@@ -67,6 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_id")
     add_json_option(p, nested=True)
     p.set_defaults(handler=cmd_runs_show)
+    p = rsub.add_parser("delete", help="delete a run's folder and jobs (bundled models are read-only)")
+    p.add_argument("run_id")
+    add_json_option(p, nested=True)
+    p.set_defaults(handler=cmd_runs_delete)
     p = rsub.add_parser("rebuild", help="rebuild index.sqlite from the run and job folders")
     add_json_option(p, nested=True)
     p.set_defaults(handler=cmd_runs_rebuild)

@@ -202,29 +202,36 @@ def save_ensemble(path: str | Path, members: Sequence[str | Path], weights: Sequ
 
 
 def resolve_member(ref: str, base: str | Path | None = None) -> Any:
-    """Load a member model from a ``.keras`` path, a run folder, or a run id of the RunStore.
+    """Load a member model from a bundled id, a ``.keras`` path, a run folder, or a run id of the
+    RunStore (always with ``safe_mode=True``: no code inside a model file runs).
 
     Relative paths are tried against ``base`` (the ensemble file's folder) first, then the current
     folder.
     """
+    from ..bundled import is_bundled, load_bundled
+
+    if is_bundled(str(ref)):
+        return load_bundled(str(ref))
     p = Path(ref)
     candidates = [p] if p.is_absolute() else ([Path(base) / p] if base is not None else []) + [p]
     for c in candidates:
         if c.is_dir() and (c / MODEL_FILE).is_file():
             c = c / MODEL_FILE
         if c.is_file():
-            import keras
-
-            return keras.models.load_model(c)
+            return _load_keras(c)
     from ..runs import RunStore
 
     run = RunStore().get(str(ref))  # unknown ids raise UnknownRunError listing close matches
     if not run.model_path.is_file():
-        raise DataError(f"Run {run.id} has no model.keras (status {run.status!r}); finish or resume its training "
+        raise DataError(f"Run {run.id} has no {MODEL_FILE} (status {run.status!r}); finish or resume its training "
                         "before using it in an ensemble.")
+    return _load_keras(run.model_path)
+
+
+def _load_keras(path: Path) -> Any:
     import keras
 
-    return keras.models.load_model(run.model_path)
+    return keras.models.load_model(path, safe_mode=True)
 
 
 def load_ensemble(path: str | Path, resolve: Callable[[str], Any] | None = None) -> Ensemble:

@@ -347,9 +347,9 @@ def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir:
         if has.any():
             metrics["ferplus_majority_accuracy"] = float((pred[has] == data.soft_eval[has].argmax(1)).mean())
             metrics["n_ferplus"] = int(has.sum())
-    with atomic_path(run_dir / PREDICTIONS_FILE, suffix=".npz") as tmp:
-        np.savez(tmp, probs=probs, labels=labels.astype(np.int64), sources=data.sources_eval.astype(str),
-                 classes=np.asarray(data.classes, dtype=str), split=np.asarray(data.eval_split))
+    from ..evaluation.evalset import save_predictions
+
+    save_predictions(run_dir / PREDICTIONS_FILE, probs, labels, data.sources_eval, data.classes, data.eval_split)
     atomic_write_json(run_dir / METRICS_FILE, metrics)
     return metrics
 
