@@ -54,7 +54,7 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
 
 
 def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256,
-                  formats: tuple[str, ...] = ("keras", "onnx", "tflite"), detector: str = "haar") -> pd.DataFrame:
+                  formats: tuple[str, ...] = ("keras", "onnx", "tflite"), detector: str = "blazeface") -> pd.DataFrame:
     """Latency (ms, median and p95) for one 640x480 photo and batch throughput (faces/s)."""
     from .data.faces import get_detector
     from .evaluation.predict import predict_probs

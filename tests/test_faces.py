@@ -123,11 +123,11 @@ def test_mtcnn_min_size_and_small_images(fer_faces, mtcnn):
 
 # -- options and validation --------------------------------------------------------
 def test_unknown_method_lists_choices():
-    with pytest.raises(ConfigError, match=r"'hog'.*haar.*mtcnn"):
+    with pytest.raises(ConfigError, match=r"'hog'.*blazeface.*haar.*mtcnn"):
         FaceDetector("hog")
     with pytest.raises(ConfigError, match="haar"):
         get_detector("hog")
-    assert METHODS == ("haar", "mtcnn")
+    assert METHODS == ("blazeface", "haar", "mtcnn")
 
 
 @pytest.mark.parametrize(

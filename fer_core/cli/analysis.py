@@ -153,7 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("run", help=RUN_HELP)
     pred.add_argument("images", nargs="+", help="photos (JPEG/PNG/WebP/BMP/TIFF, any size and mode)")
     pred.add_argument("--csv", help="write one row per face to this CSV file")
-    pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
+    pred.add_argument("--detector", choices=["blazeface", "haar", "mtcnn"], default="blazeface")
     pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
     pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
     pred.add_argument("--tta", choices=["none", "flip", "shift"], default=None)

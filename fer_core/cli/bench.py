@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--formats", nargs="*", default=["keras", "onnx", "tflite"])
     pred.add_argument("--repeats", type=int, default=50)
     pred.add_argument("--batch", type=int, default=256)
-    pred.add_argument("--detector", choices=["haar", "mtcnn"], default="haar")
+    pred.add_argument("--detector", choices=["blazeface", "haar", "mtcnn"], default="blazeface")
     add_json_option(pred, "the table")
     pred.set_defaults(handler=cmd_bench_predict, uses_tf=True)
     tr = bsub.add_parser("train", help="training images/s per model: plain model.fit vs FER Studio's pipeline")

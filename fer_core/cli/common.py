@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
+from ..data.faces import METHODS
 from ..training.config import FORMATS
 
 DATA_HELP = "dataset: 'synthetic', a FER2013 CSV, an image folder, or a .zip"
@@ -28,7 +29,7 @@ def add_data_options(p: argparse.ArgumentParser, *, positional: bool = True) -> 
     p.add_argument("--extra", choices=["keep", "drop"], default=None,
                    help="classes with no canonical match (contempt, ahegao): keep or drop")
     p.add_argument("--ferplus", default="auto", help="FER+ votes file, 'auto' (beside the data) or 'none'")
-    p.add_argument("--faces", choices=["haar", "mtcnn"], default=None,
+    p.add_argument("--faces", choices=list(METHODS), default=None,
                    help="detect and crop the largest face of each image first (uncropped photos)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable files/rows and report them")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the dataset cache")

@@ -1,4 +1,9 @@
-"""Face detection (OpenCV Haar cascade or MTCNN) and cropping, for images and whole datasets.
+"""Face detection (MediaPipe BlazeFace, OpenCV Haar cascade or MTCNN) and cropping, for images and
+whole datasets.
+
+BlazeFace (:mod:`fer_core.data.blazeface`) is the photo default: on the shared real photos it found
+17 of 18 faces with no false box, in tens of ms, and it returns the eyes, so crops can be aligned
+the way FER2013's faces are (:mod:`fer_core.data.align`).
 
 The Haar cascade is the fast default (tens of ms on a 640x480 photo) and needs only OpenCV.
 MTCNN is slower (a few hundred ms) but finds turned and small faces more often; it imports
@@ -21,7 +26,7 @@ from .dataset import FERDataset, LoadIssue
 from .images import check_image, to_grey, to_rgb
 
 #: Detection methods :class:`FaceDetector` knows.
-METHODS: tuple[str, ...] = ("haar", "mtcnn")
+METHODS: tuple[str, ...] = ("blazeface", "haar", "mtcnn")
 
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 MTCNN_FACE_SIZE = 20  # the only min_face_size at which mtcnn 1.0.0 builds a complete pyramid
@@ -35,10 +40,13 @@ class Face:
     ----------
     box : tuple of int (x, y, w, h), in image pixels (x to the right, y down)
     score : float, detector confidence in [0, 1] (always 1.0 for the Haar cascade)
+    eyes : ((x, y), (x, y)) centres of the eyes, left of the image first, when the detector finds
+        them (BlazeFace, MTCNN); None otherwise
     """
 
     box: tuple[int, int, int, int]
     score: float = 1.0
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     @property
     def area(self) -> int:
@@ -100,11 +108,12 @@ def _load_mtcnn() -> Any:
 
 
 class FaceDetector:
-    """Find faces in one image with OpenCV's Haar cascade or MTCNN.
+    """Find faces in one image with BlazeFace, OpenCV's Haar cascade or MTCNN.
 
     Parameters
     ----------
-    method : {"haar", "mtcnn"}
+    method : {"blazeface", "haar", "mtcnn"}
+        ``"blazeface"``: MediaPipe's full-range BlazeFace (TensorFlow Lite; finds the eyes too).
         ``"haar"``: OpenCV's frontal-face cascade on the histogram-equalised grey image (fast).
         ``"mtcnn"``: the MTCNN network of the ``mtcnn`` package (slower, imports TensorFlow).
     min_size : int
@@ -116,6 +125,8 @@ class FaceDetector:
         Haar only: overlapping detections needed to keep a face (higher = fewer false positives).
     mtcnn_min_confidence : float in [0, 1]
         MTCNN only: faces with a lower confidence are dropped.
+    blazeface_min_confidence : float in [0, 1]
+        BlazeFace only: faces with a lower score are dropped.
 
     Instances are safe to share between threads (detection holds a lock).
     """
@@ -127,6 +138,7 @@ class FaceDetector:
         scale_factor: float = 1.1,
         min_neighbors: int = 5,
         mtcnn_min_confidence: float = 0.9,
+        blazeface_min_confidence: float = 0.5,
     ):
         self.method = _check_method(method)
         if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)) or min_size < 1:
@@ -145,8 +157,14 @@ class FaceDetector:
         self.scale_factor = float(scale_factor)
         self.min_neighbors = int(min_neighbors)
         self.mtcnn_min_confidence = float(mtcnn_min_confidence)
+        self.blazeface_min_confidence = float(blazeface_min_confidence)
         self._lock = threading.Lock()
-        self._backend = _load_haar() if method == "haar" else _load_mtcnn()
+        if method == "blazeface":
+            from .blazeface import BlazeFace
+
+            self._backend = BlazeFace("full", min_confidence=self.blazeface_min_confidence)
+        else:
+            self._backend = _load_haar() if method == "haar" else _load_mtcnn()
 
     def __repr__(self) -> str:
         return (
@@ -167,9 +185,15 @@ class FaceDetector:
         """
         image = check_image(image, "FaceDetector.detect")
         with self._lock:
-            faces = self._detect_haar(image) if self.method == "haar" else self._detect_mtcnn(image)
+            detect = {"haar": self._detect_haar, "mtcnn": self._detect_mtcnn,
+                      "blazeface": self._detect_blazeface}[self.method]
+            faces = detect(image)
         faces = [f for f in faces if f.box[2] >= self.min_size and f.box[3] >= self.min_size]
         return sorted(faces, key=lambda f: (-f.area, -f.score, f.box[1], f.box[0]))
+
+    def _detect_blazeface(self, image: np.ndarray) -> list[Face]:
+        return [Face(d.box, d.score, tuple((float(p[0]), float(p[1])) for p in d.eyes))
+                for d in self._backend.detect(to_rgb(image))]
 
     def _detect_haar(self, image: np.ndarray) -> list[Face]:
         grey = cv2.equalizeHist(to_grey(image))
@@ -203,8 +227,13 @@ class FaceDetector:
             x, y, bw, bh = (int(round(float(v) / scale)) for v in item["box"])
             x, y = max(x, 0), max(y, 0)
             bw, bh = min(bw, w - x), min(bh, h - y)
+            kp = item.get("keypoints") or {}
+            eyes = None
+            if "left_eye" in kp and "right_eye" in kp:
+                pts = sorted(((float(kp[k][0]) / scale, float(kp[k][1]) / scale) for k in ("left_eye", "right_eye")))
+                eyes = (pts[0], pts[1])
             if bw > 0 and bh > 0:
-                faces.append(Face((x, y, bw, bh), float(item["confidence"])))
+                faces.append(Face((x, y, bw, bh), float(item["confidence"]), eyes))
         return faces
 
 
@@ -307,7 +336,7 @@ def crop_faces(
     Parameters
     ----------
     ds : FERDataset
-    method : {"haar", "mtcnn"} or a FaceDetector (to choose ``min_size`` etc.)
+    method : {"blazeface", "haar", "mtcnn"} or a FaceDetector (to choose ``min_size`` etc.)
     size : int, side of the square output crops
     margin : float, see :func:`crop_face`
     grey : bool, True for (n, size, size) grey output, False for (n, size, size, 3) RGB
