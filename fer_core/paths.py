@@ -26,3 +26,18 @@ def shared_data_dir() -> Path | None:
     env = os.environ.get("FER_SHARED_DATA")
     path = Path(env) if env else PROJECT_ROOT.parent / "shared" / "data"
     return path if path.is_dir() else None
+
+
+def machine_name() -> str:
+    """``"AMD EPYC, 2 cores"``: the CPU model and core count, recorded beside measured results."""
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"

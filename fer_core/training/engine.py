@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..paths import machine_name
 from ..errors import ConfigError
 from ..io import atomic_path, atomic_write_json
 from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
@@ -339,6 +340,7 @@ def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir:
         "session_seconds": round(session_seconds, 3),
         "eval_seconds": round(eval_seconds, 3),
         "params": int(model.count_params()),
+        "machine": machine_name(),
         "data": data.summary,
         **extra,
     }
