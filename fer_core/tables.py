@@ -66,6 +66,20 @@ def datasets_table(entries: Iterable[Any]) -> pd.DataFrame:
                          for e in entries])
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (``=cmd|...``, ``@SUM``...) gets a leading
+    apostrophe; numbers and other text are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def predictions_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """CSV bytes of prediction rows (``PhotoResult.rows()``), columns in first-seen order."""
-    return pd.DataFrame(list(rows)).to_csv(index=False).encode("utf-8")
+    """CSV bytes of prediction rows (``PhotoResult.rows()``), columns in first-seen order; text cells
+    that would start a spreadsheet formula (file names such as ``=HYPERLINK(...).jpg``) are neutralised."""
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    table = pd.DataFrame([{k: safe_cell(r.get(k)) for k in fields} for r in rows], columns=fields)
+    return table.to_csv(index=False).encode("utf-8")

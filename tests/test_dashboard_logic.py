@@ -289,3 +289,17 @@ def test_balance_long_severity_curves_and_audit_groups():
     groups = duplicate_groups(report)
     assert len(groups) == 6 and group_members(groups, "near", 1)["index"].tolist() == [5, 6]
     assert group_members(groups, "exact", 0)["index"].tolist() == [1, 4]
+
+
+def test_csv_cells_that_would_be_formulas_are_neutralised():
+    import csv
+    import io
+
+    from fer_core.tables import predictions_csv, safe_cell
+
+    rows = [{"source": "=HYPERLINK(\"http://x\").jpg", "label": "happy", "p": -0.5, "note": "@SUM(A1)"},
+            {"source": "plain.jpg", "label": "sad", "p": 0.25, "note": "-x"}]
+    got = list(csv.DictReader(io.StringIO(predictions_csv(rows).decode())))
+    assert got[0]["source"].startswith("'=") and got[0]["note"] == "'@SUM(A1)" and got[1]["note"] == "'-x"
+    assert got[0]["p"] == "-0.5" and got[1]["source"] == "plain.jpg"  # numbers and plain text untouched
+    assert safe_cell(3) == 3 and safe_cell("+1") == "'+1"

@@ -68,7 +68,6 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import csv
 
     from ..inference import Predictor
 
@@ -96,13 +95,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             out.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(out), cv2.cvtColor(result.annotated(), cv2.COLOR_RGB2BGR))
     if args.csv:
-        from ..io import atomic_path
+        from ..io import atomic_write_bytes
+        from ..tables import predictions_csv
 
-        fields = list(dict.fromkeys(k for r in rows for k in r))
-        with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+        atomic_write_bytes(args.csv, predictions_csv(rows))
         print(f"wrote {args.csv}")
     return 2 if failed else 0
 
