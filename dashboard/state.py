@@ -156,9 +156,9 @@ def no_models_stop(what: str = "this page") -> None:
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def _keras_model(path: str, stamp: float) -> Any:
-    import keras
+    from fer_core.models.files import load_model_file
 
-    return keras.models.load_model(path, safe_mode=True)
+    return load_model_file(path)  # safe_mode=True; a model with code inside is refused
 
 
 @st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
@@ -181,13 +181,10 @@ def run_model(run_id: str) -> Any:
 
 
 def _resolve(ref: str) -> Any:
-    """An ensemble member: a run id of the store (cached model), else a path (fer_core resolves)."""
-    try:
-        return run_model(ref)
-    except FERError:
-        from fer_core.evaluation import resolve_member
+    """An ensemble member: a run id or bundled id of the store (cached model); anything else is refused."""
+    from fer_core.evaluation import check_member_ref
 
-        return resolve_member(ref, ensembles_dir())
+    return run_model(check_member_ref(ref))
 
 
 @st.cache_resource(show_spinner="Loading ensemble…", max_entries=4)

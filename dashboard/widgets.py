@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from fer_core.data.archives import MAX_PHOTO_MB
 from fer_core.data.upload import face_from_upload
 from fer_core.errors import FERError
 from fer_core.evaluation.evalset import EvalSet
@@ -35,7 +36,8 @@ def face_input(es: EvalSet | None, key: str, upload_hint: str, label: str = "Ima
     if source == "Test image":
         i = st.slider(f"Test image (0–{len(es.images) - 1})", 0, len(es.images) - 1, 0, key=f"{key}_index")
         return Face(es.images[i], es.classes[es.labels[i]], es.describe(i))
-    up = st.file_uploader("A face photo (the largest face is cropped)", type=UPLOAD_TYPES, key=f"{key}_upload")
+    up = st.file_uploader("A face photo (the largest face is cropped)", type=UPLOAD_TYPES, key=f"{key}_upload",
+                          max_upload_size=MAX_PHOTO_MB)
     if up is None:
         st.info(upload_hint)
         return None

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fer_core import bundled  # noqa: E402
+from fer_core.models.files import load_model_file  # noqa: E402
 from fer_core.modelcard import FER2013_LIMITS, card_figures, latency_per_face  # noqa: E402
 from fer_core.paths import machine_name  # noqa: E402
 
@@ -54,15 +55,13 @@ def recipe_of(cfg: dict) -> str:
 
 
 def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool) -> tuple[str, float]:
-    import keras
-
     from fer_core.training.config import load_config
 
     rec = json.loads((run_dir / "run.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     cfg = rec["config"]
     tta = cfg.get("eval", {}).get("tta", "none")
-    model = keras.models.load_model(run_dir / "model.keras", compile=False, safe_mode=True)
+    model = load_model_file(run_dir / "model.keras")
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
         for name in ("config.toml", "history.json", "metrics.json", "predictions.npz", "run.json"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
+from .errors import DataError, FERError
 
 MANIFEST = "manifest.json"
 DEFAULT_ALIAS = "default"
@@ -164,12 +164,12 @@ def load_bundled(ref: str) -> Any:
     b = get_bundled(ref)
     verify(b)
     if b.kind == "model":
-        import keras
+        from .models.files import load_model_file
 
         try:
-            return keras.models.load_model(b.model_path, safe_mode=True)
-        except Exception as exc:  # a damaged archive that still matches no checksum is caught above
-            raise BundledError(f"bundled model {b.id}: {b.model_path} cannot be loaded ({exc}).") from None
+            return load_model_file(b.model_path)  # safe_mode=True
+        except FERError as exc:  # checksums match, yet it does not load: say which bundled model
+            raise BundledError(f"bundled model {b.id}: {exc}") from None
     from .evaluation.ensemble import load_ensemble
 
     def member(mref: str) -> Any:

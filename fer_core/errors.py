@@ -35,3 +35,7 @@ def did_you_mean(value: object, choices, n: int = 1, cutoff: float = 0.6) -> str
     if not close:
         return ""
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
+
+
+class ModelFileError(DataError):
+    """A model file that cannot, or must not, be loaded (missing, not Keras 3, or with code inside)."""

@@ -205,20 +205,20 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
         b = get_bundled(str(ref))  # 'default' with nothing bundled: a clear error
         return load_bundled(b.id), _run_classes(b.path)
     p = Path(ref)
-    if p.suffix.lower() == ".json":
+    if p.suffix.lower() == ".json":  # an ensemble file given explicitly; its members are ids only
         from .evaluation.ensemble import load_ensemble
 
         return load_ensemble(p), None
-    if p.suffix.lower() == ".keras" or (p.is_dir() and (p / MODEL_FILE).is_file()):
-        folder = p.parent if p.suffix.lower() == ".keras" else p
-        from .evaluation.ensemble import resolve_member
+    if p.suffix.lower() in (".keras", ".h5") or (p.is_dir() and (p / MODEL_FILE).is_file()):
+        folder = p.parent if p.suffix else p  # a model file or run folder given explicitly
+        from .models.files import load_model_file
 
-        return resolve_member(str(p)), _run_classes(folder)
+        return load_model_file(p if p.suffix else p / MODEL_FILE), _run_classes(folder)
     from .evaluation.ensemble import resolve_member
     from .runs import RunStore
 
     run = RunStore().get(str(ref))
-    return resolve_member(str(run.path)), _run_classes(Path(run.path))
+    return resolve_member(run.id), _run_classes(Path(run.path))
 
 
 def _run_classes(folder: Path) -> tuple[str, ...] | None:

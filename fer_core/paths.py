@@ -41,3 +41,18 @@ def machine_name() -> str:
     except OSError:
         pass
     return f"{name}, {os.cpu_count()} cores"
+
+
+#: Environment variable listing extra folders the dashboard may register data from (``os.pathsep``-separated).
+DATA_ROOTS_ENV = "FER_STUDIO_DATA_ROOTS"
+
+
+def allowed_data_roots() -> list[Path]:
+    """Folders whose datasets may be registered by path from the dashboard.
+
+    The data directory, the shared data beside the checkout, and every folder in
+    ``$FER_STUDIO_DATA_ROOTS``. (A dashboard client must not make the server read any folder it can see.)
+    """
+    roots = [data_dir(), shared_data_dir()]
+    roots += [Path(p).expanduser() for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    return [r.resolve() for r in roots if r is not None]

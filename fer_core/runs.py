@@ -24,13 +24,12 @@ import secrets
 import shutil
 import sqlite3
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .errors import ConfigError, DataError, FERError, close_matches
+from .errors import ConfigError, DataError, FERError, ModelFileError, close_matches
 from .io import atomic_path, atomic_write_json
 from .names import slug
 from .run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, JOB_FILE, METRICS_FILE,
@@ -484,15 +483,13 @@ class RunStore:
         ``metrics.json``, ``history.json``, ``predictions.npz`` and ``config.toml`` lying beside the
         file are copied too, so a run folder from another machine keeps its results.
         """
+        from .models.files import code_layers, read_keras_config
+
         src = Path(path)
-        if not src.is_file() or src.suffix.lower() != ".keras":
-            raise DataError(f"import_model expects an existing .keras file; got {str(src)!r}"
-                            f"{'' if src.exists() else ' (no such file)'}. Save models with model.save('x.keras').")
-        try:
-            with zipfile.ZipFile(src) as z:
-                kcfg = json.loads(z.read("config.json"))
-        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-            raise DataError(f"{src}: not a Keras 3 .keras archive ({exc}).") from None
+        kcfg = read_keras_config(src)
+        if lambdas := code_layers(kcfg):
+            raise ModelFileError(f"{src}: refused, it contains Python code (Lambda layer {lambdas[0]!r}), which "
+                                 "FER Studio never loads; rebuild the model without Lambda layers.")
         model = str((kcfg.get("config") or {}).get("name") or kcfg.get("class_name") or "imported")
         cfg: dict[str, Any] = {}
         if (src.parent / CONFIG_FILE).is_file():

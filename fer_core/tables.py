@@ -69,6 +69,18 @@ def datasets_table(entries: Iterable[Any]) -> pd.DataFrame:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def format_bytes(n: int) -> str:
+    """``"512 B"``, ``"3.4 KB"``, ``"12.0 MB"``, ``"1.2 GB"`` (powers of 1024)."""
+    if n < 1024:
+        return f"{n} B"
+    size = float(n)
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
+
+
 def safe_cell(value: Any) -> Any:
     """A text cell that a spreadsheet would run as a formula (``=cmd|...``, ``@SUM``...) gets a leading
     apostrophe; numbers and other text are unchanged."""

@@ -180,11 +180,15 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home, monke
 
 def test_data_page_registers_a_csv_and_audits_it(empty_home, tmp_path):
     ds = make_synthetic(70, seed=3)
-    csv = tmp_path / "fer_small.csv"
+    csv = empty_home / "incoming" / "fer_small.csv"
+    csv.parent.mkdir(parents=True)
     write_fer2013_csv(ds, csv)
     at = open_page("views/data.py")
     assert "generated cartoon faces" in texts(at, "info")
     ok(at.text_input(key="data_reg_path").input(str(tmp_path / "nowhere")).run())
+    ok(at.button(key="data_reg_button").click().run())
+    assert "outside the folders the dashboard may read" in texts(at, "error")  # not any folder the server sees
+    ok(at.text_input(key="data_reg_path").input(str(empty_home / "nowhere")).run())
     ok(at.button(key="data_reg_button").click().run())
     assert "no such file or folder" in texts(at, "error")  # a message, not a traceback
     at.text_input(key="data_reg_path").input(str(csv))
@@ -216,6 +220,11 @@ def test_data_page_registers_an_uploaded_zip(empty_home):
     assert "Registered **mini**" in texts(at, "success") and at.selectbox(key="data_pick").value == "mini"
     assert "28 images 48x48" in texts(at, "caption")
     assert not list((empty_home / "uploads").glob("*"))  # the upload is removed once unpacked
+    (unpacked,) = list((empty_home / "datasets").iterdir())
+    assert any("used by mini" in m.value for m in at.markdown)
+    ok(at.button(key=f"data_rm_{unpacked.name}").click().run())
+    assert f"Removed `{unpacked.name}` and unregistered mini" in texts(at, "success")
+    assert not unpacked.exists() and at.selectbox(key="data_pick").value == "synthetic"
 
 
 def test_train_shows_a_failed_job_with_its_log_and_resumes_it(empty_home):

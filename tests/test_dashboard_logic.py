@@ -163,6 +163,7 @@ def test_register_zip_and_path(tmp_path, monkeypatch):
     from fer_core.data.registry import list_datasets
 
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FER_STUDIO_DATA_ROOTS", str(tmp_path))
     csv = tmp_path / "faces.csv"
     write_fer2013_csv(make_synthetic(35, seed=1), csv)
     entry, ds = register_path(csv, "plain")

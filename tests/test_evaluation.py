@@ -470,20 +470,25 @@ class _ThreeClass(BrightnessModel):
     output_shape = (None, 3)
 
 
-def test_save_and_load_ensemble_round_trip(keras_models, faces, tmp_path):
+def test_save_and_load_ensemble_round_trip(keras_models, faces, tmp_path, monkeypatch):
+    from fer_core.runs import RunStore
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
     grey, rgb = keras_models
-    grey.save(tmp_path / "grey.keras")
-    (tmp_path / "run_b").mkdir()
-    rgb.save(tmp_path / "run_b" / "model.keras")
-    path = save_ensemble(tmp_path / "ens" / "pair.json", ["../grey.keras", str(tmp_path / "run_b")],
-                         weights=[3, 1], tta=["shift", "flip"], name="pair")
+    store = RunStore()
+    ids = []
+    for name, model in (("grey", grey), ("rgb", rgb)):
+        run = store.create({"name": name, "model": {"name": name}, "data": {"path": "synthetic"}})
+        model.save(run.model_path)
+        ids.append(run.id)
+    path = save_ensemble(tmp_path / "ens" / "pair.json", ids, weights=[3, 1], tta=["shift", "flip"], name="pair")
     entry = json.loads(path.read_text())
     assert entry["name"] == "pair" and entry["tta"] == ["flip", "shift"]
     assert [m["weight"] for m in entry["members"]] == [0.75, 0.25]
     assert not list(path.parent.glob(".*tmp"))  # atomic write left nothing behind
-    loaded = load_ensemble(path)  # relative refs resolve against the file's folder
+    loaded = load_ensemble(path)
     assert loaded.name == "pair" and loaded.tta == ["flip", "shift"]
-    assert loaded.refs == ["../grey.keras", str(tmp_path / "run_b")]
+    assert loaded.refs == ids
     np.testing.assert_allclose(loaded.weights, [0.75, 0.25])
     in_memory = Ensemble([(grey, 3), (rgb, 1)], tta=["flip", "shift"])
     np.testing.assert_allclose(loaded.predict_probs(faces), in_memory.predict_probs(faces), atol=1e-5)

@@ -108,6 +108,41 @@ def test_decompression_bomb_is_refused_before_decoding():
         read_image(data, max_pixels=1_000_000)
 
 
+def test_pixel_limit_leaves_pils_global_limit_alone():
+    """Sessions run in threads: decoding (bombs included) must never switch PIL's process-wide check off."""
+    import threading
+
+    original = Image.MAX_IMAGE_PIXELS
+    bomb, small = _png(Image.new("L", (3000, 3000))), _png(Image.new("L", (8, 8)))
+    seen: set = set()
+    stop = threading.Event()
+
+    def decode():
+        while not stop.is_set():
+            for data in (bomb, small):
+                try:
+                    read_image(data, max_pixels=1_000_000)
+                except ImageReadError:
+                    pass
+
+    workers = [threading.Thread(target=decode) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for _ in range(20_000):
+        seen.add(Image.MAX_IMAGE_PIXELS)
+    stop.set()
+    for w in workers:
+        w.join()
+    assert seen == {original}
+
+
+def test_beyond_pils_own_bound_is_our_error():
+    """Above PIL's hard bound Image.open itself refuses; that becomes the same clear error."""
+    data = _png(Image.new("1", (15000, 15000)))  # 225 MP, over PIL's 2 x 89 MP bound, tiny as 1-bit PNG
+    with pytest.raises(ImageReadError, match="decompression bomb"):
+        read_image(data, max_pixels=10**9)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ImageReadError, match="cannot read file"):
         read_image(tmp_path / "nope.png")

@@ -147,7 +147,7 @@ def test_import_model_registers_a_keras_file(tmp_path):
     run = store.import_model(src / "tiny.keras")
     assert (run.status, run.model, run.test_accuracy) == ("done", "tiny_net", 0.6)
     assert run.model_path.is_file() and run.metrics()["macro_f1"] == 0.4
-    with pytest.raises(DataError, match="expects an existing .keras file"):
+    with pytest.raises(DataError, match="no such model file"):
         store.import_model(src / "missing.keras")
     assert not _temp_files(tmp_path)
 
@@ -330,3 +330,23 @@ def test_cli_lists_runs_and_jobs_as_json(tmp_path, monkeypatch, capsys):
                           cwd=ROOT, env={**os.environ, "FER_STUDIO_HOME": str(tmp_path)},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "No run with id 'nope-1234'" in proc.stderr
+
+
+def test_queued_jobs_are_capped(tmp_path, monkeypatch):
+    from fer_core.jobs import QueueFullError
+
+    jm = JobManager(tmp_path, max_running=1, max_queued=2, cancel_grace=0.5)
+    jobs = [jm.submit({"name": f"j{i}"}, kind="sleep_steps", params={"steps": 400, "step_s": 0.05})
+            for i in range(3)]
+    assert [j.status for j in jobs] == ["running", "queued", "queued"]
+    with pytest.raises(QueueFullError, match="2 jobs are already waiting.*limit is 2.*FER_STUDIO_MAX_QUEUED"):
+        jm.submit({"name": "one too many"}, kind="sleep_steps", params={"steps": 1})
+    assert len(jm.list()) == 3  # the refused job left no record and no run
+    assert len(jm.store.list()) == 3
+    jm.cancel(jobs[2].id)
+    assert jm.submit({"name": "room again"}, kind="sleep_steps", params={"steps": 1}).status == "queued"
+    for j in jm.list():
+        jm.cancel(j.id, wait=30)
+    monkeypatch.setenv("FER_STUDIO_MAX_QUEUED", "none")
+    with pytest.raises(ConfigError, match="FER_STUDIO_MAX_QUEUED must be a whole number"):
+        JobManager(tmp_path)

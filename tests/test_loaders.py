@@ -317,7 +317,7 @@ def test_zip_upload_and_format_detection(kaggle_root, tmp_path):
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../escape.txt", "x")
-    with pytest.raises(DataError, match="unsafe member path"):
+    with pytest.raises(DataError, match="unsafe entry name"):
         load_dataset(evil)
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 garbage")
     with pytest.raises(DataError, match="not a valid .zip"):

@@ -6,11 +6,10 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.audit_panel import audit_panel
+from dashboard.register_panel import register_panel
 from dashboard.images import enlarge
 from fer_core.audit import audit
-from fer_core.data.archives import register_path, register_zip
 from fer_core.data.stats import balance_table, image_stats, imbalance_ratios, issues_table, sample_indices
-from fer_core.errors import FERError
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -29,13 +28,6 @@ def _audit(path: str, fmt: str, opts: str):
     return audit(state.dataset(path, fmt, opts))
 
 
-def _registered(entry, ds) -> None:
-    """Make a newly registered dataset the current one and say so."""
-    st.session_state["dataset_key"] = entry.name
-    st.session_state["data_flash"] = f"Registered **{entry.name}**: {ds.describe()}"
-    st.rerun()
-
-
 def _pick() -> None:
     st.session_state["dataset_key"] = st.session_state["data_pick"]
 
@@ -51,31 +43,7 @@ if st.session_state.get("data_pick") != current:
 st.selectbox("Dataset", list(options), format_func=options.get, key="data_pick", on_change=_pick,
              help="The synthetic set is generated on the fly (no files); register real data below.")
 
-with st.expander("Register a dataset (remembered across restarts)"):
-    tab_path, tab_zip = st.tabs(["Folder or FER2013 CSV path", "Upload a .zip"])
-    with tab_path:
-        path = st.text_input("Path", key="data_reg_path", placeholder="../shared/data/fer2013  or  /data/fer2013.csv",
-                             help="Kaggle split folders, one folder per class, OAHEGA (with data.csv) or the "
-                                  "FER2013 CSV (emotion,pixels,Usage).")
-        name = st.text_input("Name (optional)", key="data_reg_name")
-        skip = st.checkbox("Skip unreadable files (and list them)", key="data_reg_skip")
-        if st.button("Register", key="data_reg_button", disabled=not path.strip()):
-            try:
-                with st.spinner(f"Reading {path.strip()} …"):
-                    registered = register_path(path.strip(), name.strip() or None, skip_bad=skip)
-                _registered(*registered)
-            except FERError as exc:
-                st.error(str(exc))
-    with tab_zip:
-        up = st.file_uploader("Dataset .zip", type=["zip"], key="data_reg_zip")
-        zname = st.text_input("Name (optional)", key="data_reg_zip_name")
-        if st.button("Unpack and register", key="data_reg_zip_button", disabled=up is None):
-            try:
-                with st.spinner("Unpacking …"):
-                    registered = register_zip(up.getvalue(), up.name, zname.strip() or None)
-                _registered(*registered)
-            except FERError as exc:
-                st.error(str(exc))
+register_panel()
 
 ds = state.load_or_stop(state.current_dataset_key())
 spec = state.dataset_spec(state.current_dataset_key())

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import charts, state, widgets
 from dashboard.images import enlarge
+from fer_core.data.archives import MAX_PHOTO_MB, check_upload_size
 from fer_core.errors import FERError
 from fer_core.inference import Predictor
 from fer_core.tables import predictions_csv
@@ -43,7 +44,7 @@ except FERError as exc:
     st.stop()
 
 uploads = st.file_uploader("Photos", type=["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"],
-                           accept_multiple_files=True, key="pred_files")
+                           accept_multiple_files=True, key="pred_files", max_upload_size=MAX_PHOTO_MB)
 camera = None
 if st.toggle("Use the camera", False, key="pred_camera_on"):
     camera = st.camera_input("Take a photo", key="pred_camera")
@@ -58,6 +59,7 @@ rows = []
 for name, data in files:
     digest = hashlib.sha1(data).hexdigest()
     try:
+        check_upload_size(len(data), name, MAX_PHOTO_MB)
         res = _predict(predictor, choice.key, choice.stamp, detector, fallback, digest, data, name)
     except FERError as exc:
         st.error(f"{name}: {exc}")

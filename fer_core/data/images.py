@@ -6,7 +6,6 @@ input raises :class:`~fer_core.errors.ImageReadError` naming the file and what w
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,37 +64,36 @@ def read_image(
         raise ImageReadError(label, f"cannot read file ({exc.strerror or exc})") from None
     if not data:
         raise ImageReadError(label, "empty file (0 bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        old_limit = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None  # we apply our own bound below, from the header alone
-        try:
-            im = Image.open(io.BytesIO(data))
-            w, h = im.size
-            if w * h > max_pixels:
-                raise ImageReadError(
-                    label,
-                    f"image is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,} "
-                    "(possible decompression bomb); downscale it first",
-                )
-            if w == 0 or h == 0:
-                raise ImageReadError(label, f"image has no pixels ({w}x{h})")
-            im.load()
-            im = ImageOps.exif_transpose(im) or im
-            return _to_array(im, color)
-        except ImageReadError:
-            raise
-        except UnidentifiedImageError:
-            kind = _signature(data)
-            if kind:
-                raise ImageReadError(label, f"truncated or corrupt image (starts like a {kind} file "
-                                            "but cannot be decoded)") from None
-            raise ImageReadError(label, "not an image, or an unsupported format (file content is not "
-                                        "JPEG/PNG/BMP/GIF/TIFF/WebP)") from None
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise ImageReadError(label, f"truncated or corrupt image ({exc})") from None
-        finally:
-            Image.MAX_IMAGE_PIXELS = old_limit
+    try:
+        # PIL's process-wide bomb limit (shared by the server's session threads) is never changed:
+        # Image.open checks it from the header, and ours, usually lower, is applied just below.
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        if w * h > max_pixels:
+            raise ImageReadError(label, _too_big(w, h, max_pixels))
+        if w == 0 or h == 0:
+            raise ImageReadError(label, f"image has no pixels ({w}x{h})")
+        im.load()
+        im = ImageOps.exif_transpose(im) or im
+        return _to_array(im, color)
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:  # beyond PIL's own bound: its message gives the size
+        raise ImageReadError(label, f"{exc} (possible decompression bomb); downscale it first") from None
+    except UnidentifiedImageError:
+        kind = _signature(data)
+        if kind:
+            raise ImageReadError(label, f"truncated or corrupt image (starts like a {kind} file "
+                                        "but cannot be decoded)") from None
+        raise ImageReadError(label, "not an image, or an unsupported format (file content is not "
+                                    "JPEG/PNG/BMP/GIF/TIFF/WebP)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageReadError(label, f"truncated or corrupt image ({exc})") from None
+
+
+def _too_big(w: int, h: int, max_pixels: int) -> str:
+    return (f"image is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,} "
+            "(possible decompression bomb); downscale it first")
 
 
 _MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"BM": "BMP",

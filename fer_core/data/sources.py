@@ -1,22 +1,17 @@
 """One entry point for every data source: ``load_dataset(path_or_name, format="auto")``."""
 from __future__ import annotations
 
-import hashlib
-import shutil
-import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..paths import data_dir
 from ..errors import DataError
 from .cache import cached
 from .dataset import FERDataset
 from .loaders import attach_ferplus, load_fer2013_csv, load_folders, load_oahega
+from .unzip import extract_zip
 
 FORMATS = ("auto", "synthetic", "fer2013-csv", "folders", "oahega")
 SYNTHETIC = "synthetic"
-#: Largest total size a .zip may unpack to (guards against zip bombs).
-MAX_UNZIPPED_BYTES = 8 * 1024**3
 
 
 def detect_format(path: str | Path) -> str:
@@ -112,39 +107,3 @@ def _parse_inline(spec: str) -> dict[str, Any]:
             except ValueError:
                 out[key] = value
     return out
-
-
-def extract_zip(path: str | Path) -> Path:
-    """Unpack a dataset ``.zip`` into the data directory (once per content) and return its root.
-
-    Refuses archives with absolute or ``..`` paths and archives that unpack to more than
-    ``MAX_UNZIPPED_BYTES``. When everything sits in one top folder, that folder is returned.
-    """
-    path = Path(path)
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
-    target = data_dir() / "datasets" / f"{path.stem}-{digest}"
-    if not target.is_dir():
-        try:
-            with zipfile.ZipFile(path) as zf:
-                members = zf.infolist()
-                total = sum(m.file_size for m in members)
-                if total > MAX_UNZIPPED_BYTES:
-                    raise DataError(f"{path}: unpacks to {total:,} bytes, over the {MAX_UNZIPPED_BYTES:,} limit.")
-                for m in members:
-                    name = Path(m.filename)
-                    if name.is_absolute() or ".." in name.parts:
-                        raise DataError(f"{path}: unsafe member path {m.filename!r} in the archive.")
-                tmp = target.with_name(target.name + ".partial")
-                shutil.rmtree(tmp, ignore_errors=True)
-                zf.extractall(tmp)
-        except zipfile.BadZipFile as exc:
-            raise DataError(f"{path}: not a valid .zip archive ({exc}).") from None
-        for junk in tmp.rglob("__MACOSX"):
-            shutil.rmtree(junk, ignore_errors=True)
-        tmp.rename(target)
-    entries = [p for p in target.iterdir() if not p.name.startswith(".")]
-    if len(entries) == 1 and entries[0].is_dir():
-        return entries[0]
-    if len(entries) == 1 and entries[0].suffix.lower() == ".csv":
-        return entries[0]
-    return target

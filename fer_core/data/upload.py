@@ -20,8 +20,12 @@ def face_from_upload(data: bytes, name: str, size: tuple[int, int], grey: bool) 
     -------
     (face uint8 array, a note saying whether a face was found or the whole image was used)
 
-    Raises ImageReadError (a DataError) for unreadable files.
+    Raises DataError for files over :data:`~fer_core.data.archives.MAX_PHOTO_MB` and ImageReadError
+    (a DataError) for unreadable ones.
     """
+    from .archives import MAX_PHOTO_MB, check_upload_size
+
+    check_upload_size(len(data), name, MAX_PHOTO_MB)
     img = read_image(data, color="rgb", name=name)
     faces = get_detector("haar").detect(img)
     note = "no face found, so the whole image is used"

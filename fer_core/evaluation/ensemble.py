@@ -2,7 +2,7 @@
 
 >>> ens = Ensemble([(model_a, 2.0), model_b], name="a+b", tta="flip")   # doctest: +SKIP
 >>> probs = ens.predict_probs(images)                                     # doctest: +SKIP
->>> save_ensemble("a_b.json", ["20261122-031500-fer_net-1a2b", "runs/x/model.keras"], [2, 1])  # doctest: +SKIP
+>>> save_ensemble("a_b.json", ["20261122-031500-fer_net-1a2b", "fer2013-fernet-a"], [2, 1])  # doctest: +SKIP
 >>> ens = load_ensemble("a_b.json")                                       # doctest: +SKIP
 
 Each member sees the images converted to its own input size and channels and the ensemble's TTA,
@@ -179,7 +179,7 @@ def save_ensemble(path: str | Path, members: Sequence[str | Path], weights: Sequ
     Parameters
     ----------
     path : the ``.json`` file to write
-    members : run ids (of the :class:`~fer_core.runs.RunStore`) or paths to ``.keras`` files / run folders
+    members : run ids (of the :class:`~fer_core.runs.RunStore`) or bundled ids (never file paths)
     weights : one non-negative weight per member (normalised on save), or None for equal weights
     tta : the ensemble's test-time augmentation
     name : the ensemble's name
@@ -190,8 +190,8 @@ def save_ensemble(path: str | Path, members: Sequence[str | Path], weights: Sequ
     The path written.
     """
     if isinstance(members, (str, Path)) or not len(members):
-        raise ConfigError(f"save_ensemble: members must be a non-empty list of run ids or paths, got {members!r}.")
-    refs = [str(getattr(m, "id", m)) for m in members]
+        raise ConfigError(f"save_ensemble: members must be a non-empty list of run ids or bundled ids, got {members!r}.")
+    refs = [check_member_ref(str(getattr(m, "id", m))) for m in members]
     w = _check_weights(weights, len(refs), "save_ensemble")
     if not str(name).strip():
         raise ConfigError("save_ensemble: name must not be empty.")
@@ -201,43 +201,44 @@ def save_ensemble(path: str | Path, members: Sequence[str | Path], weights: Sequ
     return path
 
 
-def resolve_member(ref: str, base: str | Path | None = None) -> Any:
-    """Load a member model from a bundled id, a ``.keras`` path, a run folder, or a run id of the
-    RunStore (always with ``safe_mode=True``: no code inside a model file runs).
+def check_member_ref(ref: Any) -> str:
+    """``ref`` if it can name an ensemble member (a run id or a bundled id), else DataError.
 
-    Relative paths are tried against ``base`` (the ensemble file's folder) first, then the current
-    folder.
+    Ensemble files are shared and edited by hand: a member given as a file path could make the
+    studio load any file on disk, so paths are refused (import the model as a run first).
+    """
+    text = str(ref).strip() if isinstance(ref, (str, Path)) else ""
+    if not text or "/" in text or "\\" in text or text.startswith(".") or text.lower().endswith((".keras", ".h5")):
+        raise DataError(f"Ensemble member {str(ref)!r} is not a run id or bundled id; ensembles name runs, not "
+                        "files. Import a model file as a run first: python -m fer_core runs import PATH.")
+    return text
+
+
+def resolve_member(ref: str, base: str | Path | None = None) -> Any:
+    """Load a member model from a bundled id or a run id of the RunStore (``safe_mode=True``).
+
+    ``base`` is accepted for compatibility and ignored: members are never file paths.
     """
     from ..bundled import is_bundled, load_bundled
+    from ..models.files import load_model_file
 
-    if is_bundled(str(ref)):
-        return load_bundled(str(ref))
-    p = Path(ref)
-    candidates = [p] if p.is_absolute() else ([Path(base) / p] if base is not None else []) + [p]
-    for c in candidates:
-        if c.is_dir() and (c / MODEL_FILE).is_file():
-            c = c / MODEL_FILE
-        if c.is_file():
-            return _load_keras(c)
+    ref = check_member_ref(ref)
+    if is_bundled(ref):
+        return load_bundled(ref)
     from ..runs import RunStore
 
-    run = RunStore().get(str(ref))  # unknown ids raise UnknownRunError listing close matches
+    run = RunStore().get(ref)  # unknown ids raise UnknownRunError listing close matches
     if not run.model_path.is_file():
         raise DataError(f"Run {run.id} has no {MODEL_FILE} (status {run.status!r}); finish or resume its training "
                         "before using it in an ensemble.")
-    return _load_keras(run.model_path)
-
-
-def _load_keras(path: Path) -> Any:
-    import keras
-
-    return keras.models.load_model(path, safe_mode=True)
+    return load_model_file(run.model_path)
 
 
 def load_ensemble(path: str | Path, resolve: Callable[[str], Any] | None = None) -> Ensemble:
     """Load a saved ensemble; each member ref is turned into a model by ``resolve(ref)``.
 
-    ``resolve`` defaults to :func:`resolve_member` (``.keras`` path, run folder or run id).
+    ``resolve`` defaults to :func:`resolve_member` (run ids and bundled ids only); a member that is
+    not such an id is refused whatever the resolver.
     """
     path = Path(path)
     try:
@@ -256,11 +257,10 @@ def load_ensemble(path: str | Path, resolve: Callable[[str], Any] | None = None)
     if not isinstance(members, list) or not members or not all(
             isinstance(m, dict) and isinstance(m.get("ref"), str) for m in members):
         raise DataError(f"{path}: 'members' must be a non-empty list of {{'ref': str, 'weight': float}}.")
-    refs = [m["ref"] for m in members]
+    refs = [check_member_ref(m["ref"]) for m in members]
     weights = [m.get("weight", 1.0) for m in members]
     if resolve is None:
-        base = path.parent
-        resolve = lambda ref: resolve_member(ref, base)  # noqa: E731
+        resolve = resolve_member
     models = [resolve(r) for r in refs]
     return Ensemble(list(zip(models, _check_weights(weights, len(refs), f"load_ensemble({path.name})"))),
                     name=entry.get("name") or path.stem, tta=entry.get("tta") or "none",

@@ -24,11 +24,12 @@ Modules: :mod:`.records` (the Job dataclass), :mod:`.liveness` (/proc, boot id),
 from __future__ import annotations
 
 from .kinds import KINDS, KINDS_ENV, JobContext, JobKind, register_kind
-from .manager import CANCEL_GRACE, JobManager, default_max_running
+from .manager import CANCEL_GRACE, JobManager, QueueFullError, default_max_queued, default_max_running
 from .records import DIED_REASON, JOB_STATUSES, TERMINAL, Job
 from .worker import run_worker
 
 __all__ = [
     "CANCEL_GRACE", "DIED_REASON", "JOB_STATUSES", "KINDS", "KINDS_ENV", "TERMINAL", "Job", "JobContext",
-    "JobKind", "JobManager", "default_max_running", "register_kind", "run_worker",
+    "JobKind", "JobManager", "QueueFullError", "default_max_queued", "default_max_running", "register_kind",
+    "run_worker",
 ]

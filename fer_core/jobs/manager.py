@@ -24,19 +24,36 @@ from .records import DIED_REASON, JOB_STATUSES, TERMINAL, Job
 CANCEL_GRACE = 30.0
 
 
+def _env_count(name: str, default: int) -> int:
+    """A whole number >= 1 from the environment variable ``name``, else ``default``."""
+    env = os.environ.get(name)
+    if not env:
+        return default
+    try:
+        k = int(env)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1; got {env!r}.")
+    return k
+
+
 def default_max_running() -> int:
     """``$FER_STUDIO_MAX_JOBS``, else half the CPU cores (at least 1)."""
-    env = os.environ.get("FER_STUDIO_MAX_JOBS")
-    if env:
-        try:
-            k = int(env)
-        except ValueError:
-            k = 0
-        if k < 1:
-            raise ConfigError(f"FER_STUDIO_MAX_JOBS must be a whole number >= 1; got {env!r}.")
-        return k
-    return max(1, (os.cpu_count() or 1) // 2)
+    return _env_count("FER_STUDIO_MAX_JOBS", max(1, (os.cpu_count() or 1) // 2))
 
+
+#: Jobs that may wait in the queue at once, unless ``$FER_STUDIO_MAX_QUEUED`` says otherwise.
+MAX_QUEUED = 8
+
+
+def default_max_queued() -> int:
+    """``$FER_STUDIO_MAX_QUEUED``, else :data:`MAX_QUEUED`."""
+    return _env_count("FER_STUDIO_MAX_QUEUED", MAX_QUEUED)
+
+
+class QueueFullError(FERError):
+    """The studio already has as many waiting jobs as it accepts."""
 
 
 class JobManager:
@@ -47,12 +64,14 @@ class JobManager:
     root : the data directory (default :func:`fer_core.paths.data_dir`)
     max_running : at most this many jobs run at once; more wait "queued"
         (default :func:`default_max_running`: ``$FER_STUDIO_MAX_JOBS`` or half the CPU cores)
+    max_queued : at most this many jobs wait at once; more are refused with :class:`QueueFullError`
+        (default :func:`default_max_queued`: ``$FER_STUDIO_MAX_QUEUED`` or 8)
     cancel_grace : seconds a cancelled running job has to stop by itself before SIGTERM, and
         again before SIGKILL
     """
 
     def __init__(self, root: str | Path | None = None, max_running: int | None = None, *,
-                 cancel_grace: float = CANCEL_GRACE):
+                 cancel_grace: float = CANCEL_GRACE, max_queued: int | None = None):
         self.store = RunStore(root)
         self.root = self.store.root
         self.jobs_dir = self.root / "jobs"
@@ -63,6 +82,9 @@ class JobManager:
         if not isinstance(cancel_grace, (int, float)) or cancel_grace < 0:
             raise ConfigError(f"cancel_grace must be a number of seconds >= 0; got {cancel_grace!r}.")
         self.max_running = max_running
+        self.max_queued = default_max_queued() if max_queued is None else max_queued
+        if isinstance(self.max_queued, bool) or not isinstance(self.max_queued, int) or self.max_queued < 1:
+            raise ConfigError(f"max_queued must be an int >= 1; got {max_queued!r}.")
         self.cancel_grace = float(cancel_grace)
 
     # ------------------------------------------------------------------ records
@@ -173,6 +195,7 @@ class JobManager:
         Job, ``status`` "running" or "queued"
         """
         spec = _check_kind(kind)
+        self._check_queue_room()
         if resume_run is not None:
             run = self.store.get(resume_run)
             active = self._active_jobs_of(run.id)
@@ -187,6 +210,15 @@ class JobManager:
         job_id = self._new_job(kind, run.id, resume_run is not None, params or {})
         self.schedule()
         return self.get(job_id, schedule=False)
+
+    def _check_queue_room(self) -> None:
+        self.schedule()  # dead workers and free slots first: only jobs that really wait count
+        with self.store.connect() as con:
+            waiting = con.execute("SELECT COUNT(*) FROM jobs WHERE status='queued'").fetchone()[0]
+        if waiting >= self.max_queued:
+            raise QueueFullError(f"{waiting} jobs are already waiting in the queue (the limit is {self.max_queued}); "
+                                 "wait for one to start or cancel one (python -m fer_core jobs cancel ID), or raise "
+                                 "FER_STUDIO_MAX_QUEUED.")
 
     def schedule(self) -> list[str]:
         """Check running workers, then start queued jobs (oldest first) while fewer than

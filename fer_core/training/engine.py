@@ -27,6 +27,7 @@ import numpy as np
 from ..paths import machine_name
 from ..errors import ConfigError
 from ..io import atomic_path, atomic_write_json
+from ..models.files import load_model_file
 from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
                          MODEL_FILE, PREDICTIONS_FILE, STATE_FILE)
 from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
@@ -95,7 +96,7 @@ def train(
     keras.utils.set_random_seed(cfg.train.seed)
     ckpt = run_dir / CHECKPOINT_FILE
     if state["epoch"] > 0:
-        model = keras.models.load_model(ckpt, compile=True)
+        model = load_model_file(ckpt, compile=True)
         _check_resumed_model(model, cfg, data)
     else:
         model = _build(cfg, data, model_fn)

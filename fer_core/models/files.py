@@ -1,0 +1,70 @@
+"""Loading ``.keras`` files safely: the one place FER Studio turns a model file into a model.
+
+Every load states ``safe_mode=True`` (Keras then refuses to deserialise Python code) and a model with
+code inside (a ``Lambda`` layer) is refused up front with a message saying why. Which files may be
+loaded is decided by the callers: run-store runs, bundled models, or a path typed on the command line.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import ModelFileError
+
+#: Layer classes that carry Python code (bytecode or source) inside the model file.
+CODE_LAYERS = ("Lambda",)
+
+
+def read_keras_config(path: str | Path) -> dict[str, Any]:
+    """The model configuration (``config.json``) inside a ``.keras`` archive, or ModelFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file.")
+    if path.suffix.lower() != ".keras":
+        raise ModelFileError(f"{path}: FER Studio loads Keras 3 '.keras' files only (legacy .h5 and SavedModel "
+                             "files cannot be loaded safely); re-save it with model.save('model.keras').")
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+        raise ModelFileError(f"{path}: not a readable Keras 3 .keras archive ({exc}); re-save the model with "
+                             "model.save('model.keras').") from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path}: config.json inside is not a model configuration.")
+    return config
+
+
+def code_layers(config: Any) -> list[str]:
+    """Names of the layers in a Keras configuration that carry Python code (:data:`CODE_LAYERS`)."""
+    return [name for name, cls in _layers(config) if cls in CODE_LAYERS]
+
+
+def _layers(node: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("class_name"), str) and isinstance(node.get("config"), dict):
+            yield str(node["config"].get("name", "?")), node["class_name"]
+        for value in node.values():
+            yield from _layers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _layers(value)
+
+
+def load_model_file(path: str | Path, *, compile: bool = False) -> Any:
+    """Load a ``.keras`` file with ``safe_mode=True``; ModelFileError when it is unreadable or holds code."""
+    path = Path(path)
+    lambdas = code_layers(read_keras_config(path))
+    if lambdas:
+        raise ModelFileError(
+            f"{path}: refused, it contains Python code (Lambda layer {', '.join(map(repr, lambdas))}). Running code "
+            "from a model file could do anything on this machine, so models load with safe_mode=True; rebuild "
+            "the model with built-in or registered custom layers instead of Lambda.")
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a broken archive; one clear error
+        raise ModelFileError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:300] if str(exc) else ''}).") from None

@@ -1,0 +1,88 @@
+"""Model files load only with safe_mode=True, never with code inside; ensembles name runs, not files."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from fer_core.errors import DataError, ModelFileError
+from fer_core.evaluation import check_member_ref, load_ensemble, save_ensemble
+from fer_core.inference import load_model_ref
+from fer_core.models.files import code_layers, load_model_file, read_keras_config
+from fer_core.runs import RunStore
+
+
+def _tiny(name: str = "tiny") -> keras.Model:
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")], name=name)
+
+
+def _with_lambda() -> keras.Model:
+    inp = keras.Input((4,))
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.Lambda(lambda t: t * 2.0, name="doubler")(inp))
+    return keras.Model(inp, out)
+
+
+def test_plain_model_loads_and_predicts_the_same(tmp_path):
+    model = _tiny()
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    np.testing.assert_allclose(load_model_file(tmp_path / "m.keras").predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_model_with_code_inside_is_refused_with_the_reason(tmp_path):
+    _with_lambda().save(tmp_path / "code.keras")
+    assert code_layers(read_keras_config(tmp_path / "code.keras")) == ["doubler"]
+    with pytest.raises(ModelFileError, match=r"code.keras: refused, it contains Python code \(Lambda layer 'doubler'\)"):
+        load_model_file(tmp_path / "code.keras")
+    with pytest.raises(ModelFileError, match="Lambda layer 'doubler'"):
+        RunStore(tmp_path / "home").import_model(tmp_path / "code.keras")
+    with pytest.raises(ModelFileError, match="Python code"):
+        load_model_ref(tmp_path / "code.keras")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "no such model file"),
+    (lambda p: p.write_bytes(b"not a zip"), "not a readable Keras 3 .keras archive"),
+    (lambda p: zipfile.ZipFile(p, "w").writestr("other.txt", "x"), "not a readable Keras 3"),
+    (lambda p: zipfile.ZipFile(p, "w").writestr("config.json", "[1, 2]"), "is not a model configuration"),
+    (lambda p: zipfile.ZipFile(p, "w").writestr("config.json", json.dumps({"class_name": "Nonsense", "config": {}})),
+     "cannot be loaded as a Keras model"),
+])
+def test_broken_model_files_give_one_error_naming_the_file(tmp_path, make, message):
+    path = tmp_path / "broken.keras"
+    make(path)
+    with pytest.raises(ModelFileError, match=message) as err:
+        load_model_file(path)
+    assert "broken.keras" in str(err.value)
+
+
+def test_legacy_formats_are_refused(tmp_path):
+    (tmp_path / "old.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(ModelFileError, match="loads Keras 3 '.keras' files only"):
+        load_model_ref(tmp_path / "old.h5")
+
+
+def test_ensembles_name_run_ids_and_bundled_ids_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    for ref in ("../x.keras", "/etc/passwd", "runs/a/model.keras", "C:\\\\models\\\\m", ".hidden", "m.h5", ""):
+        with pytest.raises(DataError, match="not a run id or bundled id"):
+            check_member_ref(ref)
+    with pytest.raises(DataError, match="ensembles name runs, not files"):
+        save_ensemble(tmp_path / "e.json", ["/tmp/model.keras"])
+    # a hand-edited file naming a path is refused before anything is loaded, whatever the resolver
+    entry = {"kind": "fer_studio.ensemble", "version": 1, "name": "evil", "tta": "none",
+             "members": [{"ref": str(tmp_path / "m.keras"), "weight": 1.0}]}
+    (tmp_path / "evil.json").write_text(json.dumps(entry))
+    loaded = []
+    with pytest.raises(DataError, match="not a run id or bundled id"):
+        load_ensemble(tmp_path / "evil.json", resolve=loaded.append)
+    assert loaded == []
+    store = RunStore()
+    run = store.create({"name": "ok", "model": {"name": "tiny"}, "data": {"path": "synthetic"}})
+    _tiny().save(run.model_path)
+    ens = load_ensemble(save_ensemble(tmp_path / "ok.json", [run.id]))
+    assert ens.refs == [run.id]
