@@ -47,6 +47,20 @@ def fsync_dir(folder: str | Path) -> None:
         os.close(fd)
 
 
+def remove_stale_temps(folder: str | Path) -> list[str]:
+    """Delete the temporary files :func:`atomic_path` leaves when its process is killed mid-write.
+
+    Call it only where no other process is writing (e.g. a worker taking over its run folder).
+    Returns the names removed.
+    """
+    removed = []
+    for p in Path(folder).glob(".*.tmp*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

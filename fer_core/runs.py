@@ -358,6 +358,20 @@ class RunStore:
         with self.connect(write=True) as con:
             _upsert_run(con, rec)
 
+    def _reconciled(self, rows: list) -> list:
+        """``rows`` with unfinished runs re-read from their run.json when it moved on without the index
+        (a crash between the two writes of :meth:`_write_record`): run.json is the truth."""
+        out = []
+        for row in rows:
+            if row["status"] in ("created", "running"):
+                rec = read_json(self.runs_dir / row["id"] / "run.json")
+                if isinstance(rec, dict) and any(rec.get(c) != row[c] for c in ("status", "updated")):
+                    with self.connect(write=True) as con:
+                        _upsert_run(con, rec)
+                        row = con.execute("SELECT * FROM runs WHERE id=?", (row["id"],)).fetchone()
+            out.append(row)
+        return out
+
     def _new_id(self, model: str) -> Path:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
@@ -413,7 +427,7 @@ class RunStore:
                 self.rebuild_index()
                 return self.get(run_id, _retry=False)
             raise unknown_id_error("run", run_id, known)
-        return self._to_run(row)
+        return self._to_run(self._reconciled([row])[0])
 
     def list(self, status: str | None = None, bundled: bool = True) -> list[Run]:
         """All runs, newest first, then the bundled models (``bundled=False`` leaves them out);
@@ -426,7 +440,7 @@ class RunStore:
             else:
                 rows = con.execute("SELECT * FROM runs WHERE status=? ORDER BY created DESC, id DESC",
                                    (status,)).fetchall()
-        runs = [self._to_run(r) for r in rows]
+        runs = [self._to_run(r) for r in self._reconciled(rows)]
         if bundled and status in (None, "done"):
             runs += _bundled_runs()
         return runs

@@ -350,3 +350,44 @@ def test_queued_jobs_are_capped(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_STUDIO_MAX_QUEUED", "none")
     with pytest.raises(ConfigError, match="FER_STUDIO_MAX_QUEUED must be a whole number"):
         JobManager(tmp_path)
+
+
+def test_index_reconciles_with_records_after_a_crash_between_the_two_writes(tmp_path):
+    """job.json / run.json are written first, then the SQLite row: a crash in between must not leave a
+    job or run shown as running forever."""
+    from fer_core.io import atomic_write_json
+
+    jm = JobManager(tmp_path, max_running=1)
+    job_id = _fake_running(jm, pid=os.getpid(), pid_start=_proc_stat(os.getpid())[1], boot_id=_boot_id())
+    run_id = jm.get(job_id).run_id
+    jm.store.update(run_id, status="running")
+    # the worker finished: its records say so, but it died before updating the index
+    rec = json.loads((jm.jobs_dir / job_id / "job.json").read_text())
+    atomic_write_json(jm.jobs_dir / job_id / "job.json", {**rec, "status": "done", "updated": "later"})
+    run_rec = json.loads((jm.store.runs_dir / run_id / "run.json").read_text())
+    atomic_write_json(jm.store.runs_dir / run_id / "run.json", {**run_rec, "status": "done", "updated": "later"})
+    with sqlite3.connect(tmp_path / "index.sqlite") as con:
+        assert con.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()[0] == "running"
+    assert jm.get(job_id).status == "done"  # the pid is alive (this process): only reconciling fixes it
+    assert [j.status for j in jm.list()] == ["done"]
+    assert jm.store.get(run_id).status == "done" and [r.status for r in jm.store.list(bundled=False)] == ["done"]
+    # a job whose folder vanished is failed, not running forever
+    other = _fake_running(jm, pid=os.getpid(), pid_start=_proc_stat(os.getpid())[1], boot_id=_boot_id())
+    import shutil
+
+    shutil.rmtree(jm.jobs_dir / other)
+    jm.schedule()
+    with sqlite3.connect(tmp_path / "index.sqlite") as con:
+        status, error = con.execute("SELECT status, error FROM jobs WHERE id=?", (other,)).fetchone()
+    assert status == "failed" and "is gone" in error
+
+
+def test_a_resumed_worker_removes_temporary_files_of_a_killed_one(tmp_path):
+    from fer_core.io import remove_stale_temps
+
+    (tmp_path / ".history.json.abc123.tmp").write_text("half")
+    (tmp_path / ".checkpoint.keras.x1.tmp.keras").write_bytes(b"PK")
+    (tmp_path / "history.json").write_text("[]")
+    (tmp_path / ".lock").write_text("")
+    assert sorted(remove_stale_temps(tmp_path)) == [".checkpoint.keras.x1.tmp.keras", ".history.json.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "history.json"]

@@ -226,6 +226,7 @@ class JobManager:
         started: list[str] = []
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         with file_lock(self.jobs_dir / ".schedule.lock"):
+            self._reconcile()
             self._check_running()
             with self.store.connect() as con:
                 n_running = con.execute("SELECT COUNT(*) FROM jobs WHERE status='running'").fetchone()[0]
@@ -368,6 +369,24 @@ class JobManager:
                        started=now_iso(), cancel_grace=self.cancel_grace)
             self._set_run_status(rec["run_id"], "running")
         return True
+
+    def _reconcile(self) -> None:
+        """job.json is the truth: re-index unfinished jobs whose record moved on without the index (a crash
+        between the two writes of :meth:`_write`), and fail the rows whose record is gone."""
+        with self.store.connect() as con:
+            rows = con.execute("SELECT * FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+        for row in rows:
+            folder = self.jobs_dir / row["id"]
+            rec = read_json(folder / JOB_FILE)
+            if not isinstance(rec, dict):
+                if not folder.is_dir():
+                    with self.store.connect(write=True) as con:
+                        upsert_job(con, {**dict(row), "status": "failed", "finished": now_iso(),
+                                         "error": f"the job's folder {folder} is gone"})
+                continue
+            if any(rec.get(c) != row[c] for c in ("status", "pid", "updated")):
+                with self.store.connect(write=True) as con:
+                    upsert_job(con, {**rec, "progress": read_json(folder / PROGRESS_FILE)})
 
     def _check_running(self) -> None:
         """Mark running jobs whose worker is gone as failed; enforce cancel grace periods."""

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..io import atomic_write_json
+from ..io import atomic_write_json, remove_stale_temps
 from ..run_files import METRICS_FILE, PROGRESS_FILE
 from ..runs import now_iso
 from .kinds import JobContext, _check_kind
@@ -90,6 +90,8 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
         rec.update(status="running", pid=me, pid_start=st[1] if st else None, boot_id=_boot_id(),
                    started=rec.get("started") or now_iso())
     folder = jm.jobs_dir / job_id
+    for stale in (folder, jm.store.runs_dir / rec["run_id"]):  # left by a worker killed mid-write
+        remove_stale_temps(stale)
     cancel_flag = folder / "cancel"
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(folder / "heartbeat", stop), daemon=True)
