@@ -175,6 +175,13 @@ def test_upload_size_limit(home):
     assert _leftovers(home) == []
 
 
+def test_photo_upload_size_limit(home):
+    from fer_core.data.upload import face_from_upload
+
+    with pytest.raises(DataError, match=r"big.jpg: 26.0 MB is more than the 25 MB limit"):
+        face_from_upload(b"\0" * (26 * 1024 * 1024), "big.jpg", (48, 48), True)
+
+
 def test_remove_unpacked_archive_unregisters_its_datasets(home):
     register_zip(_faces_zip(7), "faces.zip", "mine")
     (u,) = unpacked_archives()

@@ -306,8 +306,12 @@ def test_predict_upload_shows_result_and_csv(runs_home):
     noise = np.random.default_rng(0).integers(0, 256, (120, 160), dtype=np.uint8)  # no face in there
     at = open_page("views/predict.py")
     assert "Upload one or more photos" in texts(at, "info")
-    files = [("face.png", png(face), "image/png"), ("noise.png", png(noise, scale=1), "image/png")]
+    files = [("face.png", png(face), "image/png"), ("noise.png", png(noise, scale=1), "image/png"),
+             ("n.jpg", b"hello, I am text", "image/jpeg")]
     ok(at.file_uploader(key="pred_files").set_value(files).run())
+    # a bad file gets the same one line as on the command line (tests/test_bad_input.py, photo-not-an-image)
+    assert texts(at, "error").startswith("n.jpg: not an image, or an unsupported format")
+    ok(at.file_uploader(key="pred_files").set_value(files[:2]).run())
     assert "**noise.png** — no face found" in texts(at, "markdown") and "**face.png** — " in texts(at, "markdown")
     assert at.download_button(key="pred_csv").label == "Download all predictions (CSV)"
     table = frame(at, "source", "status")

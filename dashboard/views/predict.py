@@ -62,7 +62,7 @@ for name, data in files:
         check_upload_size(len(data), name, MAX_PHOTO_MB)
         res = _predict(predictor, choice.key, choice.stamp, detector, fallback, digest, data, name)
     except FERError as exc:
-        st.error(f"{name}: {exc}")
+        st.error(str(exc))  # the same line the command line prints
         rows.append({"source": name, "face": 0, "status": f"error: {exc}"})
         continue
     rows.extend(res.rows())

@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import_tensorflow_quietly(verbose=args.verbose)
         return args.handler(args)
     except (FERError, TimeoutError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -257,7 +257,10 @@ def load_ensemble(path: str | Path, resolve: Callable[[str], Any] | None = None)
     if not isinstance(members, list) or not members or not all(
             isinstance(m, dict) and isinstance(m.get("ref"), str) for m in members):
         raise DataError(f"{path}: 'members' must be a non-empty list of {{'ref': str, 'weight': float}}.")
-    refs = [check_member_ref(m["ref"]) for m in members]
+    try:
+        refs = [check_member_ref(m["ref"]) for m in members]
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
     weights = [m.get("weight", 1.0) for m in members]
     if resolve is None:
         resolve = resolve_member
