@@ -173,3 +173,49 @@ def test_robustness_slider_reruns_the_what_if_fragment(server, browser, shots):
         print(f"what-if latency in the browser (ms): {[round(v) for v in latencies]}")
     finally:
         page.close()
+
+
+def _listen_addresses(port: int) -> set[str]:
+    """Local addresses (hex, as in /proc/net/tcp*) of sockets listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                addr, p = local.rsplit(":", 1)
+                if state == "0A" and int(p, 16) == port:
+                    found.add(addr)
+    return found
+
+
+def test_server_binds_localhost_only_and_hides_tracebacks(browser, tmp_path):
+    """`streamlit run` from the project folder (README command 1) reads .streamlit/config.toml: it listens
+    on 127.0.0.1 only, and a page that fails shows clients a message without the error's details."""
+    script = tmp_path / "failing_page.py"
+    script.write_text('import streamlit as st\nst.title("About to fail")\n'
+                      'raise RuntimeError("secret detail /very/private/path")\n')
+    port = _free_port()
+    env = {**os.environ, "FER_STUDIO_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    page = browser.new_page()
+    try:
+        deadline = time.monotonic() + 90
+        while not _listen_addresses(port):
+            assert time.monotonic() < deadline and proc.poll() is None, "streamlit did not start"
+            time.sleep(0.5)
+        time.sleep(1)
+        assert _listen_addresses(port) == {"0100007F"}  # 127.0.0.1, no wildcard, no IPv6
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=60_000)
+        page.get_by_role("heading", name="About to fail").wait_for(timeout=60_000)
+        page.locator('[data-testid="stException"]').first.wait_for(timeout=60_000)
+        text = page.locator('[data-testid="stApp"]').inner_text()
+        assert "secret detail" not in text and "Traceback" not in text and "failing_page.py" not in text
+    finally:
+        page.close()
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
