@@ -12,6 +12,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Test-only job kinds (sleep_steps), imported on demand here and in every worker process.
 os.environ["FER_STUDIO_JOB_KINDS"] = "tests.jobkinds"
+#: The models shipped in the repository. Tests see no bundled model unless they ask for this shelf
+#: (tests/test_pretrained.py) or build their own, so "empty studio" states stay testable.
+SHIPPED_SHELF = ROOT / "fer_core" / "pretrained"
+os.environ["FER_STUDIO_PRETRAINED"] = str(ROOT / "tests" / "no_bundled_models")
 
 
 @pytest.fixture(autouse=True, scope="session")

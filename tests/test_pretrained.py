@@ -4,15 +4,28 @@ their model cards match a fresh evaluation on FER2013 PublicTest (shared data; s
 Skipped as a whole while this copy ships no bundled model."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from fer_core import bundled
+from fer_core import CLASSES as FER2013_CLASSES
+from tests.conftest import SHIPPED_SHELF
 
-SHIPPED = bundled.list_bundled() if bundled.pretrained_dir().is_dir() else []
+_env = os.environ.get("FER_STUDIO_PRETRAINED")
+os.environ["FER_STUDIO_PRETRAINED"] = str(SHIPPED_SHELF)
+SHIPPED = bundled.list_bundled() if SHIPPED_SHELF.is_dir() else []
+os.environ["FER_STUDIO_PRETRAINED"] = _env or ""
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="this copy ships no bundled model yet")
 IDS = [b.id for b in SHIPPED]
 SINGLE = [b.id for b in SHIPPED if b.kind == "model"]
+
+
+@pytest.fixture(autouse=True)
+def _shipped_shelf(monkeypatch):
+    """These tests look at the models the repository ships."""
+    monkeypatch.setenv("FER_STUDIO_PRETRAINED", str(SHIPPED_SHELF))
 
 
 def test_manifest_default_and_checksums():
@@ -60,3 +73,34 @@ def test_card_figures_match_a_fresh_evaluation(bid, fer2013_root):
     assert fresh["per_class_f1"] == pytest.approx(card["per_class_f1"], abs=1e-6)
     if card.get("ferplus_agreement") is not None:
         assert fresh["ferplus_agreement"] == pytest.approx(card["ferplus_agreement"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_fresh_install_labels_a_real_photo(tmp_path, monkeypatch, capsys):
+    """Empty studio, no dataset registered: `predict default` and the Predict page label real faces."""
+    import csv
+
+    from streamlit.testing.v1 import AppTest
+
+    from fer_core.cli import main
+    from fer_core.paths import shared_data_dir
+
+    photos = shared_data_dir() / "photos" if shared_data_dir() else None
+    if photos is None or not (photos / "obama.jpg").is_file():
+        pytest.skip("shared photos (../shared/data/photos) are not present on this machine")
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "fresh"))
+    out = tmp_path / "preds.csv"
+    assert main(["predict", "default", str(photos / "obama.jpg"), "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["status"] for r in rows] == ["ok"] and rows[0]["label"] in FER2013_CLASSES
+
+    at = AppTest.from_file(str(SHIPPED_SHELF.parents[1] / "dashboard" / "Home.py"), default_timeout=300).run()
+    at.switch_page("views/predict.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picked = at.selectbox(key="pred_model")
+    assert picked.value == f"run:{bundled.default_id()}" and "default" in picked.format_func(picked.value)
+    data = (photos / "obama.jpg").read_bytes()
+    at.file_uploader(key="pred_files").set_value([("obama.jpg", data, "image/jpeg")]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert list(table["status"]) == ["ok"] and table["label"].iloc[0] in FER2013_CLASSES
