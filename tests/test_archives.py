@@ -80,7 +80,7 @@ BAD_ARCHIVES = {
     "random bytes": (lambda: b"this is not a zip at all" * 10, "not a valid .zip"),
     "zip header then garbage": (lambda: b"PK\x03\x04 garbage", "not a valid .zip"),
     "truncated": (lambda: _faces_zip()[: len(_faces_zip()) // 2], "not a valid .zip"),
-    "corrupt deflate stream": (lambda: _corrupt_first_member(_faces_zip()), "truncated or corrupt|not a valid"),
+    "corrupt deflate stream": (lambda: _corrupt_first_member(_faces_zip()), "is corrupt|not a valid"),
     "encrypted": (lambda: _patch_central(_faces_zip(), 8, 0x1), "encrypted"),
     "unknown compression": (lambda: _patch_central(_faces_zip(), 10, 99), "compression method 99"),
     "parent path": (lambda: _evil(["../escape.png"]), "unsafe entry name"),
@@ -213,3 +213,34 @@ def test_register_path_only_inside_allowed_folders(home, tmp_path, monkeypatch):
     monkeypatch.setenv("FER_STUDIO_DATA_ROOTS", str(outside.parent))
     entry, ds = register_path(outside, "allowed")
     assert entry.name == "allowed"
+
+
+def test_corrupt_bzip2_member_and_file_folder_clash_are_named(home, tmp_path):
+    data = _faces_zip(method=zipfile.ZIP_BZIP2)
+    info = zipfile.ZipFile(io.BytesIO(data)).infolist()[0]
+    b = bytearray(data)
+    start = info.header_offset + 30 + len(info.filename)
+    b[start + 10:start + 30] = b"\x00" * 20
+    with pytest.raises(DataError, match=r"'faces/.*png' is corrupt"):
+        extract_zip(_write(tmp_path, bytes(b), "bz.zip"))
+    clash = _evil(["faces/x", "faces/x/y.png"])
+    with pytest.raises(DataError, match="'faces/x/y.png' is both a file and a folder"):
+        extract_zip(_write(tmp_path, clash, "clash.zip"))
+    assert _leftovers(home) == [] and not list(datasets_dir().iterdir())
+
+
+def test_oahega_csv_cannot_reach_outside_its_folder(tmp_path):
+    from fer_core.data.loaders import _resolve
+
+    root = tmp_path / "oahega"
+    (root / "Happy").mkdir(parents=True)
+    (root / "Happy" / "a.jpg").write_bytes(b"x")
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"x")
+    assert _resolve(root, "Happy/a.jpg") == root / "Happy" / "a.jpg"
+    assert _resolve(root, "/some/where/Happy/a.jpg") == root / "Happy" / "a.jpg"  # a path from another machine
+    assert _resolve(root, "C:\\\\data\\\\Happy\\\\a.jpg") == root / "Happy" / "a.jpg"
+    for escape in ("../secret.jpg", str(secret), "Happy/../../secret.jpg"):
+        assert _resolve(root, escape) is None, escape
+    (root / "link.jpg").symlink_to(secret)
+    assert _resolve(root, "link.jpg") is None

@@ -80,6 +80,7 @@ def load_npz(path: str | Path) -> FERDataset:
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
+            _check_meta(meta)
             return FERDataset(
                 z["images"], z["labels"], tuple(meta["classes"]), z["splits"], z["sources"],
                 name=meta["name"], root=meta["root"], synthetic=meta["synthetic"],
@@ -87,8 +88,19 @@ def load_npz(path: str | Path) -> FERDataset:
                 not_face=z["not_face"] if "not_face" in z.files else None,
                 issues=[LoadIssue(s, r) for s, r in meta["issues"]],
             )
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: unreadable dataset cache ({exc}); delete it to rebuild.") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged entry fails in zipfile, zlib, numpy, json or here alike
+        raise DataError(f"{path}: unreadable dataset cache ({type(exc).__name__}: {exc}); "
+                        "delete it to rebuild.") from None
+
+
+def _check_meta(meta: Any) -> None:
+    """Raise ValueError unless ``meta`` has the fields and types :func:`save_npz` writes."""
+    ok = (isinstance(meta, dict) and isinstance(meta.get("name"), str) and isinstance(meta.get("root"), str)
+          and isinstance(meta.get("synthetic"), bool) and isinstance(meta.get("classes"), list)
+          and all(isinstance(c, str) for c in meta["classes"]) and isinstance(meta.get("issues"), list)
+          and all(isinstance(i, list) and len(i) == 2 and all(isinstance(x, str) for x in i) for i in meta["issues"]))
+    if not ok:
+        raise ValueError("metadata is not the one save_npz writes")
 
 
 def cached(

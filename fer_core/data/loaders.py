@@ -7,8 +7,9 @@ a :class:`~fer_core.errors.DataError` that names the file or row and what was wr
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -59,7 +60,10 @@ def load_fer2013_csv(
         raise DataError(f"{path}: no such file; expected the FER2013 CSV (emotion,pixels,Usage).")
     usage = {canonical_name(k).replace("_", ""): v for k, v in (usage_map or FER2013_USAGE).items()}
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # index_col=False: a trailing comma on the data rows must not shift every column by one
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)  # "loss of data": the empty extra field
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable CSV ({exc}).") from None
     frame.columns = [c.strip() for c in frame.columns]
@@ -114,12 +118,21 @@ def _parse_fer_row(emotion: str, pixels: str, usage_raw: str, usage: Mapping[str
         raise ValueError(f"pixels has {len(tokens)} values, expected 2304 (48x48)")
     try:
         values = np.array(tokens, dtype=np.int64)
-    except ValueError:
-        bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-        raise ValueError(f"pixels contains a non-numeric value {bad!r}") from None
+    except (ValueError, OverflowError):  # a non-number, or a number beyond int64: find and name it
+        values = np.array([_pixel_value(t) for t in tokens], dtype=np.int64)
     if values.min() < 0 or values.max() > 255:
         raise ValueError(f"pixel values must lie in 0..255, found {values.min()}..{values.max()}")
     return label, usage[key], values.reshape(48, 48).astype(np.uint8)
+
+
+def _pixel_value(token: str) -> int:
+    try:
+        value = int(token)
+    except ValueError:
+        raise ValueError(f"pixels contains a non-numeric value {token!r}") from None
+    if not 0 <= value <= 255:
+        raise ValueError(f"pixel values must lie in 0..255, found {token}")
+    return value
 
 
 def write_fer2013_csv(ds: FERDataset, path: str | Path, usage_names: Mapping[str, str] | None = None) -> None:
@@ -359,11 +372,17 @@ def load_oahega(
 
 
 def _resolve(root: Path, rel: str) -> Path | None:
-    parts = Path(rel.replace("\\", "/")).parts
-    parts = tuple(p for p in parts if p not in (".", ""))
+    """The file ``rel`` names inside ``root`` (trying shorter suffixes of it), never a file outside."""
+    parts = PurePosixPath(rel.replace("\\", "/")).parts
+    if ".." in parts:
+        return None
+    parts = tuple(p for p in parts if p not in (".", "", "/"))
+    if parts and parts[0].endswith(":"):  # a Windows drive, e.g. "C:"
+        parts = parts[1:]
+    inside = root.resolve()
     for k in range(len(parts)):
         cand = root.joinpath(*parts[k:])
-        if cand.is_file():
+        if cand.is_file() and cand.resolve().is_relative_to(inside):
             return cand
     return None
 

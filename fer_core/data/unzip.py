@@ -9,6 +9,7 @@ content hash.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import shutil
 import tempfile
@@ -142,10 +143,22 @@ def _extract(zf: zipfile.ZipFile, m: zipfile.ZipInfo, root: Path, path: Path, bu
     if m.is_dir():
         dest.mkdir(parents=True, exist_ok=True)
         return 0
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dst = open(dest, "wb")
+    except (IsADirectoryError, NotADirectoryError, FileExistsError):
+        raise DataError(f"{path}: {m.filename!r} is both a file and a folder in the archive; {_REZIP}.") from None
     written = 0
-    with zf.open(m) as src, open(dest, "wb") as dst:
-        while chunk := src.read(_CHUNK):
+    with zf.open(m) as src, dst:
+        while True:
+            try:
+                chunk = src.read(_CHUNK)
+            except (zlib.error, lzma.LZMAError, EOFError, OSError, zipfile.BadZipFile) as exc:
+                # the decompressor's errors (bzip2 raises OSError): the data is bad, not the disk
+                raise DataError(f"{path}: {m.filename!r} is corrupt ({exc}); download the archive again or "
+                                f"{_REZIP}.") from None
+            if not chunk:
+                break
             written += len(chunk)
             if written > budget:
                 raise DataError(f"{path}: unpacks to more than its declared size limit (a zip bomb?).")

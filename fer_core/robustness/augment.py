@@ -17,7 +17,8 @@ __all__ = ["augment_batch", "make_augmenter"]
 
 
 def _check_p(p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not 0.0 <= float(p) <= 1.0:
+    # compared as it is: float(10**400) overflows, and NaN fails the comparison
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p <= 1:
         raise ConfigError(f"p must be a probability in [0, 1] (0.5 corrupts about half the images), got {p!r}.")
     return float(p)
 

@@ -306,9 +306,20 @@ def make_rng(seed: Any, name: str = "") -> np.random.Generator:
     raise ConfigError(f"seed must be an int >= 0 or a numpy Generator, got {seed!r}.")
 
 
+def _as_array(a: Any, caller: str) -> np.ndarray:
+    """``a`` as an ndarray, or DataError for nested lists numpy cannot make one of."""
+    if isinstance(a, np.ndarray):
+        return a
+    try:
+        return np.asarray(a)
+    except ValueError:
+        raise DataError(f"{caller} expects a uint8 numpy array, got a {type(a).__name__} whose rows have "
+                        "different lengths; pass np.asarray(image, dtype=np.uint8).") from None
+
+
 def check_image(image: Any, caller: str = "corrupt") -> np.ndarray:
     """One uint8 image of shape (h, w), (h, w, 1) or (h, w, 3), each side >= 8, or DataError."""
-    return _check_image(image, caller, squeeze=False, min_side=MIN_SIDE, arrays_only=False,
+    return _check_image(_as_array(image, caller), caller, squeeze=False, min_side=MIN_SIDE, arrays_only=False,
                         batch_hint="use corrupt_batch for a batch")
 
 
@@ -317,7 +328,7 @@ def check_batch(images: Any, caller: str = "corrupt_batch", allow_float: bool = 
 
     ``allow_float`` also accepts float images (values 0..255); otherwise they must be uint8.
     """
-    a = np.asarray(images) if not isinstance(images, np.ndarray) else images
+    a = _as_array(images, caller)
     if not (allow_float and np.issubdtype(a.dtype, np.floating)):
         a = check_uint8(a, caller, "images")
     if a.ndim not in (3, 4) or (a.ndim == 4 and a.shape[-1] not in (1, 3)):

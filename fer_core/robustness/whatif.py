@@ -8,7 +8,6 @@ A 48x48 image takes well under a millisecond with every knob on (see
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
@@ -83,8 +82,9 @@ def check_whatif(params: Any) -> WhatIf:
             continue
         lo, hi = _RANGES[f.name]
         integral = f.name == "jpeg_quality"
-        ok_type = isinstance(v, (int, np.integer)) if integral else isinstance(v, (int, float, np.number))
-        if isinstance(v, (bool, np.bool_)) or not ok_type or not math.isfinite(float(v)) or not lo <= v <= hi:
+        ok_type = isinstance(v, (int, np.integer)) if integral else isinstance(v, (int, float, np.integer, np.floating))
+        # compared as they are: float(10**400) overflows; NaN fails the comparison, infinities the range
+        if isinstance(v, (bool, np.bool_)) or not ok_type or not lo <= v <= hi:
             kind = "an int" if integral else "a number"
             raise ConfigError(f"WhatIf.{f.name} must be {kind} in [{lo}, {hi}], got {v!r}.")
     return params
@@ -157,9 +157,14 @@ def whatif_predict(
     if not callable(predict_fn):
         raise ConfigError(f"predict_fn must be callable (images -> probabilities), got {type(predict_fn).__name__}.")
     edited = apply_whatif(image, params, seed)
-    probs = np.asarray(predict_fn(edited[None]))
-    if probs.ndim != 2 or probs.shape[0] != 1 or probs.shape[1] < 1:
+    raw = predict_fn(edited[None])
+    try:
+        probs = np.asarray(raw)
+    except ValueError:  # nested lists of different lengths
+        probs = np.empty(0, dtype=object)
+    if probs.dtype.kind not in "iuf" or probs.ndim != 2 or probs.shape[0] != 1 or probs.shape[1] < 1:
         raise DataError(
-            f"predict_fn must return probabilities of shape (1, n_classes) for one image, got shape {probs.shape}."
+            "predict_fn must return numeric probabilities of shape (1, n_classes) for one image, got "
+            f"shape {probs.shape} ({type(raw).__name__} of dtype {probs.dtype})."
         )
     return edited, probs[0].astype(np.float64)

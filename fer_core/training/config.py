@@ -240,8 +240,8 @@ def load_config(source: str | Path | Mapping[str, Any] | TrainConfig) -> TrainCo
             raise ConfigError(f"config file {str(path)!r} does not exist; give the path of a .toml file "
                               "(see experiments/*.toml).")
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: Windows editors start with a BOM
+        except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an integer of over 4300 digits
             raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
         where = str(path)
         if "name" not in raw:
@@ -290,7 +290,9 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if _is_int(v):
+        return abs(v) <= 1e300  # math.isfinite(10**400) raises OverflowError: such a number is out of range
+    return isinstance(v, float) and math.isfinite(v)
 
 
 def _int(name: str, v: Any, lo: int | None = None, *, optional: bool = False, hint: str = "") -> int | None:
@@ -457,7 +459,7 @@ def apply_overrides(cfg: TrainConfig, overrides: Mapping[str, Any] | list[str]) 
     raw = config_to_dict(cfg, keep_none=True)
     items = overrides.items() if isinstance(overrides, Mapping) else (_parse_assignment(s) for s in overrides)
     for key, value in items:
-        parts = key.split(".")
+        parts = str(key).split(".")
         if len(parts) == 1:
             _check_keys({key: None}, {f.name for f in fields(TrainConfig)} - set(_SECTIONS), "", "override")
             raw[key] = value
@@ -465,7 +467,11 @@ def apply_overrides(cfg: TrainConfig, overrides: Mapping[str, Any] | list[str]) 
             _check_keys({parts[1]: None}, {f.name for f in fields(_SECTIONS[parts[0]])}, parts[0] + ".", "override")
             raw[parts[0]][parts[1]] = value
         elif len(parts) == 3 and parts[0] in ("model", "data") and parts[1] in ("kwargs", "label_map"):
-            raw[parts[0]].setdefault(parts[1], {})[parts[2]] = value
+            table = raw[parts[0]].setdefault(parts[1], {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"override {key!r}: {parts[0]}.{parts[1]} is {table!r}, not a table; set "
+                                  f"{parts[0]}.{parts[1]} to a table such as {{a = 1}}, or set its keys one by one.")
+            table[parts[2]] = value
         else:
             raise ConfigError(f"override key {key!r} must look like 'train.lr', 'model.kwargs.dropout' or 'name'; "
                               f"sections: {', '.join(_SECTIONS)}.")
@@ -478,7 +484,7 @@ def _parse_assignment(text: str) -> tuple[str, Any]:
     key, value = (s.strip() for s in text.split("=", 1))
     try:
         parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # not TOML (or an integer of over 4300 digits): a plain string
         parsed = value
     if isinstance(parsed, str) and parsed.lower() in ("none", "null"):
         parsed = None
@@ -522,7 +528,7 @@ def dump_config(cfg: TrainConfig, path: str | Path) -> None:
 
 
 def _key(key: str) -> str:
-    if key and all(c.isalnum() or c in "_-" for c in key):
+    if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key):  # TOML bare keys are ASCII
         return key
     return _value(str(key))
 
