@@ -219,3 +219,21 @@ def test_server_binds_localhost_only_and_hides_tracebacks(browser, tmp_path):
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_predict_without_a_camera_says_so_and_uploads_still_work(server, browser):
+    """Headless Chromium has no camera: turning the camera on shows the browser's request and our hint,
+    never an error, and the uploader stays usable."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    try:
+        page.goto(f"{server}/predict", wait_until="domcontentloaded", timeout=60_000)
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=180_000)
+        page.get_by_text("Use the camera").click()
+        camera = page.locator('[data-testid="stCameraInput"]')
+        camera.wait_for(timeout=60_000)
+        page.get_by_text("would like to use your camera").wait_for(timeout=60_000)
+        page.get_by_text("No camera, or access denied?").wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stFileUploader"]').first.is_visible()
+    finally:
+        page.close()

@@ -48,6 +48,7 @@ uploads = st.file_uploader("Photos", type=["png", "jpg", "jpeg", "bmp", "webp", 
 camera = None
 if st.toggle("Use the camera", False, key="pred_camera_on"):
     camera = st.camera_input("Take a photo", key="pred_camera")
+    st.caption("No camera, or access denied? The browser asks for permission above; upload photos instead.")
 files = [(f.name, f.getvalue()) for f in uploads or []]
 if camera is not None:
     files.append(("camera.jpg", camera.getvalue()))
