@@ -138,14 +138,16 @@ class JobManager:
                 resumable = not later and _check_kind(row["kind"]).can_resume(run)
             except FERError:
                 resumable = False
+        params = rec.get("params") or {}
         return Job(
             id=row["id"], kind=row["kind"], run_id=row["run_id"], status=status, created=row["created"],
             started=row["started"], finished=row["finished"], pid=row["pid"], resume=bool(row["resume"]),
             error=row["error"], log_tail=rec.get("log_tail", ""), progress=progress or {},
             resumable=resumable, cancel_requested=row["cancel_requested"], path=folder,
+            ray_address=params.get("ray_address") or None, sweep_id=params.get("sweep_id"),
         )
 
-    def _new_job(self, kind: str, run_id: str, resume: bool, params: Mapping[str, Any]) -> str:
+    def _new_job(self, kind: str, run_id: str | None, resume: bool, params: Mapping[str, Any]) -> str:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         import secrets
 
@@ -188,7 +190,8 @@ class JobManager:
             ``fer_core.training.config.load_config`` for ``kind="train"``); ignored when resuming
         resume_run : id of an existing run to continue from its last checkpoint
         kind : a key of :data:`KINDS`
-        params : kind-specific options
+        params : kind-specific options (``{"ray_address": "host:port"}`` runs a training job on that
+            Ray cluster, see :mod:`fer_core.remote`)
 
         Returns
         -------
@@ -205,9 +208,11 @@ class JobManager:
             if not spec.can_resume(run):
                 raise ConfigError(f"Run {run.id} has no checkpoint to resume from (no checkpoint.keras + "
                                   f"state.json in {run.path}); submit its configuration again instead.")
-        else:
+        elif spec.makes_run:
             run = self.store.create(_config_dict(kind, config))
-        job_id = self._new_job(kind, run.id, resume_run is not None, params or {})
+        else:
+            run = None
+        job_id = self._new_job(kind, run.id if run else None, resume_run is not None, params or {})
         self.schedule()
         return self.get(job_id, schedule=False)
 
@@ -334,7 +339,9 @@ class JobManager:
             time.sleep(poll)
 
     # ------------------------------------------------------------------ internals
-    def _set_run_status(self, run_id: str, status: str) -> None:
+    def _set_run_status(self, run_id: str | None, status: str) -> None:
+        if not run_id:  # a job kind without a run of its own
+            return
         with contextlib.suppress(FERError):
             self.store.update(run_id, status=status)
 
