@@ -312,11 +312,18 @@ class JobManager:
                 return self.wait(job_id, timeout=wait)
         return self.get(job_id)
 
-    def resume(self, job_id: str) -> Job:
-        """Continue a failed or cancelled job's run from its last checkpoint, as a new job."""
+    def resume(self, job_id: str, *, params: Mapping[str, Any] | None = None) -> Job:
+        """Continue a failed or cancelled job's run from its last checkpoint, as a new job.
+
+        ``params`` change the job's params for the new job (a None value removes one: e.g.
+        ``{"ray_address": None}`` resumes a Ray job locally).
+        """
         job = self.get(job_id)
         if job.status not in ("failed", "cancelled"):
             raise ConfigError(f"Only failed or cancelled jobs can be resumed; job {job_id} is {job.status}.")
+        if not _check_kind(job.kind).makes_run:
+            raise ConfigError(f"Job {job_id} is a {job.kind} job, which cannot be resumed; its finished trials stay "
+                              f"in the run store. Start it again instead.")
         if not job.resumable:
             later = self._later_jobs(job.run_id, self._record(job_id).get("submitted"))
             if later:
@@ -324,8 +331,9 @@ class JobManager:
                                   f"resume that one instead.")
             raise ConfigError(f"Job {job_id} cannot be resumed: its run {job.run_id} has no checkpoint yet "
                               f"(it stopped before the first epoch ended). Submit the configuration again.")
-        params = (read_json(job.path / JOB_FILE, {}) or {}).get("params", {})
-        return self.submit(None, resume_run=job.run_id, kind=job.kind, params=params)
+        old = (read_json(job.path / JOB_FILE, {}) or {}).get("params", {})
+        new = {k: v for k, v in {**old, **(params or {})}.items() if v is not None}
+        return self.submit(None, resume_run=job.run_id, kind=job.kind, params=new)
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25) -> Job:
         """Block until the job is done, failed or cancelled; :class:`TimeoutError` after ``timeout`` s."""

@@ -1,0 +1,286 @@
+"""Jobs and sweeps on Ray (fer_core.remote, fer_core.sweeps).
+
+The first half is pure logic (addresses, resource checks, error wording, file shipping, grids,
+sweep tables and figures) and starts no Ray. The second half (marked ``slow``) starts a real
+local Ray head with ``ray start --head --block`` (a short temporary folder, 2 CPUs, no
+dashboard, its own ports and process group), submits jobs and a sweep to it through its address,
+and stops it by ending that process group. ``FER_STUDIO_PROGRESS_DELAY`` slows the remote
+trainers down so a job can be cancelled or its worker killed mid-training.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fer_core.errors import ClusterError, ConfigError
+from fer_core.remote.connect import (ADDRESS_ENV, check_fits, check_reachable, cluster_error, parse_address,
+                                     resolve_address)
+from fer_core.remote.files import SHIPPED, FolderWatch, pack, write_back
+from fer_core.runs import RunStore
+from fer_core.sweeps import (best_trial, create_sweep, expand, list_sweeps, parse_grid, read_sweep, setting_columns,
+                             sweep_table, trial_configs)
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 420.0  # generous: 2 busy cores, TensorFlow start-up in the local worker and in every Ray worker
+
+
+def _cfg(name: str, epochs: int = 2, n: int = 300, **train) -> dict:
+    return {"name": name, "data": {"path": f"synthetic:n={n}"}, "model": {"name": "five_layer"},
+            "train": {"epochs": epochs, "batch_size": 32, **train}}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _poll(fn, timeout: float = TIMEOUT, every: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# ---------------------------------------------------------------------------------- addresses
+def test_addresses_are_parsed_and_resolved(monkeypatch):
+    assert parse_address("127.0.0.1:6380") == ("127.0.0.1", 6380, False)
+    assert parse_address("head") == ("head", 6379, False)
+    assert parse_address("ray://head.lan") == ("head.lan", 10001, True)
+    assert parse_address("[::1]:7000") == ("::1", 7000, False)
+    for bad in ("auto", "http://x:1", "host:port", "a b:1", "h:70000", ""):
+        with pytest.raises(ConfigError, match="host:port|outside"):
+            parse_address(bad)
+    monkeypatch.delenv(ADDRESS_ENV, raising=False)
+    assert resolve_address(None) is None and resolve_address("") is None
+    monkeypatch.setenv(ADDRESS_ENV, "10.1.2.3:6379")
+    assert resolve_address(None) == "10.1.2.3:6379"  # $RAY_ADDRESS is the default
+    assert resolve_address("127.0.0.1:1") == "127.0.0.1:1"  # an explicit one wins
+    assert resolve_address(None, local=True) is None  # --local ignores it
+
+
+def test_unreachable_address_fails_fast_with_what_to_do():
+    port = _free_port()  # nothing listens there once the probe socket is closed
+    t0 = time.monotonic()
+    with pytest.raises(ClusterError) as err:
+        check_reachable(f"127.0.0.1:{port}")
+    assert time.monotonic() - t0 < 10
+    msg = str(err.value)
+    assert f"Cannot reach a Ray cluster at 127.0.0.1:{port}" in msg and "ray start --head" in msg
+    assert "\n" not in msg
+
+
+def test_requests_no_node_can_meet_are_refused():
+    res = lambda cpus=1.0, gpus=0.0, memory_gb=None: SimpleNamespace(cpus=cpus, gpus=gpus, memory_gb=memory_gb)
+    cpu_node = {"Alive": True, "Resources": {"CPU": 2.0, "memory": 8 * 2 ** 30}}
+    dead_gpu = {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 1.0}}
+    check_fits(res(2), [cpu_node], "h:1")
+    with pytest.raises(ClusterError, match=r"asks for 1 GPU.*no node .* has a GPU.*resources.gpus = 0.*--num-gpus"):
+        check_fits(res(gpus=1), [cpu_node, dead_gpu], "h:1")
+    with pytest.raises(ClusterError, match=r"No node .*\(4 CPU / 0 GPU on one node.*2 CPU / 0 GPU / 8.0 GiB"):
+        check_fits(res(4), [cpu_node], "h:1")
+    with pytest.raises(ClusterError, match="16 GiB"):
+        check_fits(res(1, memory_gb=16), [cpu_node], "h:1")
+    check_fits(res(1, 0.5), [cpu_node, {"Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}}], "h:1")
+
+
+def test_version_mismatch_is_rephrased():
+    text = ("Version mismatch: The cluster was started with:\n    Ray: 2.59.0\n    Python: 3.11.7\n"
+            "This process on node 10.0.0.1 was started with:\n    Ray: 2.60.0\n    Python: 3.11.7\n")
+    msg = str(cluster_error(RuntimeError(text), "h:6379"))
+    assert msg.startswith("Version mismatch: the Ray cluster at h:6379 runs Ray 2.59.0 on Python 3.11.7, this studio "
+                          "has Ray 2.60.0 on Python 3.11.7") and "ray==2.60.0" in msg and "\n" not in msg
+    other = str(cluster_error(ConnectionError("boom\nmore"), "h:1"))
+    assert "Could not connect to the Ray cluster at h:1: ConnectionError: boom" in other and "\n" not in other
+
+
+def test_resources_section_is_validated_and_may_change_on_resume():
+    from fer_core.training.config import apply_overrides, load_config
+    from fer_core.training.engine import _config_diff
+
+    cfg = load_config(_cfg("r"))
+    assert (cfg.resources.cpus, cfg.resources.gpus, cfg.resources.memory_gb) == (1.0, 0.0, None)
+    cfg2 = apply_overrides(cfg, ["resources.gpus=1", "resources.cpus=4", "resources.memory_gb=2.5"])
+    assert (cfg2.resources.cpus, cfg2.resources.gpus, cfg2.resources.memory_gb) == (4.0, 1.0, 2.5)
+    assert _config_diff(cfg, cfg2) == []  # another cluster may resume a run
+    for bad, pattern in ((["resources.cpus=0"], r"resources.cpus must be a number in \(0.0"),
+                         (["resources.gpus=-1"], "resources.gpus must be a number in"),
+                         (["resources.memory_gb=lots"], "resources.memory_gb must be"),
+                         (["resources.cores=2"], "unknown key resources.'cores'")):
+        with pytest.raises(ConfigError, match=pattern):
+            apply_overrides(cfg, bad)
+
+
+# ---------------------------------------------------------------------------------- files
+def test_changed_files_travel_and_are_written_back_in_order(tmp_path, monkeypatch):
+    node, local = tmp_path / "node", tmp_path / "local"
+    node.mkdir()
+    watch = FolderWatch(node)
+    (node / "state.json").write_text('{"epoch": 1}')
+    (node / "checkpoint.keras").write_bytes(b"ckpt1")
+    (node / "scratch.bin").write_bytes(b"not shipped")
+    first = watch.changed()
+    assert first == {"checkpoint.keras": b"ckpt1", "state.json": b'{"epoch": 1}'}
+    assert watch.changed() == {}  # nothing changed since
+    (node / "state.json").write_text('{"epoch": 2}')
+    assert watch.changed() == {"state.json": b'{"epoch": 2}'}
+
+    order = []
+    import fer_core.remote.files as files_mod
+
+    real = files_mod.atomic_write_bytes
+    monkeypatch.setattr(files_mod, "atomic_write_bytes", lambda p, d: (order.append(Path(p).name), real(p, d)))
+    payload = {"metrics.json": b"{}", "state.json": b"{}", "checkpoint.keras": b"c", "model.keras": b"m"}
+    assert write_back(local, payload) == ["model.keras", "checkpoint.keras", "state.json", "metrics.json"]
+    assert order == ["model.keras", "checkpoint.keras", "state.json", "metrics.json"]  # state after its checkpoint
+    assert pack(local) == {"model.keras": b"m", "checkpoint.keras": b"c", "state.json": b"{}"}
+    with pytest.raises(ClusterError, match="unexpected files"):
+        write_back(local, {"../../etc/passwd": b"x"})
+    assert SHIPPED[-1] == "metrics.json" and not list(local.glob(".*tmp*"))
+
+
+# ---------------------------------------------------------------------------------- sweeps
+def test_grid_parsing_and_expansion():
+    grid = parse_grid(["train.lr=0.1,0.01", "model.name=five_layer,fer_net", "augment.flip=true"])
+    assert grid == {"train.lr": [0.1, 0.01], "model.name": ["five_layer", "fer_net"], "augment.flip": [True]}
+    combos = expand(grid)
+    assert len(combos) == 4 and combos[0] == {"train.lr": 0.1, "model.name": "five_layer", "augment.flip": True}
+    assert [c["train.seed"] for c in expand({"train.lr": [0.1]}, samples=3, seed=5)] == [5, 6, 7]
+    for bad, pattern in ((["train.lr"], "key=value1,value2"), (["train.lr="], "key=value1,value2"),
+                         (["train.lr=1", "train.lr=2"], "twice"), ([], "needs a grid")):
+        with pytest.raises(ConfigError, match=pattern):
+            parse_grid(bad)
+    with pytest.raises(ConfigError, match="--samples must be"):
+        expand(grid, samples=0)
+    with pytest.raises(ConfigError, match="more than the limit"):
+        expand({"train.seed": list(range(65))})
+    with pytest.raises(ConfigError, match=r"sweep setting \{'train.lr': -1\}: train.lr must be"):
+        trial_configs(_cfg("g"), {"train.lr": [0.1, -1]})
+    with pytest.raises(ConfigError, match="did you mean"):
+        trial_configs(_cfg("g"), {"train.lrr": [0.1]})
+    (_, first), (_, second) = trial_configs(_cfg("base"), {"train.lr": [0.1, 0.01]})
+    assert (first.name, first.train.lr, second.train.lr) == ("base lr=0.1", 0.1, 0.01)
+
+
+def _fake_sweep(root: Path) -> tuple[dict, RunStore]:
+    """A finished 3-trial sweep written by hand: one done, one stopped by ASHA, one failed."""
+    store = RunStore(root)
+    rec = create_sweep(_cfg("fake", epochs=3), ["train.lr=0.1,0.01", "model.name=five_layer"], samples=1,
+                       scheduler="asha", root=root)
+    outcomes = [("done", None, [0.3, 0.5, 0.6]), ("cancelled", "asha", [0.2]), ("failed", None, [])]
+    from fer_core.sweeps import update_sweep
+
+    extra = {"index": 2, "settings": {"train.lr": 0.001, "model.name": "fer_net"}, "name": "x", "epochs": 3,
+             "run_id": None, "status": "created", "epochs_done": 0, "best_val_accuracy": None, "stopped": None,
+             "error": None}
+
+    def change(r):
+        r["trials"].append(extra)
+        for t, (status, stopped, vals) in zip(r["trials"], outcomes):
+            run = store.create(_cfg(t["name"]), sweep=r["id"])
+            (run.path / "history.json").write_text(json.dumps([{"epoch": i + 1, "val_accuracy": v}
+                                                               for i, v in enumerate(vals)]))
+            store.update(run.id, status=status, test_accuracy=0.55 if status == "done" else None)
+            t.update(run_id=run.id, status=status, stopped=stopped)
+    rec = update_sweep(rec["id"], change, root)
+    return rec, store
+
+
+def test_sweep_records_table_and_best_trial(tmp_path):
+    rec, store = _fake_sweep(tmp_path)
+    assert [s["id"] for s in list_sweeps(tmp_path)] == [rec["id"]] and read_sweep(rec["id"], tmp_path)["name"] == "fake"
+    with pytest.raises(Exception, match="No sweep with id"):
+        read_sweep("nope", tmp_path)
+    tab = sweep_table(rec, store)
+    assert list(tab.columns) == ["trial", "train.lr", "model.name", "outcome", "epochs", "best val_accuracy",
+                                 "test accuracy", "run"]
+    assert tab["outcome"].tolist() == ["done", "stopped early (ASHA)", "failed"]
+    assert tab["epochs"].tolist() == ["3/3", "1/3", "0/3"]
+    assert tab["best val_accuracy"].tolist()[:2] == [0.6, 0.2]
+    best = best_trial(tab)
+    assert (best["trial"], best["run"], best["test accuracy"]) == (0, rec["trials"][0]["run_id"], 0.55)
+    # the runs carry the sweep tag in run.json and in the index
+    assert {r.id for r in store.list(sweep=rec["id"])} == {t["run_id"] for t in rec["trials"]}
+    assert json.loads((store.get(rec["trials"][0]["run_id"]).path / "run.json").read_text())["sweep"] == rec["id"]
+    assert setting_columns({"grid": {"train.lr": [1]}, "samples": 2}) == ["train.lr", "train.seed"]
+
+
+def test_sweep_figure_has_one_axis_per_setting(tmp_path):
+    from dashboard.charts import sweep_parallel
+
+    rec, store = _fake_sweep(tmp_path)
+    tab = sweep_table(rec, store)
+    fig = sweep_parallel(tab, setting_columns(rec))
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["train.lr", "model.name", "best val_accuracy"]
+    assert list(dims[1].ticktext) == ["five_layer"] and len(dims[0].values) == 2  # the failed fer_net trial is out
+    assert "2 of 3 trials" in fig.layout.title.text
+
+
+def test_old_index_without_the_sweep_column_is_rebuilt(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.create(_cfg("tagged"), sweep="20260101-000000-sweep-abcd")
+    with sqlite3.connect(tmp_path / "index.sqlite") as con:  # make it look like a version 1 index
+        con.execute("PRAGMA user_version=1")
+    fresh = RunStore(tmp_path)
+    assert fresh.get(run.id).sweep == "20260101-000000-sweep-abcd"
+    assert [r.id for r in fresh.list(sweep="20260101-000000-sweep-abcd")] == [run.id]
+    with sqlite3.connect(tmp_path / "index.sqlite") as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_sweep_jobs_have_no_run_and_cannot_be_resumed(tmp_path):
+    from fer_core.jobs import JobManager
+
+    jm = JobManager(tmp_path, max_running=1)
+    job_id = jm._new_job("sweep", None, False, {"sweep_id": "s1"})
+    with jm._locked(job_id) as rec:
+        rec.update(status="failed", error="x")
+    job = jm.get(job_id)
+    assert (job.run_id, job.sweep_id, job.resumable) == (None, "s1", False)
+    with pytest.raises(ConfigError, match="sweep job, which cannot be resumed"):
+        jm.resume(job_id)
+
+
+def test_nothing_imports_ray_without_an_address():
+    code = ("import sys; from fer_core.cli import build_parser; build_parser(); import fer_core.remote, fer_core.sweeps;"
+            "from fer_core.jobs import JobManager; from fer_core.remote import resolve_address;"
+            "assert resolve_address(None) is None; assert 'ray' not in sys.modules, 'ray imported'; print('ok')")
+    env = {k: v for k, v in os.environ.items() if k != ADDRESS_ENV}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_cli_bad_sweep_and_address_exit_2_with_one_line(tmp_path, monkeypatch, capsys):
+    from fer_core.cli import main
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(ADDRESS_ENV, raising=False)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('name = "c"\n[data]\npath = "synthetic:n=300"\n[train]\nepochs = 1\n')
+    for argv, pattern in ((["sweep", str(cfg), "--grid", "train.lr"], "key=value1,value2"),
+                          (["sweep", str(cfg), "--grid", "train.lr=0.1,-2"], r"sweep setting .*train.lr must be"),
+                          (["sweep", str(cfg), "--grid", "train.lr=0.1", "--ray", "auto"], "not host:port"),
+                          (["jobs", "submit", str(cfg), "--ray", "h:99999"], "outside 1..65535"),
+                          (["sweeps", "show", "nope"], "No sweep with id")):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+        assert re.search(pattern, err[0]), err[0]
+    assert not list((tmp_path / "home").glob("jobs/*")) and not list((tmp_path / "home").glob("sweeps/*"))
