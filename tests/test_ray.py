@@ -284,3 +284,234 @@ def test_cli_bad_sweep_and_address_exit_2_with_one_line(tmp_path, monkeypatch, c
         assert len(err) == 1 and err[0].startswith("error: "), err
         assert re.search(pattern, err[0]), err[0]
     assert not list((tmp_path / "home").glob("jobs/*")) and not list((tmp_path / "home").glob("sweeps/*"))
+
+
+# ---------------------------------------------------------------------------------- a real Ray head
+@pytest.fixture(scope="module")
+def ray_head():
+    """``ray start --head --block`` on free ports, 2 CPUs, no dashboard, a short temporary folder;
+    yields its address and stops it (SIGTERM: Ray drains and ends its processes) at the end."""
+    pytest.importorskip("ray")
+    port, client = _free_port(), _free_port()
+    temp = tempfile.mkdtemp(prefix="frt", dir="/tmp")  # short: Ray's unix socket paths have a length limit
+    log_path = Path(temp) / "head.log"
+    env = {k: v for k, v in os.environ.items() if k != ADDRESS_ENV}
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}", "--num-cpus=2",
+           "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={temp}", f"--ray-client-server-port={client}",
+           "--disable-usage-stats", "--block"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    try:
+        _poll(lambda: proc.poll() is not None or "Ray runtime started" in log_path.read_text(errors="replace"),
+              timeout=180, every=0.5, what="the Ray head to start")
+        assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        import shutil
+
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture()
+def ray_home(tmp_path, monkeypatch):
+    """A fresh studio home for these jobs; two jobs may run at once (the head has 2 CPUs)."""
+    from fer_core.jobs import JobManager
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("FER_STUDIO_HOME", str(home))
+    monkeypatch.setenv("FER_STUDIO_MAX_JOBS", "2")
+    monkeypatch.delenv(ADDRESS_ENV, raising=False)
+    jm = JobManager(home, max_running=2, cancel_grace=120.0)
+    yield jm
+    for job in jm.list():  # never leave a local worker behind
+        if job.status == "running" and job.pid:
+            try:
+                os.killpg(job.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _assert_complete_run(store: RunStore, run_id: str, epochs: int) -> None:
+    from fer_core.choices import finished_runs
+
+    run = store.get(run_id)
+    assert run.status == "done"
+    for name in ("config.toml", "checkpoint.keras", "state.json", "history.json", "model.keras", "metrics.json",
+                 "predictions.npz", "run.json"):
+        assert (run.path / name).is_file(), name
+    assert [h["epoch"] for h in run.history()] == list(range(1, epochs + 1))
+    assert run.test_accuracy == pytest.approx(run.metrics()["accuracy"])
+    assert run.predictions()["probs"].shape[1] == 7
+    assert run_id in {r.id for r in finished_runs(store)}  # opens on Compare like a local run
+    assert not [p for p in run.path.iterdir() if ".tmp" in p.name]
+
+
+@pytest.mark.slow
+def test_jobs_from_the_train_page_and_the_cli_run_on_ray_and_land_here(ray_head, ray_home, tmp_path, capsys):
+    from streamlit.testing.v1 import AppTest
+
+    from fer_core.cli import main
+
+    jm = ray_home
+    at = AppTest.from_file(str(ROOT / "dashboard" / "Home.py"), default_timeout=240).run()
+    at.switch_page("views/train.py").run()
+    at.number_input(key="train_syn_n").set_value(300)
+    at.number_input(key="train_epochs").set_value(2)
+    at.text_input(key="train_name").input("from_the_page")
+    at.radio(key="train_where").set_value("Ray cluster").run()
+    at.text_input(key="train_ray_address").input(ray_head)
+    at.number_input(key="train_cpus").set_value(1.0)
+    at.button(key="train_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [page_job] = jm.list()
+    assert page_job.ray_address == ray_head and page_job.id in "\n".join(str(s.value) for s in at.success)
+    assert jm.store.get(page_job.run_id).config()["resources"]["cpus"] == 1.0
+
+    cfg = tmp_path / "cli.toml"
+    cfg.write_text('name = "from_the_cli"\n[data]\npath = "synthetic:n=300"\n[train]\nepochs = 2\nbatch_size = 32\n')
+    capsys.readouterr()
+    assert main(["jobs", "submit", str(cfg), "--ray", ray_head, "--wait"]) == 0
+    out = capsys.readouterr().out
+    assert f"on the Ray cluster at {ray_head}" in out and re.search(r"training epoch [12]/2 batch", out), out
+    cli_job = next(j for j in jm.list() if j.id != page_job.id)
+    assert (cli_job.status, cli_job.ray_address) == ("done", ray_head), jm.log_tail(cli_job.id)
+    prog = jm.progress(cli_job.id)
+    assert prog["phase"] == "done" and prog["node"]["pid"] != cli_job.pid and prog["ray_address"] == ray_head
+    _assert_complete_run(jm.store, cli_job.run_id, 2)
+
+    done = jm.wait(page_job.id, timeout=TIMEOUT, poll=0.5)
+    assert done.status == "done", jm.log_tail(page_job.id)
+    _assert_complete_run(jm.store, page_job.run_id, 2)
+    assert "on the Ray cluster at" in jm.log_tail(page_job.id, 200)
+    capsys.readouterr()
+    assert main(["jobs", "--json"]) == 0
+    assert {j["ray_address"] for j in json.loads(capsys.readouterr().out)} == {ray_head}
+
+
+@pytest.mark.slow
+def test_cancel_and_a_killed_ray_worker(ray_head, ray_home, monkeypatch):
+    """One job is cancelled mid-training; the Ray worker of another is killed: failed with the reason,
+    then resumed from the last epoch that came back."""
+    from fer_core.jobs import JobManager
+
+    monkeypatch.setenv("FER_STUDIO_PROGRESS_DELAY", "1.0")  # about 4 s per epoch on the node
+    jm = ray_home
+    cancelled = jm.submit(_cfg("cancelled", epochs=3), params={"ray_address": ray_head})
+    killed = jm.submit(_cfg("killed", epochs=3), params={"ray_address": ray_head})
+    assert (cancelled.status, killed.status) == ("running", "running")
+
+    def epoch_saved(job) -> int:
+        state = jm.store.runs_dir / job.run_id / "state.json"
+        return json.loads(state.read_text())["epoch"] if state.is_file() else 0
+
+    _poll(lambda: epoch_saved(cancelled) >= 1 or jm.get(cancelled.id).status != "running", what="epoch 1 to come back")
+    jm.cancel(cancelled.id)
+    _poll(lambda: epoch_saved(killed) >= 1 or jm.get(killed.id).status != "running", what="epoch 1 to come back")
+    node_pid = jm.progress(killed.id)["node"]["pid"]
+    os.kill(node_pid, signal.SIGKILL)  # the Ray worker process, not the local supervisor
+
+    done = jm.wait(cancelled.id, timeout=TIMEOUT, poll=0.5)
+    assert (done.status, done.error) == ("cancelled", None), jm.log_tail(cancelled.id, 60)
+    run = jm.store.get(cancelled.run_id)
+    assert run.status == "cancelled" and 1 <= len(run.history()) < 3 and done.resumable
+    assert (run.path / "metrics.json").is_file()  # the best model so far was evaluated on the node
+
+    dead = jm.wait(killed.id, timeout=TIMEOUT, poll=0.5)
+    assert dead.status == "failed", jm.log_tail(killed.id, 60)
+    assert dead.error.startswith(f"The Ray worker training this job on {ray_head} was lost"), dead.error
+    assert "\n" not in dead.error and dead.resumable
+    saved = epoch_saved(killed)
+    assert 1 <= saved < 3
+    again = JobManager(jm.root, max_running=2).resume(killed.id)
+    assert again.ray_address == ray_head and again.resume
+    finished = jm.wait(again.id, timeout=TIMEOUT, poll=0.5)
+    assert finished.status == "done", jm.log_tail(again.id, 60)
+    assert jm.progress(again.id)["first_epoch"] == saved + 1  # continued on the cluster, not restarted
+    _assert_complete_run(jm.store, killed.run_id, 3)
+
+
+@pytest.mark.slow
+def test_bad_cluster_input_fails_the_job_with_one_clear_message(ray_head, ray_home):
+    jm = ray_home
+    closed = _free_port()
+    t0 = time.monotonic()
+    unreachable = jm.submit(_cfg("nowhere"), params={"ray_address": f"127.0.0.1:{closed}"})
+    gpu = jm.submit({**_cfg("needs_a_gpu"), "resources": {"gpus": 1}}, params={"ray_address": ray_head})
+    job = jm.wait(unreachable.id, timeout=TIMEOUT, poll=0.5)
+    assert job.status == "failed" and job.error.startswith(f"Cannot reach a Ray cluster at 127.0.0.1:{closed}")
+    job = jm.wait(gpu.id, timeout=TIMEOUT, poll=0.5)
+    assert job.status == "failed", jm.log_tail(gpu.id)
+    assert job.error.startswith("The job asks for 1 GPU(s) (resources.gpus) but no node of the Ray cluster at")
+    assert time.monotonic() - t0 < 300  # nothing hangs
+    for j in (unreachable, gpu):
+        assert jm.store.get(j.run_id).status == "failed" and "\n" not in jm.get(j.id).error
+
+    # a client whose Ray version differs from the cluster's (the version Ray reports is patched)
+    code = ("import sys, platform, ray._private.utils as u\n"
+            "u.compute_version_info = lambda: ('2.0.0', platform.python_version())\n"
+            "from fer_core.remote.connect import connect\nfrom fer_core.errors import ClusterError\n"
+            f"try:\n    connect({ray_head!r})\nexcept ClusterError as e:\n    print(e)\n    sys.exit(2)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 2, out.stderr[-3000:]
+    line = out.stdout.strip()
+    assert line.startswith(f"Version mismatch: the Ray cluster at {ray_head} runs Ray ") and "this studio has Ray 2.0.0" in line
+
+
+@pytest.mark.slow
+def test_sweep_on_ray_with_asha_lands_in_the_run_store(ray_head, ray_home, tmp_path, capsys):
+    """4 trials through the CLI on the head: every trial ends as a complete run, or as a run ASHA
+    stopped after epoch 1 (cancelled, with its files and the reason). On data this small the
+    validation accuracy after one epoch is close to chance, so which trials ASHA stops (and
+    whether it stops one) varies; what it did must be consistent with the rung values."""
+    from streamlit.testing.v1 import AppTest
+
+    from fer_core.cli import main
+
+    jm = ray_home
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text('name = "sw"\n[data]\npath = "synthetic:n=300"\n[train]\nepochs = 2\nbatch_size = 32\n')
+    capsys.readouterr()
+    code = main(["sweep", str(cfg), "--grid", "train.lr=0.001,10.0", "--samples", "2", "--ray", ray_head, "--wait"])
+    out = capsys.readouterr().out
+    [rec] = list_sweeps(jm.root)
+    assert code == 0, out + jm.log_tail(rec["job_id"], 80)
+    assert rec["status"] == "done" and len(rec["trials"]) == 4
+    assert [t["settings"] for t in rec["trials"]] == [{"train.lr": lr, "train.seed": s} for lr in (0.001, 10.0)
+                                                      for s in (0, 1)]
+    stopped = [t for t in rec["trials"] if t["stopped"] == "asha"]
+    finished = [t for t in rec["trials"] if t["status"] == "done"]
+    assert len(stopped) + len(finished) == 4 and finished, rec["trials"]
+    first_epoch = {t["index"]: jm.store.get(t["run_id"]).history()[0]["val_accuracy"] for t in rec["trials"]}
+    for t in stopped:
+        run = jm.store.get(t["run_id"])
+        assert run.status == "cancelled" and t["error"] == "stopped early by ASHA after 1 epoch(s)"
+        assert (run.path / "checkpoint.keras").is_file() and len(run.history()) == 1
+        assert not (run.path / "metrics.json").is_file()
+        # ASHA stops a trial below the median of the ones recorded before it: below the best of the others
+        assert first_epoch[t["index"]] < max(v for i, v in first_epoch.items() if i != t["index"]), first_epoch
+    for t in finished:
+        _assert_complete_run(jm.store, t["run_id"], 2)
+    print(f"ASHA stopped {len(stopped)} of 4 trials; val_accuracy after epoch 1: {first_epoch}", file=sys.stderr)
+    assert {r.id for r in jm.store.list(sweep=rec["id"])} == {t["run_id"] for t in rec["trials"]}
+    best = best_trial(sweep_table(rec, jm.store))
+    assert best["run"] in {t["run_id"] for t in finished} and f"best trial {best['trial']}" in out
+    job = jm.get(rec["job_id"])
+    assert (job.kind, job.status, job.run_id, job.sweep_id) == ("sweep", "done", None, rec["id"])
+
+    # Compare shows the sweep, and opens its best trial like any run
+    at = AppTest.from_file(str(ROOT / "dashboard" / "Home.py"), default_timeout=240).run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="cmp_sweep").value == rec["id"]
+    assert any(df.value.shape[0] == 4 and "best val_accuracy" in df.value.columns for df in at.dataframe)
+    at.button(key="cmp_sweep_best").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="cmp_pick").value[0] == f"run:{best['run']}"

@@ -190,7 +190,7 @@ def _follow(jm, job_id: str, timeout: float | None) -> int:
             last = line
         if job.status in ("done", "failed", "cancelled"):
             print(f"job {job.id}: {job.status}" + (f" ({job.error})" if job.error else ""))
-            if job.status == "done":
+            if job.status == "done" and job.run_id:
                 run = jm.store.get(job.run_id)
                 print(f"run {run.id}: test accuracy {fmt(run.test_accuracy)}, macro-F1 {fmt(run.macro_f1)}")
             return 0 if job.status == "done" else 1

@@ -11,7 +11,7 @@ record, progress, heartbeat, cancel flag and liveness work as for a local job) a
   runs exactly the driver's code. The third-party packages (TensorFlow, Keras, ...) must be
   installed on every node (``pip install -r requirements.txt``, same Ray and Python versions).
 * **Data** travels through Ray's object store: the driver loads the dataset with the studio's
-  loaders (and its local ``.npz`` cache) and ``ray.put``\\ s the arrays; nodes never read the
+  loaders (and its local ``.npz`` cache) and puts the arrays in the object store; nodes never read the
   user's files or need the studio's home directory mounted.
 * **Results** travel back after every epoch: the remote side trains with
   :func:`fer_core.training.engine.train` into a temporary folder on its node and ships the files
