@@ -151,10 +151,33 @@ def read_sweep(sweep_id: str, root: str | Path | None = None) -> dict:
 
 
 def list_sweeps(root: str | Path | None = None) -> list[dict]:
-    """Every sweep record, newest first."""
+    """Every sweep record, newest first (an unfinished one whose job ended is closed first)."""
     folder = sweeps_dir(root)
     recs = [read_json(p / SWEEP_FILE) for p in folder.iterdir()] if folder.is_dir() else []
-    return sorted((r for r in recs if isinstance(r, dict) and "id" in r), key=lambda r: r["id"], reverse=True)
+    recs = [_reconciled(r, root) for r in recs if isinstance(r, dict) and "id" in r]
+    return sorted(recs, key=lambda r: r["id"], reverse=True)
+
+
+def _reconciled(rec: dict, root: str | Path | None) -> dict:
+    """``rec``, closed when its job ended without closing it (cancelled while queued, worker killed):
+    the sweep takes the job's status and its unfinished trials are marked cancelled or failed."""
+    if rec.get("status") not in ("queued", "running") or not rec.get("job_id"):
+        return rec
+    job = read_json(RunStore(root).jobs_dir / rec["job_id"] / "job.json", {}) or {}
+    status = job.get("status")
+    if status not in ("done", "failed", "cancelled"):
+        return rec
+    end = "cancelled" if status == "cancelled" else "failed"
+
+    def change(r: dict) -> None:
+        if r.get("status") not in ("queued", "running"):
+            return
+        r["status"] = end if status == "done" else status
+        for t in r["trials"]:
+            if t.get("status") in ("created", "running"):
+                t.update(status=end, error=t.get("error") or f"the sweep job {status}: {job.get('error') or ''}".strip(": "))
+
+    return update_sweep(rec["id"], change, root)
 
 
 def update_sweep(sweep_id: str, change: Callable[[dict], None], root: str | Path | None = None) -> dict:

@@ -220,6 +220,24 @@ def test_sweep_records_table_and_best_trial(tmp_path):
     assert setting_columns({"grid": {"train.lr": [1]}, "samples": 2}) == ["train.lr", "train.seed"]
 
 
+def test_a_sweep_whose_job_ended_without_it_is_closed(tmp_path):
+    from fer_core.jobs import JobManager
+    from fer_core.jobs.liveness import _boot_id, _proc_stat
+    from fer_core.sweeps import submit_sweep
+
+    jm = JobManager(tmp_path, max_running=1)
+    busy = jm._new_job("sleep_steps", None, False, {})  # the one slot, taken by this (live) process
+    with jm._locked(busy) as rec:
+        rec.update(status="running", pid=os.getpid(), pid_start=_proc_stat(os.getpid())[1], boot_id=_boot_id())
+    rec, job = submit_sweep(_cfg("later"), ["train.lr=0.1,0.01"], jm=jm)
+    assert job.status == "queued" and job.run_id is None and rec["job_id"] == job.id
+    jm.cancel(job.id)  # cancelled while queued: its worker never ran
+    [closed] = list_sweeps(tmp_path)
+    assert closed["status"] == "cancelled" and {t["status"] for t in closed["trials"]} == {"cancelled"}
+    with jm._locked(busy) as rec:
+        rec.update(status="done")
+
+
 def test_sweep_figure_has_one_axis_per_setting(tmp_path):
     from dashboard.charts import sweep_parallel
 
