@@ -6,6 +6,7 @@ import re
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -116,8 +117,15 @@ def connect(address: str, *, timeout: float | None = None) -> None:
         return
     check_reachable(address)
     timeout = float(os.environ.get("FER_STUDIO_RAY_TIMEOUT") or CONNECT_TIMEOUT) if timeout is None else timeout
+    kwargs = dict(address=address, namespace=NAMESPACE, log_to_driver=False, runtime_env=code_env())
     try:
-        _init_bounded(timeout, address=address, namespace=NAMESPACE, log_to_driver=False, runtime_env=code_env())
+        try:
+            _init_bounded(timeout, **kwargs)
+        except ConnectionError as exc:  # Ray Client: a server that just started may refuse the first session
+            if not parse_address(address)[2] or "Initialization failure" not in str(exc):
+                raise
+            time.sleep(2.0)
+            _init_bounded(timeout, **kwargs)
     except TimeoutError:
         raise ClusterError(f"No answer from a Ray cluster at {address} within {timeout:.0f} s: the port is open but "
                            f"no Ray head of this version answers there. Check the address (`ray status` on the head "
