@@ -533,3 +533,26 @@ def test_sweep_on_ray_with_asha_lands_in_the_run_store(ray_head, ray_home, tmp_p
     at.button(key="cmp_sweep_best").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.multiselect(key="cmp_pick").value[0] == f"run:{best['run']}"
+
+
+@pytest.mark.slow
+def test_a_sweep_without_address_starts_a_local_ray_and_can_be_cancelled(ray_home, monkeypatch):
+    """No address: the sweep job starts its own Ray (and ends it); cancelling it stops every trial."""
+    from fer_core.sweeps import submit_sweep
+
+    monkeypatch.setenv("FER_STUDIO_PROGRESS_DELAY", "0.5")
+    jm = ray_home
+    rec, job = submit_sweep(_cfg("local_sweep", epochs=4), ["train.lr=0.01"], scheduler="none", jm=jm)
+    assert job.ray_address is None and job.status == "running"
+    _poll(lambda: any(t["epochs_done"] >= 1 for t in read_sweep(rec["id"], jm.root)["trials"])
+          or jm.get(job.id).status != "running", what="a first trial result")
+    jm.cancel(job.id)
+    done = jm.wait(job.id, timeout=TIMEOUT, poll=0.5)
+    assert done.status == "cancelled", jm.log_tail(job.id, 80)
+    rec = read_sweep(rec["id"], jm.root)
+    assert rec["status"] == "cancelled"
+    for t in rec["trials"]:
+        run = jm.store.get(t["run_id"])
+        assert (t["status"], t["stopped"], run.status) == ("cancelled", "cancelled", "cancelled"), t
+        assert run.history() and len(run.history()) < 4 and (run.path / "checkpoint.keras").is_file()
+    assert not list(Path("/tmp").glob(f"fer_tune_*/{rec['id']}"))  # Tune's own folder is removed

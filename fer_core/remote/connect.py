@@ -137,9 +137,13 @@ def connect(address: str, *, timeout: float | None = None) -> None:
 def start_local(num_cpus: int | None = None) -> str:
     """Start a private local Ray (no dashboard, a short temporary folder) for this process; returns
     its temporary folder, to remove after :func:`ray.shutdown`."""
+    import ray
+
     temp = tempfile.mkdtemp(prefix="fray", dir="/tmp" if Path("/tmp").is_dir() else None)
-    _init_bounded(CONNECT_TIMEOUT, num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                  namespace=NAMESPACE, log_to_driver=False, runtime_env=code_env(), _temp_dir=temp)
+    # In this thread, not a helper one: Ray's processes get a parent-death signal tied to the
+    # thread that starts them, so a finished helper thread would take the new cluster with it.
+    ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, namespace=NAMESPACE,
+             log_to_driver=False, runtime_env=code_env(), _temp_dir=temp)
     return temp
 
 
