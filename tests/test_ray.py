@@ -154,6 +154,21 @@ def test_changed_files_travel_and_are_written_back_in_order(tmp_path, monkeypatc
     assert SHIPPED[-1] == "metrics.json" and not list(local.glob(".*tmp*"))
 
 
+def test_scratch_folders_of_dead_trainers_are_removed(tmp_path, monkeypatch):
+    from fer_core.remote.files import scratch_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    dead, mine = tmp_path / f"fer_x_{proc.pid}_abc", tmp_path / f"fer_x_{os.getpid()}_def"
+    for d in (dead, mine):
+        d.mkdir()
+        (d / "checkpoint.keras").write_bytes(b"x")
+    new = scratch_folder("fer_x_")
+    assert new.is_dir() and new.name.startswith(f"fer_x_{os.getpid()}_")
+    assert not dead.exists() and mine.exists()
+
+
 # ---------------------------------------------------------------------------------- sweeps
 def test_grid_parsing_and_expansion():
     grid = parse_grid(["train.lr=0.1,0.01", "model.name=five_layer,fer_net", "augment.flip=true"])

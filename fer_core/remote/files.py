@@ -1,6 +1,9 @@
 """Which run files travel between a Ray node and the local run store, and how they are written back."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -67,3 +70,24 @@ def write_back(folder: str | Path, files: Mapping[str, bytes]) -> list[str]:
             atomic_write_bytes(Path(folder) / name, files[name])
             written.append(name)
     return written
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A new temporary folder ``<tmp>/<prefix><pid>_...`` for training on a node, after removing
+    the ones of processes that no longer exist (a killed trainer cannot clean up after itself)."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{prefix}*"):
+        pid = old.name[len(prefix):].split("_", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}_", dir=base))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

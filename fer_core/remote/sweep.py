@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 from ..errors import ClusterError
 from ..runs import now_iso
 from ..sweeps import METRIC, read_sweep, trial_configs, update_sweep
-from .files import FolderWatch, write_back
+from .files import FolderWatch, scratch_folder, write_back
 
 
 class FileSink:
@@ -55,7 +55,7 @@ def trial_trainable(config: Mapping[str, Any], *, trials: list[dict], datasets: 
     cfg = load_config(t["config"])
     set_tf_threads(cfg.resources.cpus)
     info, delay, last = node_info(), progress_delay(), {METRIC: 0.0, "epoch": 0}
-    folder = tempfile.mkdtemp(prefix="fer_ray_trial_")
+    folder = scratch_folder("fer_ray_trial_")
     watch = FolderWatch(folder)
 
     def progress(ev: dict) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from typing import Any, Mapping
 
-from .files import FolderWatch
+from .files import FolderWatch, scratch_folder
 
 
 def node_info() -> dict[str, Any]:
@@ -88,7 +87,7 @@ class RemoteTrainer:
                              "message": f"on Ray node {info.get('node_ip', info['host'])} (pid {info['pid']}, "
                                         f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}"
                                         f"{': ' + ', '.join(gpus) if gpus else ''})"})
-        folder = tempfile.mkdtemp(prefix="fer_ray_run_")
+        folder = scratch_folder("fer_ray_run_")
         try:
             write_back(folder, files)
             watch = FolderWatch(folder)
