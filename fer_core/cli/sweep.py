@@ -62,9 +62,14 @@ def _summary(args: argparse.Namespace, rec: dict) -> int:
     return 0 if rec.get("status") == "done" else 1
 
 
+def _cell(column: str, value) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return fmt(value) if column.endswith("accuracy") else str(value)
+
+
 def _table_text(tab) -> str:
-    rows = [[("-" if v is None or v != v else fmt(v) if isinstance(v, float) and c.endswith("accuracy") else str(v))
-             for c, v in r.items()] for r in tab.to_dict(orient="records")]
+    rows = [[_cell(c, v) for c, v in r.items()] for r in tab.to_dict(orient="records")]
     return table(rows, list(tab.columns))
 
 
