@@ -210,7 +210,7 @@ def run_sweep(sweep_id: str, *, progress: Callable[[dict], None] | None = None,
         temp = start_local()
     try:
         for _, cfg in trials:
-            check_fits(cfg.resources, ray.nodes(), address or "local")
+            check_fits(cfg.resources, ray.nodes(), address or "(local)")
         run_ids = _make_runs(sweep_id, store, trials)
         update_sweep(sweep_id, lambda r: r.update(job_id=job_id or r.get("job_id"), started=now_iso()), store.root)
         datasets, payload = {}, []
