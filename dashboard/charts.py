@@ -143,3 +143,26 @@ def sweep_curves(table: pd.DataFrame) -> go.Figure:
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     fig.update_layout(margin=_MARGIN, height=420)
     return fig
+
+
+def sweep_parallel(table: pd.DataFrame, settings: Sequence[str], metric: str = "best val_accuracy") -> go.Figure:
+    """Parallel coordinates of a sweep's trials (``fer_core.sweeps.sweep_table``): one axis per
+    setting (text values get one tick each), the last one ``metric``, lines coloured by it.
+    Trials without a value of ``metric`` yet are left out."""
+    rows = table[table[metric].notna()] if metric in table else table.iloc[0:0]
+    dims = []
+    for key in settings:
+        col = rows[key]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            dims.append(dict(label=key, values=col.astype(float).tolist()))
+        else:
+            names = sorted({str(v) for v in col})
+            codes = {n: i for i, n in enumerate(names)}
+            dims.append(dict(label=key, values=[codes[str(v)] for v in col], tickvals=list(range(len(names))),
+                             ticktext=names, range=[-0.5, max(len(names) - 0.5, 0.5)]))
+    values = rows[metric].astype(float).tolist() if len(rows) else []
+    dims.append(dict(label=metric, values=values, range=[0.0, 1.0]))
+    fig = go.Figure(go.Parcoords(line=dict(color=values, colorscale="Viridis", cmin=0.0, cmax=1.0, showscale=True,
+                                           colorbar=dict(title=metric)), dimensions=dims))
+    fig.update_layout(title=f"Settings against {metric} ({len(rows)} of {len(table)} trials)", margin=dict(t=80, b=30, l=60, r=40))
+    return fig

@@ -20,14 +20,17 @@ def _cancel(job_id: str) -> None:
 
 
 def _job_card(jm: JobManager, job) -> None:
-    try:
-        run = jm.store.get(job.run_id)
-        name = run.name
-    except FERError:
-        run, name = None, job.run_id
+    run, name = None, job.run_id or f"sweep {job.sweep_id}"
+    if job.run_id:
+        try:
+            run = jm.store.get(job.run_id)
+            name = run.name
+        except FERError:
+            pass
     prog = (jm.progress(job.id) if job.status == "running" else job.progress) or {}
     with st.container(border=True):
-        st.markdown(f"{STATUS_ICON.get(job.status, '')} **{name}** · job `{job.id}` · **{job.status}**"
+        where = f" · on Ray `{job.ray_address}`" if job.ray_address else (" · local Ray" if job.sweep_id else "")
+        st.markdown(f"{STATUS_ICON.get(job.status, '')} **{name}** · job `{job.id}` · **{job.status}**{where}"
                     f"{' (cancel requested)' if job.cancel_requested and job.status == 'running' else ''}")
         frac = job_fraction(prog, job.status)
         eta = format_seconds(prog["eta_s"]) if prog.get("eta_s") is not None else None

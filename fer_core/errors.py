@@ -39,3 +39,8 @@ def did_you_mean(value: object, choices, n: int = 1, cutoff: float = 0.6) -> str
 
 class ModelFileError(DataError):
     """A model file that cannot, or must not, be loaded (missing, not Keras 3, or with code inside)."""
+
+
+class ClusterError(FERError):
+    """A Ray cluster cannot run a job: unreachable, too small for what it asks, another Ray version,
+    or its worker was lost mid-job. The message says what to do."""

@@ -39,17 +39,19 @@ __all__ = ["RUN_STATUSES", "Run", "RunStore", "UnknownRunError", "now_iso"]
 
 #: Life cycle of a run.
 RUN_STATUSES: tuple[str, ...] = ("created", "running", "done", "failed", "cancelled")
-#: Version of the SQLite layout; an index with another version is rebuilt from the folders.
-SCHEMA_VERSION = 1
+#: Version of the SQLite layout; an index with another version is rebuilt from the folders
+#: (2: runs.sweep, the sweep a run is a trial of).
+SCHEMA_VERSION = 2
 #: Fields :meth:`RunStore.update` may change.
 RUN_FIELDS: tuple[str, ...] = ("name", "model", "dataset", "status", "test_accuracy", "macro_f1")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, name TEXT, model TEXT, dataset TEXT, status TEXT NOT NULL,
-    created TEXT NOT NULL, test_accuracy REAL, macro_f1 REAL, updated TEXT
+    created TEXT NOT NULL, test_accuracy REAL, macro_f1 REAL, updated TEXT, sweep TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, run_id TEXT, status TEXT NOT NULL, created TEXT NOT NULL,
     started TEXT, finished TEXT, pid INTEGER, pid_start INTEGER, boot_id TEXT, resume INTEGER,
@@ -64,7 +66,7 @@ JOB_COLUMNS: tuple[str, ...] = (
     "resume", "error", "cancel_requested", "progress", "updated", "submitted",
 )
 _RUN_COLUMNS: tuple[str, ...] = (
-    "id", "name", "model", "dataset", "status", "created", "test_accuracy", "macro_f1", "updated",
+    "id", "name", "model", "dataset", "status", "created", "test_accuracy", "macro_f1", "updated", "sweep",
 )
 
 
@@ -132,6 +134,7 @@ class Run:
     test_accuracy, macro_f1 : from ``metrics.json`` once the run is done (``None`` before)
     path : the run's folder
     bundled : shipped with FER Studio (``fer_core/pretrained``): read-only, see :mod:`fer_core.bundled`
+    sweep : id of the sweep this run is a trial of (:mod:`fer_core.sweeps`), None otherwise
     """
 
     id: str
@@ -144,6 +147,7 @@ class Run:
     macro_f1: float | None = None
     path: Path = field(default_factory=Path)
     bundled: bool = False
+    sweep: str | None = None
 
     @property
     def model_path(self) -> Path:
@@ -348,7 +352,7 @@ class RunStore:
         return Run(
             id=row["id"], name=row["name"] or row["id"], model=row["model"] or "", dataset=row["dataset"] or "",
             status=row["status"], created=row["created"], test_accuracy=_float_or_none(row["test_accuracy"]),
-            macro_f1=_float_or_none(row["macro_f1"]), path=self.runs_dir / row["id"],
+            macro_f1=_float_or_none(row["macro_f1"]), path=self.runs_dir / row["id"], sweep=row["sweep"],
         )
 
     def _write_record(self, rec: dict[str, Any]) -> None:
@@ -429,19 +433,21 @@ class RunStore:
             raise unknown_id_error("run", run_id, known)
         return self._to_run(self._reconciled([row])[0])
 
-    def list(self, status: str | None = None, bundled: bool = True) -> list[Run]:
+    def list(self, status: str | None = None, bundled: bool = True, sweep: str | None = None) -> list[Run]:
         """All runs, newest first, then the bundled models (``bundled=False`` leaves them out);
-        only those with ``status`` when given."""
+        only those with ``status`` / of the sweep ``sweep`` when given."""
         if status is not None and status not in RUN_STATUSES:
             raise ConfigError(f"status must be one of {RUN_STATUSES} or None; got {status!r}.")
+        conds, args = [], []
+        for col, value in (("status", status), ("sweep", sweep)):
+            if value is not None:
+                conds.append(f"{col}=?")
+                args.append(value)
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
         with self.connect() as con:
-            if status is None:
-                rows = con.execute("SELECT * FROM runs ORDER BY created DESC, id DESC").fetchall()
-            else:
-                rows = con.execute("SELECT * FROM runs WHERE status=? ORDER BY created DESC, id DESC",
-                                   (status,)).fetchall()
+            rows = con.execute(f"SELECT * FROM runs{where} ORDER BY created DESC, id DESC", args).fetchall()
         runs = [self._to_run(r) for r in self._reconciled(rows)]
-        if bundled and status in (None, "done"):
+        if bundled and status in (None, "done") and sweep is None:
             runs += _bundled_runs()
         return runs
 

@@ -1,10 +1,11 @@
 """Compare: runs and ensembles side by side — metrics with CIs, per-class F1, confusion matrices,
-ROC/PR, calibration, training curves, a paired test, and the ensemble builder."""
+ROC/PR, calibration, training curves, a paired test, and the ensemble builder; sweeps' trials."""
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard import charts, state, widgets
+from dashboard.sweeps_panel import sweeps_panel
 from fer_core.errors import FERError
 from fer_core.evaluation import TTA_MODES, save_ensemble
 from fer_core.evaluation.verdict import compare_reports
@@ -19,6 +20,8 @@ labels = {c.key: c.label for c in choices}
 picked_keys = st.multiselect("Runs and ensembles to compare", list(labels), default=list(labels)[:2],
                              format_func=labels.get, key="cmp_pick")
 picked = [c for c in choices if c.key in picked_keys]
+with st.container(border=True):
+    sweeps_panel()
 if not picked:
     st.info("Pick at least one run or ensemble above (two or more to compare them).")
     st.stop()

@@ -46,7 +46,8 @@ if active:
     st.subheader("Jobs in progress")
     for job in active:
         frac = job_fraction(job.progress, job.status)
-        st.progress(frac, text=f"{job.id} · {job.status} · {job_progress_text(job.progress, job.status)}")
+        where = f" · Ray {job.ray_address}" if job.ray_address else ""
+        st.progress(frac, text=f"{job.id} · {job.status}{where} · {job_progress_text(job.progress, job.status)}")
 
 st.subheader("Leaderboard")
 finished = state.finished_runs() + state.bundled_runs()

@@ -1,6 +1,9 @@
-"""Train: configure a run, see how long an epoch should take, submit it as a background job, and
-watch every job (progress, ETA, learning curves; cancel, resume, log of failures)."""
+"""Train: configure a run, see how long an epoch should take, submit it as a background job (here
+or on a Ray cluster), launch a sweep, and watch every job (progress, ETA, learning curves; cancel,
+resume, log of failures)."""
 from __future__ import annotations
+
+import os
 
 import streamlit as st
 
@@ -10,6 +13,8 @@ from fer_core.errors import FERError
 from fer_core.jobs import JobManager
 from fer_core.models import list_models, model_info
 from fer_core.names import slug
+from fer_core.remote import ADDRESS_ENV, resolve_address
+from fer_core.sweeps import SCHEDULERS, submit_sweep
 from fer_core.robustness import CORRUPTIONS, SUBSETS
 from fer_core.throughput import BENCH_FILE, expected_rate
 from fer_core.training.config import IMBALANCE, OPTIMIZERS, SCHEDULES, DataSpec, load_config
@@ -95,14 +100,60 @@ config = {
     "augment": {"enabled": aug, "flip": flip, "rotation": float(rotation), "zoom": float(zoom), "shift": float(shift),
                 "corruptions": corruptions, "corruption_p": float(corruption_p)},
 }
+# -- where it runs ----------------------------------------------------------------------------
+env_address = os.environ.get(ADDRESS_ENV, "").strip()
+w1, w2 = st.columns([1, 2])
+where = w1.radio("Where to run", ["Local process", "Ray cluster"], index=1 if env_address else 0, key="train_where",
+                 help="A Ray cluster trains on its nodes with the resources below; the run lands here like a local one.")
+ray_address = None
+if where == "Ray cluster":
+    ray_address = w2.text_input("Ray address", env_address, key="train_ray_address",
+                                placeholder="127.0.0.1:6379 (the address `ray start --head` prints)").strip()
+    r1, r2, r3 = st.columns(3)
+    cpus = r1.number_input("CPUs", 0.5, 256.0, 1.0, 0.5, key="train_cpus")
+    gpus = r2.number_input("GPUs", 0.0, 16.0, 0.0, 1.0, key="train_gpus", help="TensorFlow trains on them when > 0")
+    memory = r3.number_input("Memory (GiB, 0 = no reservation)", 0.0, 4096.0, 0.0, 1.0, key="train_memory")
+    config["resources"] = {"cpus": float(cpus), "gpus": float(gpus), **({"memory_gb": float(memory)} if memory else {})}
+
+
+def _where() -> dict:
+    """The job params of the chosen place (ConfigError for a Ray choice without a valid address)."""
+    if where != "Ray cluster":
+        return {}
+    address = resolve_address(ray_address or "")
+    if not address:
+        raise FERError("give the Ray cluster's address (host:port), or choose Local process.")
+    return {"ray_address": address}
+
+
 if st.button("Submit training job", type="primary", key="train_submit", disabled=not data_ok):
     try:
         load_config(config)
-        job = JobManager().submit(config)
+        job = JobManager().submit(config, params=_where())
     except FERError as exc:
         st.error(f"Not submitted: {exc}")
     else:
-        st.success(f"Submitted job **{job.id}** for run **{config['name']}** ({job.status}).")
+        st.success(f"Submitted job **{job.id}** for run **{config['name']}** ({job.status})"
+                   + (f" on the Ray cluster at {job.ray_address}." if job.ray_address else "."))
+
+with st.expander("Sweep: train a grid of these settings with Ray Tune"):
+    grid_text = st.text_area("Grid: one key=value1,value2 per line", "train.lr=0.01,0.001", key="sweep_grid",
+                             help="Any configuration key, e.g. model.name=five_layer,fer_net or train.batch_size=32,64")
+    s1, s2 = st.columns(2)
+    samples = int(s1.number_input("Samples per grid point (seeds)", 1, 16, 1, key="sweep_samples"))
+    scheduler = s2.selectbox("Scheduler", SCHEDULERS, key="sweep_scheduler",
+                             help="asha stops weak trials early on the validation accuracy; none runs every trial")
+    st.caption("Every trial is a run of its own, tagged with the sweep (see **Compare**). The sweep runs on the Ray "
+               "cluster chosen above, or on a private local Ray using all cores.")
+    if st.button("Launch sweep", key="sweep_submit", disabled=not data_ok):
+        try:
+            load_config(config)
+            rec, job = submit_sweep(config, [ln for ln in grid_text.splitlines() if ln.strip()], samples=samples,
+                                    scheduler=scheduler, ray_address=_where().get("ray_address"))
+        except FERError as exc:
+            st.error(f"Sweep not launched: {exc}")
+        else:
+            st.success(f"Launched sweep **{rec['id']}** ({len(rec['trials'])} trials) as job **{job.id}**.")
 
 # -- the jobs -------------------------------------------------------------------------------
 st.subheader("Jobs")

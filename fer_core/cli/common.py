@@ -107,3 +107,13 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def add_where_options(p: argparse.ArgumentParser, *, resume: bool = False, local: str = "as a local process") -> None:
+    """``--ray ADDRESS`` (a Ray cluster; default ``$RAY_ADDRESS``) and ``--local`` (ignore it)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help=("resume on this Ray cluster" if resume else "run on the Ray cluster at ADDRESS (host:port of "
+                         "`ray start --head`, or ray://host:10001)") + ("" if resume else "; default $RAY_ADDRESS when set"))
+    g.add_argument("--local", action="store_true",
+                   help=f"resume {local}" if resume else f"run {local} even if $RAY_ADDRESS is set")

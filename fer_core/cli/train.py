@@ -4,6 +4,7 @@
     python -m fer_core train CONFIG --run-dir runs/x [--resume] [--epochs N] [--set train.lr=0.01]
     python -m fer_core jobs [list] [--json [OUT]]
     python -m fer_core jobs show ID | cancel ID | resume ID | submit CONFIG [--set k=v] [--wait]
+    python -m fer_core jobs submit CONFIG --ray HOST:PORT       # on a Ray cluster ($RAY_ADDRESS too)
 
 Without ``--run-dir`` a foreground run is registered in the run store (``fer_core.runs``) like a
 dashboard run, so it shows up in the dashboard. Ctrl-C stops cleanly after the current batch
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import add_json_option, add_list_command, emit_json, fmt, table
+from .common import add_json_option, add_list_command, add_where_options, emit_json, fmt, table
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 
@@ -36,6 +37,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume and not args.run_dir:
         raise ConfigError("--resume needs --run-dir: the folder of the run to continue.")
 
+    from ..remote import resolve_address
+
+    address = resolve_address(args.ray, local=args.local)
     store = run = None
     if args.run_dir:
         run_dir = Path(args.run_dir)
@@ -58,10 +62,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGINT, on_sigint)
     tty = sys.stdout.isatty()
     try:
-        from ..training.engine import train
+        if address:
+            from ..remote.driver import train_on_ray
 
-        metrics = train(cfg, run_dir, progress=None if args.quiet else _printer(tty),
-                        resume=args.resume, should_stop=lambda: stop["requested"])
+            print(f"on the Ray cluster at {address}", flush=True)
+            metrics = train_on_ray(cfg, run_dir, address, progress=None if args.quiet else _printer(tty),
+                                   resume=args.resume, should_stop=lambda: stop["requested"])
+            if metrics is None:
+                raise KeyboardInterrupt  # stopped before the cluster started it
+        else:
+            from ..training.engine import train
+
+            metrics = train(cfg, run_dir, progress=None if args.quiet else _printer(tty),
+                            resume=args.resume, should_stop=lambda: stop["requested"])
     except BaseException:
         if store is not None:
             store.update(run.id, status="failed")
@@ -133,7 +146,8 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs yet: `python -m fer_core jobs submit CONFIG.toml` starts one")
         return 0
-    print(table([[j.id, j.kind, j.run_id, j.status + (" (resumable)" if j.resumable else ""),
+    print(table([[j.id, j.kind, j.run_id or (f"sweep {j.sweep_id}" if j.sweep_id else "-"),
+                  j.status + (" (resumable)" if j.resumable else ""),
                   _progress_line(j.progress)] for j in jobs], ["id", "kind", "run", "status", "progress"]))
     return 0
 
@@ -146,7 +160,7 @@ def _show(jm, job_id: str, args: argparse.Namespace, n_log: int = 20) -> int:
     if emit_json(args, info):
         return 0
     for key in ("id", "kind", "run_id", "status", "resumable", "created", "started", "finished", "pid",
-                "resume", "error"):
+                "resume", "ray_address", "sweep_id", "error"):
         print(f"{key:>10}: {info[key]}")
     print(f"{'progress':>10}: {_progress_line(prog)}")
     print(f"--- last {n_log} log lines ---\n{info['log_tail']}")
@@ -176,7 +190,7 @@ def _follow(jm, job_id: str, timeout: float | None) -> int:
             last = line
         if job.status in ("done", "failed", "cancelled"):
             print(f"job {job.id}: {job.status}" + (f" ({job.error})" if job.error else ""))
-            if job.status == "done":
+            if job.status == "done" and job.run_id:
                 run = jm.store.get(job.run_id)
                 print(f"run {run.id}: test accuracy {fmt(run.test_accuracy)}, macro-F1 {fmt(run.macro_f1)}")
             return 0 if job.status == "done" else 1
@@ -186,9 +200,20 @@ def _follow(jm, job_id: str, timeout: float | None) -> int:
         time.sleep(1.0)
 
 
+def _where_params(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"ray_address": ...}`` from ``--ray`` / ``--local`` / ``$RAY_ADDRESS`` ({} for a local job)."""
+    from ..remote import resolve_address
+
+    address = resolve_address(args.ray, local=args.local)
+    return {"ray_address": address} if address else {}
+
+
 def cmd_jobs_resume(args: argparse.Namespace) -> int:
     jm = _manager(args)
-    job = jm.resume(args.job_id)
+    params = None
+    if args.ray or args.local:
+        params = _where_params(args) or {"ray_address": None}
+    job = jm.resume(args.job_id, params=params)
     if emit_json(args, job.to_dict()):
         return 0
     print(f"job {job.id} ({job.status}) resumes run {job.run_id}")
@@ -201,11 +226,13 @@ def cmd_jobs_submit(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.set:
         cfg = apply_overrides(cfg, args.set)
+    params = _where_params(args)
     jm = _manager(args)
-    job = jm.submit(config_to_dict(cfg))
+    job = jm.submit(config_to_dict(cfg), params=params)
     if emit_json(args, job.to_dict()):
         return 0
-    print(f"job {job.id} ({job.status}) for run {job.run_id} in {jm.store.runs_dir / job.run_id}")
+    where = f" on the Ray cluster at {params['ray_address']}" if params else ""
+    print(f"job {job.id} ({job.status}) for run {job.run_id} in {jm.store.runs_dir / job.run_id}{where}")
     return _follow(jm, job.id, None) if args.wait else 0
 
 
@@ -221,6 +248,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override any field, e.g. --set train.lr=0.01 --set data.subset=2000 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    add_where_options(p)
     p.set_defaults(handler=cmd_train, uses_tf=True)
 
     jobs, jsub = add_list_command(subparsers, "jobs", "background jobs: list, show, submit, cancel, resume",
@@ -239,6 +267,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = jsub.add_parser("resume", help="continue a failed/cancelled job's run from its last checkpoint")
     p.add_argument("job_id")
     p.add_argument("--wait", action="store_true", help="follow the new job until it ends")
+    add_where_options(p, resume=True)
     add_json_option(p, nested=True)
     p.set_defaults(handler=cmd_jobs_resume)
     p = jsub.add_parser("submit", help="train a configuration in the background")
@@ -246,5 +275,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set train.epochs=3 (repeatable)")
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    add_where_options(p)
     add_json_option(p, nested=True)
     p.set_defaults(handler=cmd_jobs_submit)

@@ -15,8 +15,10 @@ There is no daemon: :meth:`JobManager.schedule` starts queued jobs while fewer t
 when it finishes, so the queue drains by itself. The same readers detect dead workers (pid gone,
 or the pid reused by another process after a restart) and mark their jobs failed.
 
-Job kinds are functions in :data:`KINDS` (``"train"`` for now); :func:`register_kind` adds more,
-and modules named in ``$FER_STUDIO_JOB_KINDS`` are imported to register theirs.
+Job kinds are functions in :data:`KINDS`: ``"train"`` (here, or on a Ray cluster when the job's
+params name a ``ray_address``: see :mod:`fer_core.remote`) and ``"sweep"`` (Ray Tune trials, each
+a run of its own; the job itself has no run); :func:`register_kind` adds more, and modules named
+in ``$FER_STUDIO_JOB_KINDS`` are imported to register theirs.
 
 Modules: :mod:`.records` (the Job dataclass), :mod:`.liveness` (/proc, boot id), :mod:`.kinds`
 (the registry and the train kind), :mod:`.manager` (JobManager), :mod:`.worker` (the worker process).

@@ -138,14 +138,16 @@ class JobManager:
                 resumable = not later and _check_kind(row["kind"]).can_resume(run)
             except FERError:
                 resumable = False
+        params = rec.get("params") or {}
         return Job(
             id=row["id"], kind=row["kind"], run_id=row["run_id"], status=status, created=row["created"],
             started=row["started"], finished=row["finished"], pid=row["pid"], resume=bool(row["resume"]),
             error=row["error"], log_tail=rec.get("log_tail", ""), progress=progress or {},
             resumable=resumable, cancel_requested=row["cancel_requested"], path=folder,
+            ray_address=params.get("ray_address") or None, sweep_id=params.get("sweep_id"),
         )
 
-    def _new_job(self, kind: str, run_id: str, resume: bool, params: Mapping[str, Any]) -> str:
+    def _new_job(self, kind: str, run_id: str | None, resume: bool, params: Mapping[str, Any]) -> str:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         import secrets
 
@@ -188,7 +190,8 @@ class JobManager:
             ``fer_core.training.config.load_config`` for ``kind="train"``); ignored when resuming
         resume_run : id of an existing run to continue from its last checkpoint
         kind : a key of :data:`KINDS`
-        params : kind-specific options
+        params : kind-specific options (``{"ray_address": "host:port"}`` runs a training job on that
+            Ray cluster, see :mod:`fer_core.remote`)
 
         Returns
         -------
@@ -205,9 +208,11 @@ class JobManager:
             if not spec.can_resume(run):
                 raise ConfigError(f"Run {run.id} has no checkpoint to resume from (no checkpoint.keras + "
                                   f"state.json in {run.path}); submit its configuration again instead.")
-        else:
+        elif spec.makes_run:
             run = self.store.create(_config_dict(kind, config))
-        job_id = self._new_job(kind, run.id, resume_run is not None, params or {})
+        else:
+            run = None
+        job_id = self._new_job(kind, run.id if run else None, resume_run is not None, params or {})
         self.schedule()
         return self.get(job_id, schedule=False)
 
@@ -307,11 +312,18 @@ class JobManager:
                 return self.wait(job_id, timeout=wait)
         return self.get(job_id)
 
-    def resume(self, job_id: str) -> Job:
-        """Continue a failed or cancelled job's run from its last checkpoint, as a new job."""
+    def resume(self, job_id: str, *, params: Mapping[str, Any] | None = None) -> Job:
+        """Continue a failed or cancelled job's run from its last checkpoint, as a new job.
+
+        ``params`` change the job's params for the new job (a None value removes one: e.g.
+        ``{"ray_address": None}`` resumes a Ray job locally).
+        """
         job = self.get(job_id)
         if job.status not in ("failed", "cancelled"):
             raise ConfigError(f"Only failed or cancelled jobs can be resumed; job {job_id} is {job.status}.")
+        if not _check_kind(job.kind).makes_run:
+            raise ConfigError(f"Job {job_id} is a {job.kind} job, which cannot be resumed; its finished trials stay "
+                              f"in the run store. Start it again instead.")
         if not job.resumable:
             later = self._later_jobs(job.run_id, self._record(job_id).get("submitted"))
             if later:
@@ -319,8 +331,9 @@ class JobManager:
                                   f"resume that one instead.")
             raise ConfigError(f"Job {job_id} cannot be resumed: its run {job.run_id} has no checkpoint yet "
                               f"(it stopped before the first epoch ended). Submit the configuration again.")
-        params = (read_json(job.path / JOB_FILE, {}) or {}).get("params", {})
-        return self.submit(None, resume_run=job.run_id, kind=job.kind, params=params)
+        old = (read_json(job.path / JOB_FILE, {}) or {}).get("params", {})
+        new = {k: v for k, v in {**old, **(params or {})}.items() if v is not None}
+        return self.submit(None, resume_run=job.run_id, kind=job.kind, params=new)
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25) -> Job:
         """Block until the job is done, failed or cancelled; :class:`TimeoutError` after ``timeout`` s."""
@@ -334,7 +347,9 @@ class JobManager:
             time.sleep(poll)
 
     # ------------------------------------------------------------------ internals
-    def _set_run_status(self, run_id: str, status: str) -> None:
+    def _set_run_status(self, run_id: str | None, status: str) -> None:
+        if not run_id:  # a job kind without a run of its own
+            return
         with contextlib.suppress(FERError):
             self.store.update(run_id, status=status)
 

@@ -21,10 +21,11 @@ def job_fraction(progress: Mapping[str, Any], status: str) -> float:
 
 
 def job_progress_text(progress: Mapping[str, Any], status: str, eta: str | None = None) -> str:
-    """``"epoch 3/10 · batch 70/75 · 528 img/s · ETA 41 s"`` from a job's latest progress event."""
+    """``"epoch 3/10 · batch 70/75 · 528 img/s · ETA 41 s"`` from a job's latest progress event
+    (a sweep counts trial-epochs: its event's ``unit``)."""
     bits = []
     if progress.get("epoch"):
-        bits.append(f"epoch {progress['epoch']}/{progress.get('epochs')}")
+        bits.append(f"{progress.get('unit') or 'epoch'} {progress['epoch']}/{progress.get('epochs')}")
     if progress.get("batches") and status == "running":
         bits.append(f"batch {progress.get('batch')}/{progress['batches']}")
     if progress.get("images_per_s"):

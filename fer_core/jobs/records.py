@@ -24,7 +24,7 @@ class Job:
     ----------
     id : ``<yyyymmdd-hhmmss>-<kind>-<4 hex>``
     kind : a key of :data:`KINDS`
-    run_id : the run it works on
+    run_id : the run it works on (None for a sweep job: its trials are runs of their own)
     status : one of :data:`JOB_STATUSES`
     created, started, finished : ISO 8601 local times (None until reached)
     pid : worker process id while running
@@ -35,11 +35,13 @@ class Job:
     resumable : failed or cancelled with a checkpoint to continue from
     cancel_requested : when cancel was asked for (None if never)
     path : the job's folder
+    ray_address : the Ray cluster it runs on (None: a local process)
+    sweep_id : the sweep a ``sweep`` job runs (None otherwise)
     """
 
     id: str
     kind: str
-    run_id: str
+    run_id: str | None
     status: str
     created: str
     started: str | None = None
@@ -52,6 +54,8 @@ class Job:
     resumable: bool = False
     cancel_requested: str | None = None
     path: Path = field(default_factory=Path)
+    ray_address: str | None = None
+    sweep_id: str | None = None
 
     @property
     def heartbeat_age(self) -> float | None:

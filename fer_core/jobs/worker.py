@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import ClusterError
 from ..io import atomic_write_json, remove_stale_temps
 from ..run_files import METRICS_FILE, PROGRESS_FILE
 from ..runs import now_iso
@@ -90,7 +91,8 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
         rec.update(status="running", pid=me, pid_start=st[1] if st else None, boot_id=_boot_id(),
                    started=rec.get("started") or now_iso())
     folder = jm.jobs_dir / job_id
-    for stale in (folder, jm.store.runs_dir / rec["run_id"]):  # left by a worker killed mid-write
+    run_id = rec.get("run_id")  # None for kinds that make no run (sweeps)
+    for stale in (folder, *([jm.store.runs_dir / run_id] if run_id else [])):  # left by a worker killed mid-write
         remove_stale_temps(stale)
     cancel_flag = folder / "cancel"
     stop = threading.Event()
@@ -105,8 +107,10 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
     writer = _ProgressWriter(jm, job_id)
     status, error = "failed", None
     try:
-        run = jm.store.update(rec["run_id"], status="running")
-        print(f"{now_iso()} job {job_id}: {rec['kind']} on run {run.id} (pid {me})", flush=True)
+        run = jm.store.update(run_id, status="running") if run_id else None
+        print(f"{now_iso()} job {job_id}: {rec['kind']}{f' on run {run.id}' if run else ''} (pid {me})"
+              + (f" on the Ray cluster at {rec['params']['ray_address']}"
+                 if (rec.get("params") or {}).get("ray_address") else ""), flush=True)
         ctx = JobContext(job_id=job_id, run=run, resume=bool(rec.get("resume")), params=rec.get("params") or {},
                          progress=writer, should_stop=should_stop)
         _check_kind(rec["kind"]).fn(ctx)
@@ -118,17 +122,19 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001 - every outcome must be recorded
         traceback.print_exc()
         status = "cancelled" if should_stop() else "failed"
-        error = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        error = (str(exc) if isinstance(exc, ClusterError)  # already one line saying what to do
+                 else traceback.format_exception_only(type(exc), exc)[-1].strip())
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         stop.set()
         with contextlib.suppress(Exception):
             writer.flush()
-        if status != "failed" and (jm.store.runs_dir / rec["run_id"] / METRICS_FILE).is_file():
+        if run_id and status != "failed" and (jm.store.runs_dir / run_id / METRICS_FILE).is_file():
             with contextlib.suppress(Exception):  # a cancelled training still evaluates its best model
-                jm.store.refresh(rec["run_id"])
+                jm.store.refresh(run_id)
         # The run first, then the job: whoever sees the job finished also sees its run finished.
-        jm._set_run_status(rec["run_id"], status)
+        if run_id:
+            jm._set_run_status(run_id, status)
         with jm._locked(job_id) as rec:
             rec.update(status=status, error=error, finished=now_iso())
             if status == "failed":

@@ -20,6 +20,9 @@ A configuration is a TOML file (or a dict of the same shape)::
     [augment]                     # on-the-fly augmentation of the train split (see AugmentSpec)
     flip = true
 
+    [resources]                   # what a job asks of a Ray cluster (see ResourceSpec)
+    cpus = 2
+
 Relative paths (``data.path``, ``data.ferplus``, ``model.weights``) resolve against the project
 root (the folder holding ``fer_core/``), never against the config file or
 the working directory, so ``../shared/data/fer2013`` means the shared data beside the checkout.
@@ -185,6 +188,22 @@ class EvalSpec:
 
 
 @dataclass
+class ResourceSpec:
+    """What one training job (or one sweep trial) asks of a Ray cluster; local jobs ignore it.
+
+    Attributes
+    ----------
+    cpus : CPU cores reserved on the Ray node (> 0; TensorFlow uses this many threads there)
+    gpus : GPUs reserved (>= 0; fractions share a GPU); TensorFlow trains on them when > 0
+    memory_gb : RAM reserved on the node in GB (None = no reservation)
+    """
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory_gb: float | None = None
+
+
+@dataclass
 class TrainConfig:
     """One training run: data, model, optimisation, augmentation and class-imbalance handling."""
 
@@ -194,6 +213,7 @@ class TrainConfig:
     train: TrainSpec = field(default_factory=TrainSpec)
     augment: AugmentSpec = field(default_factory=AugmentSpec)
     eval: EvalSpec = field(default_factory=EvalSpec)
+    resources: ResourceSpec = field(default_factory=ResourceSpec)
     imbalance: str = "none"
 
     def resolved_data_path(self) -> str:
@@ -201,7 +221,8 @@ class TrainConfig:
         return resolve_path(self.data.path)
 
 
-_SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec, "eval": EvalSpec}
+_SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec, "eval": EvalSpec,
+             "resources": ResourceSpec}
 
 
 # -- paths ---------------------------------------------------------------------------------
@@ -417,6 +438,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     a.corruption_max_severity = _int("augment.corruption_max_severity", a.corruption_max_severity, 1)
     if a.corruption_max_severity > 5:
         raise _bad("augment.corruption_max_severity", a.corruption_max_severity, "an integer in 1..5")
+
+    r = cfg.resources
+    r.cpus = _num("resources.cpus", r.cpus, 0.0, 1024.0, lo_open=True)
+    r.gpus = _num("resources.gpus", r.gpus, 0.0, 64.0)
+    r.memory_gb = _num("resources.memory_gb", r.memory_gb, 0.0, 1e5, lo_open=True, optional=True)
     return cfg
 
 

@@ -37,7 +37,8 @@ from .prepare import TrainingData, prepare_data
 Progress = Callable[[dict], None]
 
 #: Fields that may differ between a run's saved config and the config it is resumed with.
-RESUMABLE_CHANGES = {("train", "epochs"), ("train", "time_limit_min"), ("train", "early_stopping"), ("eval", "tta")}
+RESUMABLE_CHANGES = {("train", "epochs"), ("train", "time_limit_min"), ("train", "early_stopping"), ("eval", "tta"),
+                     ("resources", "cpus"), ("resources", "gpus"), ("resources", "memory_gb")}
 #: Emit a batch progress event at least every this many batches (and at least every 2 s).
 PROGRESS_EVERY = 5
 EVAL_BATCH = 256
