@@ -119,7 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--foreground", action="store_true", help="run the sweep in this process instead of a job")
     add_where_options(p, local="on a private local Ray")
     add_json_option(p)
-    p.set_defaults(handler=cmd_sweep)
+    p.set_defaults(handler=cmd_sweep, uses_tf=True)
 
     cmd = subparsers.add_parser("sweeps", help="sweeps: list, show")
     sub = cmd.add_subparsers(dest="sweeps_command", metavar="COMMAND")

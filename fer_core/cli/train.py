@@ -277,4 +277,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
     add_where_options(p)
     add_json_option(p, nested=True)
-    p.set_defaults(handler=cmd_jobs_submit)
+    p.set_defaults(handler=cmd_jobs_submit, uses_tf=True)  # validating the model name imports Keras
