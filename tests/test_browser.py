@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS_ENV = "FER_STUDIO_SCREENSHOTS"
@@ -45,12 +46,6 @@ def _chromium() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The dashboard served by `streamlit run` on a free port, over a studio with one trained run
@@ -67,7 +62,7 @@ def server(tmp_path_factory):
     store.refresh(run.id)
     store.update(run.id, status="done")
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FER_STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
@@ -194,7 +189,7 @@ def test_server_binds_localhost_only_and_hides_tracebacks(browser, tmp_path):
     script = tmp_path / "failing_page.py"
     script.write_text('import streamlit as st\nst.title("About to fail")\n'
                       'raise RuntimeError("secret detail /very/private/path")\n')
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FER_STUDIO_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

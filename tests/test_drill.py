@@ -4,14 +4,13 @@ The run must complete, and no file finished before the crash may be lost or corr
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -21,26 +20,19 @@ import pytest
 
 from fer_core.jobs import DIED_REASON, JobManager
 from fer_core.models.files import load_model_file
+from tests.waiting import free_port, poll
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300.0
 
 
-def _poll(fn, what: str, timeout: float = TIMEOUT, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := fn():
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+_poll = functools.partial(poll, timeout=TIMEOUT)
 
 
 def _dashboard(home: Path) -> tuple[subprocess.Popen, str]:
     """``streamlit run dashboard/Home.py`` on a free port, once it answers its health check."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "FER_STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
                              "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

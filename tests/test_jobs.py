@@ -8,13 +8,13 @@ fast machine too. Waits poll with short sleeps and generous timeouts; nothing as
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from fer_core.errors import ConfigError, DataError
 from fer_core.jobs import DIED_REASON, JobManager
 from fer_core.jobs.liveness import _boot_id, _proc_stat
 from fer_core.runs import RunStore, UnknownRunError
+from tests.waiting import poll
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300.0  # generous: 2 busy cores, TensorFlow start-up in every worker
@@ -37,14 +38,7 @@ def _temp_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if ".tmp" in p.name]
 
 
-def _poll(fn, timeout: float = TIMEOUT, every: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+_poll = functools.partial(poll, timeout=TIMEOUT)
 
 
 # ---------------------------------------------------------------------------------- RunStore

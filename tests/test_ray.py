@@ -9,11 +9,11 @@ trainers down so a job can be cancelled or its worker killed mid-training.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +29,7 @@ from fer_core.remote.connect import (ADDRESS_ENV, check_fits, check_reachable, c
                                      resolve_address)
 from fer_core.remote.files import SHIPPED, FolderWatch, pack, write_back
 from fer_core.runs import RunStore
+from tests.waiting import free_port, poll
 from fer_core.sweeps import (best_trial, create_sweep, expand, list_sweeps, parse_grid, read_sweep, setting_columns,
                              sweep_table, trial_configs)
 
@@ -41,20 +42,7 @@ def _cfg(name: str, epochs: int = 2, n: int = 300, **train) -> dict:
             "train": {"epochs": epochs, "batch_size": 32, **train}}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _poll(fn, timeout: float = TIMEOUT, every: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+_poll = functools.partial(poll, timeout=TIMEOUT, every=0.2)
 
 
 # ---------------------------------------------------------------------------------- addresses
@@ -75,7 +63,7 @@ def test_addresses_are_parsed_and_resolved(monkeypatch):
 
 
 def test_unreachable_address_fails_fast_with_what_to_do():
-    port = _free_port()  # nothing listens there once the probe socket is closed
+    port = free_port()  # nothing listens there once the probe socket is closed
     t0 = time.monotonic()
     with pytest.raises(ClusterError) as err:
         check_reachable(f"127.0.0.1:{port}")
@@ -325,7 +313,7 @@ def ray_head():
     """``ray start --head --block`` on free ports, 2 CPUs, no dashboard, a short temporary folder;
     yields its address and stops it (SIGTERM: Ray drains and ends its processes) at the end."""
     pytest.importorskip("ray")
-    port, client = _free_port(), _free_port()
+    port, client = free_port(), free_port()
     temp = tempfile.mkdtemp(prefix="frt", dir="/tmp")  # short: Ray's unix socket paths have a length limit
     log_path = Path(temp) / "head.log"
     env = {k: v for k, v in os.environ.items() if k != ADDRESS_ENV}
@@ -474,7 +462,7 @@ def test_cancel_and_a_killed_ray_worker(ray_head, ray_home, monkeypatch):
 @pytest.mark.slow
 def test_bad_cluster_input_fails_the_job_with_one_clear_message(ray_head, ray_home):
     jm = ray_home
-    closed = _free_port()
+    closed = free_port()
     t0 = time.monotonic()
     unreachable = jm.submit(_cfg("nowhere"), params={"ray_address": f"127.0.0.1:{closed}"})
     gpu = jm.submit({**_cfg("needs_a_gpu"), "resources": {"gpus": 1}}, params={"ray_address": ray_head})

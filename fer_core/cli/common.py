@@ -63,14 +63,16 @@ def add_json_option(p: argparse.ArgumentParser, what: str = "the results", note:
 
 
 def add_list_command(subparsers: argparse._SubParsersAction, name: str, help: str, what: str,
-                     statuses: tuple[str, ...], handler: Callable[[argparse.Namespace], int]):
-    """``NAME [list] [--status S] [--json [OUT]]``, listing ``what`` by default; returns it and its subcommands."""
+                     statuses: tuple[str, ...] | None, handler: Callable[[argparse.Namespace], int]):
+    """``NAME [list] [--status S] [--json [OUT]]``, listing ``what`` by default (no ``--status`` when
+    ``statuses`` is None); returns it and its subcommands."""
     cmd = subparsers.add_parser(name, help=help)
     sub = cmd.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
     for p, nested in ((cmd, False), (sub.add_parser("list", help=f"all {what}, newest first (the default)"), True)):
         add_json_option(p, nested=nested)
-        p.add_argument("--status", default=argparse.SUPPRESS if nested else None, choices=statuses,
-                       help=f"only {what} with this status")
+        if statuses is not None:
+            p.add_argument("--status", default=argparse.SUPPRESS if nested else None, choices=statuses,
+                           help=f"only {what} with this status")
         p.set_defaults(handler=handler)
     return cmd, sub
 

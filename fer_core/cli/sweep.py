@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json_option, add_where_options, emit_json, fmt, table
+from .common import add_json_option, add_list_command, add_where_options, emit_json, fmt, table
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -121,11 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_option(p)
     p.set_defaults(handler=cmd_sweep, uses_tf=True)
 
-    cmd = subparsers.add_parser("sweeps", help="sweeps: list, show")
-    sub = cmd.add_subparsers(dest="sweeps_command", metavar="COMMAND")
-    for q, nested in ((cmd, False), (sub.add_parser("list", help="all sweeps, newest first (the default)"), True)):
-        add_json_option(q, nested=nested)
-        q.set_defaults(handler=cmd_sweeps_list)
+    _, sub = add_list_command(subparsers, "sweeps", "sweeps: list, show", "sweeps", None, cmd_sweeps_list)
     q = sub.add_parser("show", help="one sweep: its trials, outcome and best trial")
     q.add_argument("sweep_id")
     add_json_option(q, nested=True)

@@ -188,25 +188,27 @@ def unpacked_archives() -> list[Unpacked]:
     from .registry import list_datasets
 
     entries = list_datasets()
-    out = []
-    for folder in sorted(p for p in datasets_dir().iterdir() if p.is_dir() and not p.name.startswith(".")):
-        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        users = tuple(e.name for e in entries if _inside(Path(e.path), folder))
-        out.append(Unpacked(folder.name, folder, size, users))
-    return out
+    return [_unpacked(folder, entries)
+            for folder in sorted(p for p in datasets_dir().iterdir() if p.is_dir() and not p.name.startswith("."))]
+
+
+def _unpacked(folder: Path, entries: list) -> Unpacked:
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return Unpacked(folder.name, folder, size, tuple(e.name for e in entries if _inside(Path(e.path), folder)))
 
 
 def remove_unpacked(name: str) -> list[str]:
     """Delete an unpacked archive's folder and unregister the datasets inside it; returns their names."""
-    from .registry import unregister_dataset
+    from .registry import list_datasets, unregister_dataset
 
-    found = {u.name: u for u in unpacked_archives()}
-    if name not in found:
+    folder = datasets_dir() / str(name)
+    if "/" in str(name) or str(name).startswith(".") or not folder.is_dir():  # only what unpacked_archives lists
         from ..errors import did_you_mean
 
-        raise DataError(f"No unpacked archive named {name!r}{did_you_mean(name, found)}; "
+        names = [p.name for p in datasets_dir().iterdir() if p.is_dir() and not p.name.startswith(".")]
+        raise DataError(f"No unpacked archive named {name!r}{did_you_mean(name, names)}; "
                         f"the Data page lists them.")
-    u = found[name]
+    u = _unpacked(folder, list_datasets())
     for dataset in u.used_by:
         unregister_dataset(dataset)
     trash = u.path.with_name(f".{u.name}.removing")

@@ -104,6 +104,21 @@ def _init_bounded(timeout: float, **kwargs: Any) -> None:
         raise box["error"]
 
 
+def release(actor: Any, started_here: bool) -> None:
+    """End a driver's work on Ray: kill its ``actor`` (if any) and, if this call's caller started Ray
+    in this process, shut Ray down. Never raises: it runs in ``finally`` blocks."""
+    import contextlib
+
+    import ray
+
+    if actor is not None:
+        with contextlib.suppress(Exception):
+            ray.kill(actor)
+    if started_here:
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+
+
 def connect(address: str, *, timeout: float | None = None) -> None:
     """Connect this process to the Ray cluster at ``address`` as a driver, or raise ClusterError.
 

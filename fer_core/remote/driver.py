@@ -1,13 +1,12 @@
 """The local side of a Ray job: connect, send the data, follow the remote trainer, write the files back."""
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..errors import ClusterError, ConfigError
-from .connect import GIB, check_fits, connect
+from .connect import GIB, check_fits, connect, release
 from .files import pack, write_back
 
 #: Seconds between polls of the remote trainer.
@@ -131,12 +130,7 @@ def train_on_ray(cfg: Any, run_dir: str | Path, address: str, *, progress: Calla
             raise lost_worker_error(exc, address) from None
         return metrics
     finally:
-        if actor is not None:
-            with contextlib.suppress(Exception):
-                ray.kill(actor)
-        if started_here:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
+        release(actor, started_here)
 
 
 def params_address(params: Mapping[str, Any]) -> str | None:

@@ -190,7 +190,7 @@ def run_sweep(sweep_id: str, *, progress: Callable[[dict], None] | None = None,
     from ..runs import RunStore
     from ..training.config import config_to_dict, load_config
     from ..training.prepare import load_for_config
-    from .connect import check_fits, connect, resource_request, start_local
+    from .connect import check_fits, connect, release, resource_request, start_local
     from .driver import check_portable
 
     store = RunStore(root)
@@ -249,12 +249,7 @@ def run_sweep(sweep_id: str, *, progress: Callable[[dict], None] | None = None,
             _finish(sweep_id, store, sw, {}, cancelled=bool(should_stop()), failed=True)
         raise
     finally:
-        if sink is not None:
-            with contextlib.suppress(Exception):
-                ray.kill(sink)
-        if started_here:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
+        release(sink, started_here)
         for d in (storage, temp):
             if d:
                 shutil.rmtree(d, ignore_errors=True)
