@@ -368,7 +368,8 @@ def ray_head():
             proc.wait(30)
         import shutil
 
-        shutil.rmtree(temp, ignore_errors=True)
+        if not os.environ.get("FER_STUDIO_KEEP_RAY_TEMP"):  # keep the head's logs to look into a failure
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture()
