@@ -73,6 +73,24 @@ def test_unreachable_address_fails_fast_with_what_to_do():
     assert "\n" not in msg
 
 
+def test_the_token_is_sent_when_there_is_one_and_no_mode_was_chosen(tmp_path, monkeypatch):
+    import fer_core.remote.connect as connect_mod
+
+    calls = []
+    monkeypatch.setattr(connect_mod, "_token_mode", lambda: calls.append(1))
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "auth_token"))
+    connect_mod.use_token_if_available()
+    assert calls == []  # no token: nothing changes
+    (tmp_path / "auth_token").write_text("t" * 32)
+    connect_mod.use_token_if_available()
+    assert calls == [1]
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the user's choice wins
+    connect_mod.use_token_if_available()
+    assert calls == [1]
+
+
 def test_requests_no_node_can_meet_are_refused():
     res = lambda cpus=1.0, gpus=0.0, memory_gb=None: SimpleNamespace(cpus=cpus, gpus=gpus, memory_gb=memory_gb)
     cpu_node = {"Alive": True, "Resources": {"CPU": 2.0, "memory": 8 * 2 ** 30}}
@@ -338,7 +356,8 @@ def ray_head():
             proc.wait(30)
         import shutil
 
-        shutil.rmtree(temp, ignore_errors=True)
+        if not os.environ.get("FER_STUDIO_KEEP_RAY_TEMP"):  # keep the head's logs to look into a failure
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture()

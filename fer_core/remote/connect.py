@@ -131,6 +131,7 @@ def connect(address: str, *, timeout: float | None = None) -> None:
     if ray.is_initialized():
         return
     check_reachable(address)
+    use_token_if_available()
     timeout = float(os.environ.get("FER_STUDIO_RAY_TIMEOUT") or CONNECT_TIMEOUT) if timeout is None else timeout
     kwargs = dict(address=address, namespace=NAMESPACE, log_to_driver=False, runtime_env=code_env())
     try:
@@ -149,11 +150,45 @@ def connect(address: str, *, timeout: float | None = None) -> None:
         raise cluster_error(exc, address) from None
 
 
+def use_token_if_available() -> None:
+    """Send Ray's authentication token when there is one and ``$RAY_AUTH_MODE`` is unset.
+
+    ``ray start --head`` turns token authentication on by itself once ``~/.ray/auth_token``
+    exists (a plain ``ray.init()`` writes it), but a driver connecting to it does not send the
+    token unless told to; a cluster without authentication accepts a driver that sends one.
+    """
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or _token_path().is_file():
+        _token_mode()
+
+
+def _token_path() -> Path:
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def _token_mode() -> None:
+    """``RAY_AUTH_MODE=token`` for this process and its children."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:  # refresh the configuration Ray cached at import, as Ray does when it turns the mode on
+        from ray._raylet import Config
+
+        Config.initialize("")
+    except Exception:  # noqa: BLE001 - an older or newer Ray reads the variable itself
+        pass
+
+
 def start_local(num_cpus: int | None = None) -> str:
     """Start a private local Ray (no dashboard, a short temporary folder) for this process; returns
     its temporary folder, to remove after :func:`ray.shutdown`."""
+    import secrets
+
     import ray
 
+    if os.environ.get("RAY_AUTH_MODE") is None:  # token authentication, without writing ~/.ray/auth_token
+        if not (os.environ.get("RAY_AUTH_TOKEN") or _token_path().is_file()):
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        _token_mode()
     temp = tempfile.mkdtemp(prefix="fray", dir="/tmp" if Path("/tmp").is_dir() else None)
     # In this thread, not a helper one: Ray's processes get a parent-death signal tied to the
     # thread that starts them, so a finished helper thread would take the new cluster with it.
