@@ -86,7 +86,7 @@ BAD_FIELDS = [
     ("augment.rotation", -5), ("augment.zoom", 1.5), ("augment.shift", -0.1),
     ("augment.corruptions", "fog"), ("augment.corruptions", [1]), ("augment.corruptions", ["fog"]),
     ("augment.corruption_p", 1.5), ("augment.corruption_max_severity", 6),
-    ("augment.corruption_max_severity", 0),
+    ("augment.corruption_max_severity", 0), ("augment.erasing", 1.5), ("augment.erasing", -0.2),
 ]
 
 
@@ -533,6 +533,24 @@ def test_corruptions_are_applied_in_the_training_pipeline(ds):
     spec0 = AugmentSpec(flip=False, rotation=0, zoom=0, shift=0, corruptions=["noise"], corruption_p=0.0)
     aug0 = build_augmenter(spec0)
     np.testing.assert_array_equal(np.asarray(aug0(x[:4].astype(np.float32))), x[:4].astype(np.float32))
+
+
+def test_random_erasing_erases_one_rectangle_in_the_chosen_share_of_images():
+    from fer_core.training.config import AugmentSpec
+    from fer_core.training.pipeline import build_augmenter
+
+    x = np.full((400, 48, 48, 1), 128.0, np.float32)
+    off = dict(flip=False, rotation=0, zoom=0, shift=0)
+    assert build_augmenter(AugmentSpec(**off)) is None
+    out = np.asarray(build_augmenter(AugmentSpec(**off, erasing=0.5), seed=1)(x))
+    changed = out[..., 0] != 128.0
+    erased = changed.any(axis=(1, 2))
+    assert 0.4 < erased.mean() < 0.6  # each image with probability 0.5
+    for mask in changed[erased][:20]:  # one rectangle: the changed pixels fill their bounding box
+        (r0, c0), (r1, c1) = np.argwhere(mask).min(0), np.argwhere(mask).max(0)
+        area = (r1 - r0 + 1) * (c1 - c0 + 1)
+        assert 0.005 * 48 * 48 <= area <= 0.4 * 48 * 48 and mask.sum() >= 0.9 * area
+    assert out.min() >= 0 and out.max() <= 255
 
 
 @pytest.mark.slow

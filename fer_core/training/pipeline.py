@@ -23,7 +23,8 @@ def build_augmenter(spec: AugmentSpec, seed: int = 0):
     corruptions of ``spec.corruptions`` (robustness training, see :func:`corruption_layer`), then
     horizontal flip, rotation of +-``rotation`` degrees, zoom of +-``zoom``, shift of +-``shift``
     in both directions (empty areas filled with the nearest edge pixels, as Keras's
-    ImageDataGenerator did). Corruptions come first because the occlusions assume an aligned face.
+    ImageDataGenerator did), then random erasing with probability ``erasing``. Corruptions come
+    first because the occlusions assume an aligned face.
     """
     if not spec.enabled:
         return None
@@ -40,6 +41,8 @@ def build_augmenter(spec: AugmentSpec, seed: int = 0):
         chain.append(layers.RandomZoom((-spec.zoom, spec.zoom), fill_mode="nearest", seed=seed + 2))
     if spec.shift > 0:
         chain.append(layers.RandomTranslation(spec.shift, spec.shift, fill_mode="nearest", seed=seed + 3))
+    if spec.erasing > 0:  # factor (p, p): each image is erased with probability exactly p
+        chain.append(layers.RandomErasing(factor=(spec.erasing, spec.erasing), value_range=(0, 255), seed=seed + 5))
     if not chain:
         return None
 
