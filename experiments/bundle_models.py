@@ -142,8 +142,9 @@ def main() -> None:
             cfg = bundled.get_bundled(members.split(",")[0]).record["config"]
             ds = load_dataset(resolve_path(cfg["data"]["path"]))
         scores.append(bundle_ensemble(bid, title, members.split(","), args.tta, ds, args.latency))
-    if scores:
-        best = max(scores, key=lambda s: s[1])[0]
+    if scores:  # the best validation accuracy over every bundled entry, not only the new ones
+        val = {b.id: b.card().get("validation_accuracy") for b in bundled.list_bundled()}
+        best = max((bid for bid, v in val.items() if isinstance(v, (int, float))), key=lambda bid: val[bid])
         manifest = json.loads((bundled.pretrained_dir() / bundled.MANIFEST).read_text())
         manifest["default"] = best
         from fer_core.io import atomic_write_json
