@@ -73,6 +73,40 @@ def test_unreachable_address_fails_fast_with_what_to_do():
     assert "\n" not in msg
 
 
+def test_a_slow_local_ray_start_is_tried_again_then_reported(monkeypatch):
+    """Ray gives its raylet a fixed 30 s to register: on a busy machine the local Ray of a sweep is
+    started again (each attempt's folder removed); any other failure is one clear error at once."""
+    import ray
+
+    import fer_core.remote.connect as connect_mod
+
+    folders, errors = [], []
+
+    def init(**kw):
+        folders.append(Path(kw["_temp_dir"]))
+        if errors:
+            raise errors.pop(0)
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    slow = Exception("The current node timed out during startup. This could happen because ...")
+    errors[:] = [slow, slow]
+    temp = connect_mod.start_local(1)
+    assert Path(temp) == folders[-1] and len(folders) == 3 and Path(temp).is_dir()
+    assert not any(f.exists() for f in folders[:-1])
+    Path(temp).rmdir()
+    folders.clear()
+    errors[:] = [slow] * connect_mod.LOCAL_START_ATTEMPTS
+    with pytest.raises(ClusterError, match=r"^A local Ray could not start \(The current node timed out.*attempt 3 of 3"):
+        connect_mod.start_local(1)
+    folders.clear()
+    errors[:] = [RuntimeError("no space left on device")]
+    with pytest.raises(ClusterError, match="no space left on device, attempt 1 of 3"):
+        connect_mod.start_local(1)
+    assert len(folders) == 1 and not folders[0].exists()
+
+
 def test_the_token_is_sent_when_there_is_one_and_no_mode_was_chosen(tmp_path, monkeypatch):
     import fer_core.remote.connect as connect_mod
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
@@ -189,12 +190,26 @@ def start_local(num_cpus: int | None = None) -> str:
         if not (os.environ.get("RAY_AUTH_TOKEN") or _token_path().is_file()):
             os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
         _token_mode()
-    temp = tempfile.mkdtemp(prefix="fray", dir="/tmp" if Path("/tmp").is_dir() else None)
-    # In this thread, not a helper one: Ray's processes get a parent-death signal tied to the
-    # thread that starts them, so a finished helper thread would take the new cluster with it.
-    ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, namespace=NAMESPACE,
-             log_to_driver=False, runtime_env=code_env(), _temp_dir=temp)
-    return temp
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        temp = tempfile.mkdtemp(prefix="fray", dir="/tmp" if Path("/tmp").is_dir() else None)
+        try:
+            # In this thread, not a helper one: Ray's processes get a parent-death signal tied to the
+            # thread that starts them, so a finished helper thread would take the new cluster with it.
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, namespace=NAMESPACE,
+                     log_to_driver=False, runtime_env=code_env(), _temp_dir=temp)
+            return temp
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for a slow start
+            ray.shutdown()
+            shutil.rmtree(temp, ignore_errors=True)
+            # Ray gives its raylet a fixed 30 s to register; a busy 2-core machine can take longer
+            if "timed out during startup" not in str(exc) or attempt == LOCAL_START_ATTEMPTS:
+                raise ClusterError(f"A local Ray could not start ({_first_line(str(exc))}, attempt {attempt} of "
+                                   f"{LOCAL_START_ATTEMPTS}); if the machine is busy, try again when it is "
+                                   "less so, or give the sweep a cluster with --ray ADDRESS.") from None
+    raise AssertionError("unreachable")
+
+
+LOCAL_START_ATTEMPTS = 3
 
 
 def cluster_error(exc: BaseException, address: str) -> ClusterError:
