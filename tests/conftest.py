@@ -64,6 +64,19 @@ def fer_faces() -> list:
     return faces
 
 
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> str:
+    """A tiny untrained 48x48 grey classifier saved as ``.keras`` (7 softmax outputs): for tests that
+    need a model that loads and predicts, not one that is right."""
+    import keras
+
+    inp = keras.Input((48, 48, 1))
+    out = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inp)))
+    path = tmp_path_factory.mktemp("model") / "ok.keras"
+    keras.Model(inp, out).save(path)
+    return str(path)
+
+
 #: Fixtures whose tests get a marker: real FER2013 data, or training in worker processes
 #: (``trainer`` of test_jobs.py). Other slow tests carry ``@pytest.mark.slow`` / ``pytestmark``.
 SHARED_DATA_FIXTURES = {"fer2013_root", "fer_faces"}
