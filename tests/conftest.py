@@ -16,6 +16,10 @@ os.environ["FER_STUDIO_JOB_KINDS"] = "tests.jobkinds"
 #: (tests/test_pretrained.py) or build their own, so "empty studio" states stay testable.
 SHIPPED_SHELF = ROOT / "fer_core" / "pretrained"
 os.environ["FER_STUDIO_PRETRAINED"] = str(ROOT / "tests" / "no_bundled_models")
+# The Live page's WebRTC library must be loaded before TensorFlow (fer_core.video.live.preload_webrtc).
+from fer_core.video.live import preload_webrtc  # noqa: E402
+
+preload_webrtc()
 
 
 @pytest.fixture(autouse=True, scope="session")

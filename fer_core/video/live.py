@@ -29,6 +29,28 @@ FAST_MODEL_ID = "fer2013-fast"
 FPS_WINDOW_S = 2.0  # the frame rate is measured over the last this-many seconds
 
 
+def preload_webrtc() -> None:
+    """Load aiortc's SRTP library (``pylibsrtp``) before TensorFlow, in processes that serve the camera.
+
+    ``pylibsrtp`` carries its own OpenSSL and exports its symbols; TensorFlow loads
+    ``libtensorflow_framework.so`` into the global symbol scope with BoringSSL's symbols of the same
+    names. Loaded after TensorFlow, pylibsrtp binds to those and crashes the process (a segfault in
+    ``srtp_init``); loaded first, its symbols are bound to its own OpenSSL for good (Python loads
+    extensions with ``RTLD_NOW``). Raises ConfigError when it is too late (TensorFlow already loaded).
+    """
+    import sys
+
+    if "pylibsrtp" in sys.modules:
+        return
+    if "tensorflow" in sys.modules:
+        raise ConfigError("the live camera needs its WebRTC library loaded before TensorFlow, and TensorFlow "
+                          "is already loaded in this process; restart the dashboard (streamlit run dashboard/Home.py).")
+    try:
+        import pylibsrtp  # noqa: F401
+    except ImportError:  # no live camera in this environment: nothing to protect
+        pass
+
+
 def live_default_ref() -> str:
     """The model the live camera uses by default: the fast bundled model when present, else ``default``."""
     from ..bundled import DEFAULT_ALIAS, is_bundled
