@@ -62,8 +62,10 @@ ctx = webrtc_streamer(
                   "media_api_not_available": NO_MEDIA_API},
 )
 st.caption("Press START and allow the camera. The video goes from this browser to the dashboard's server and "
-           "back, on this machine or network only (no STUN/TURN server). No camera, or access denied? The "
-           "message appears in the player above; recorded videos work on the Video page.")
+           "back, on this machine or network only (no STUN/TURN server).")
+st.caption("**NotFoundError** or **NotReadableError** in the player: no camera found, or another program uses it. "
+           "**NotAllowedError**: camera access denied; allow it (camera icon in the address bar) and press START "
+           "again. Recorded videos work on the **Video** page.")
 
 
 @st.fragment(run_every=1.0 if ctx.state.playing else None)

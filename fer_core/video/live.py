@@ -119,6 +119,12 @@ class LiveProcessor:
             self._trim(now)
         return out
 
+    @property
+    def last_result(self) -> FrameResult | None:
+        """The analysis of the last frame (faces and the seconds spent detecting and classifying)."""
+        with self._lock:
+            return self._last
+
     def _trim(self, now: float) -> None:
         while self._done and self._done[0][0] < now - FPS_WINDOW_S:
             self._done.popleft()
