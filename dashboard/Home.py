@@ -10,6 +10,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import streamlit as st  # noqa: E402
 
+from fer_core.video.live import preload_webrtc  # noqa: E402
+
+preload_webrtc()  # before any page loads TensorFlow (see its docstring: a segfault otherwise)
+
 VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout="wide")
@@ -28,6 +32,8 @@ pages = {
     ],
     "Use": [
         st.Page(VIEWS / "predict.py", title="Predict", icon=":material/photo_camera:"),
+        st.Page(VIEWS / "video.py", title="Video", icon=":material/movie:"),
+        st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:"),
     ],
 }
 st.navigation(pages).run()

@@ -166,3 +166,16 @@ def sweep_parallel(table: pd.DataFrame, settings: Sequence[str], metric: str = "
                                            colorbar=dict(title=metric)), dimensions=dims))
     fig.update_layout(title=f"Settings against {metric} ({len(rows)} of {len(table)} trials)", margin=dict(t=80, b=30, l=60, r=40))
     return fig
+
+
+def emotion_timeline(long: pd.DataFrame, x: str = "time_s", title: str = "Emotions over time",
+                     x_title: str = "time (s)") -> go.Figure:
+    """One panel per face: a line per emotion, probability against time (a long table with ``x``,
+    ``face``, ``emotion``, ``probability``, e.g. ``VideoAnalysis.timeline()``)."""
+    faces = list(dict.fromkeys(long["face"])) if len(long) else []
+    fig = px.line(long, x=x, y="probability", color="emotion", facet_row="face" if len(faces) > 1 else None,
+                  category_orders={"face": faces}, title=title, range_y=[0, 1])
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    fig.update_xaxes(title_text=x_title, row=1)
+    fig.update_layout(margin=_MARGIN, height=160 + 180 * max(1, len(faces)), legend_title_text="emotion")
+    return fig

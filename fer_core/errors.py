@@ -44,3 +44,7 @@ class ModelFileError(DataError):
 class ClusterError(FERError):
     """A Ray cluster cannot run a job: unreachable, too small for what it asks, another Ray version,
     or its worker was lost mid-job. The message says what to do."""
+
+
+class VideoError(DataError):
+    """A video file that cannot be analysed: unreadable, undecodable or over a limit."""

@@ -24,15 +24,11 @@ from .run_files import MODEL_FILE, PREDICTIONS_FILE
 ALIGNED_SIZE = 192  # side of an eye-aligned crop (shown to the user; resized to the model input)
 
 
-@dataclass
-class FacePrediction:
-    """One detected face: where it is, what the model thinks, and the crop it saw."""
+class TopClass:
+    """``label`` and ``confidence`` of a face from its ``probs`` over ``classes`` (photos, videos, camera)."""
 
-    box: tuple[int, int, int, int]
-    detector_score: float
     probs: np.ndarray
     classes: tuple[str, ...]
-    crop: np.ndarray
 
     @property
     def label(self) -> str:
@@ -41,6 +37,17 @@ class FacePrediction:
     @property
     def confidence(self) -> float:
         return float(np.max(self.probs))
+
+
+@dataclass
+class FacePrediction(TopClass):
+    """One detected face: where it is, what the model thinks, and the crop it saw."""
+
+    box: tuple[int, int, int, int]
+    detector_score: float
+    probs: np.ndarray
+    classes: tuple[str, ...]
+    crop: np.ndarray
 
 
 @dataclass
@@ -62,19 +69,8 @@ class PhotoResult:
 
     def annotated(self) -> np.ndarray:
         """The photo with a box and ``label pp%`` drawn for every face (RGB uint8)."""
-        out = self.image.copy()
-        scale = max(out.shape[:2]) / 640
-        thick = max(1, int(round(2 * scale)))
-        for i, f in enumerate(self.faces, 1):
-            x, y, w, h = f.box
-            cv2.rectangle(out, (x, y), (x + w, y + h), (40, 220, 40), thick)
-            text = f"{i}: {f.label} {f.confidence:.0%}"
-            size = 0.5 * max(scale, 0.6)
-            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
-            ty = y - 4 if y - th - 6 >= 0 else y + h + th + 4
-            cv2.rectangle(out, (x, ty - th - 3), (x + tw + 4, ty + base - 1), (40, 220, 40), -1)
-            cv2.putText(out, text, (x + 2, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick, cv2.LINE_AA)
-        return out
+        return draw_labels(self.image, [(f.box, f"{i}: {f.label} {f.confidence:.0%}")
+                                        for i, f in enumerate(self.faces, 1)])
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per face (or one 'no face' row) for a CSV of predictions."""
@@ -88,6 +84,31 @@ class PhotoResult:
             row.update({f"p_{c}": round(float(p), 4) for c, p in zip(f.classes, f.probs)})
             rows.append(row)
         return rows
+
+
+#: Colour of the boxes and label backgrounds drawn on photos, videos and the live camera (RGB).
+BOX_COLOUR = (40, 220, 40)
+
+
+def draw_labels(image: np.ndarray, labels: Sequence[tuple[Sequence[int], str]], *,
+                copy: bool = True) -> np.ndarray:
+    """``image`` (RGB uint8) with a box and a text above it (below at the top edge) per ``(box, text)``.
+
+    ``box`` is (x, y, w, h) in pixels; lines and text scale with the image (640 px wide: 2 px).
+    ``copy=False`` draws in place (the live camera's frames).
+    """
+    out = image.copy() if copy else image
+    scale = max(out.shape[:2]) / 640
+    thick = max(1, int(round(2 * scale)))
+    size = 0.5 * max(scale, 0.6)
+    for (x, y, w, h), text in labels:
+        x, y, w, h = int(x), int(y), int(w), int(h)
+        cv2.rectangle(out, (x, y), (x + w, y + h), BOX_COLOUR, thick)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
+        ty = y - 4 if y - th - 6 >= 0 else y + h + th + 4
+        cv2.rectangle(out, (x, ty - th - 3), (x + tw + 4, ty + base - 1), BOX_COLOUR, -1)
+        cv2.putText(out, text, (x + 2, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick, cv2.LINE_AA)
+    return out
 
 
 class Predictor:
@@ -147,23 +168,29 @@ class Predictor:
         else:
             label = name or (str(src) if not isinstance(src, (bytes, bytearray)) else "<upload>")
             image = read_image(src, color="rgb", max_pixels=self.max_pixels, name=label)
-        faces = self._detect(image)
+        faces = self.detect(image)
         whole = False
         if not faces:
             if not self.fallback:
                 return PhotoResult(label, image)
             h, w = image.shape[:2]
             faces, whole = [Face((0, 0, w, h), 0.0)], True
-        crops = [image if whole else self._crop(image, f) for f in faces]
-        h, w = self._crop_size
-        batch = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops])
-        probs = predict_probs(self.model, batch, tta=self.tta)
+        crops = [image] if whole else [self.crop(image, f) for f in faces]
+        probs = self.classify_crops(crops)
         preds = [FacePrediction(tuple(int(v) for v in f.box), float(f.score), p, self.classes, c)
                  for f, p, c in zip(faces, probs, crops)]
         return PhotoResult(label, image, preds, whole_image=whole)
 
+    def classify_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities, shape (n, n_classes), of face crops (RGB uint8, any size) in one batch."""
+        if not crops:
+            return np.zeros((0, len(self.classes)), np.float32)
+        h, w = self._crop_size
+        batch = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops])
+        return predict_probs(self.model, batch, tta=self.tta)
 
-    def _crop(self, image: np.ndarray, face: Face) -> np.ndarray:
+    def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """The crop the classifier sees: eye-aligned when the eyes are known (and ``align``), else the box."""
         if self.align and face.eyes is not None:
             try:
                 return align_face(image, *face.eyes, size=ALIGNED_SIZE)
@@ -171,7 +198,8 @@ class Predictor:
                 pass
         return crop_face(image, face, margin=self.margin)
 
-    def _detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """The faces of an RGB image (largest first), with the detector and checks of this predictor."""
         faces = self._detect_scaled(image)
         if self.face_check and self.detector.method != "blazeface" and faces:
             checker = get_detector("blazeface")

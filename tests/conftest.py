@@ -16,6 +16,10 @@ os.environ["FER_STUDIO_JOB_KINDS"] = "tests.jobkinds"
 #: (tests/test_pretrained.py) or build their own, so "empty studio" states stay testable.
 SHIPPED_SHELF = ROOT / "fer_core" / "pretrained"
 os.environ["FER_STUDIO_PRETRAINED"] = str(ROOT / "tests" / "no_bundled_models")
+# The Live page's WebRTC library must be loaded before TensorFlow (fer_core.video.live.preload_webrtc).
+from fer_core.video.live import preload_webrtc  # noqa: E402
+
+preload_webrtc()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -62,6 +66,19 @@ def fer_faces() -> list:
         assert img is not None and img.shape == (48, 48), f"cannot read {path}"
         faces.append(img)
     return faces
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> str:
+    """A tiny untrained 48x48 grey classifier saved as ``.keras`` (7 softmax outputs): for tests that
+    need a model that loads and predicts, not one that is right."""
+    import keras
+
+    inp = keras.Input((48, 48, 1))
+    out = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inp)))
+    path = tmp_path_factory.mktemp("model") / "ok.keras"
+    keras.Model(inp, out).save(path)
+    return str(path)
 
 
 #: Fixtures whose tests get a marker: real FER2013 data, or training in worker processes

@@ -80,6 +80,31 @@ def _ensemble(t: Path, members: list[str]) -> str:
     return _write(t, "ens.json", json.dumps(entry))
 
 
+def _video(t: Path, name: str, frames: int = 3, size: tuple[int, int] = (160, 120)) -> Path:
+    """A small clip written with OpenCV (MJPG for .avi, mp4v otherwise), its content named ``name``."""
+    from fer_core.video.synthetic import write_clip
+
+    real = t / f"src-{name}{'.avi' if name.endswith('.avi') else '.mp4'}"
+    write_clip(real, (np.zeros((size[1], size[0], 3), np.uint8) for _ in range(frames)), fps=10)
+    return real.rename(t / name)
+
+
+def _half(data: bytes) -> bytes:
+    return data[:len(data) // 2]
+
+
+def _unknown_codec(t: Path) -> str:
+    """An AVI whose codec tag (MJPG) is replaced by one no decoder knows."""
+    path = _video(t, "q.avi")
+    path.write_bytes(path.read_bytes().replace(b"MJPG", b"QQQQ"))
+    return str(path)
+
+
+def _video_out(t: Path) -> list[str]:
+    """Outputs a failed video analysis must not leave behind."""
+    return ["--csv", str(t / "out.csv"), "--annotate", str(t / "annotated")]
+
+
 Argv = Callable[[Path, str], list[str]]
 #: case id -> (argv builder taking (tmp folder, a valid model path), regex the one error line must match)
 CASES: dict[str, tuple[Argv, str]] = {
@@ -89,6 +114,16 @@ CASES: dict[str, tuple[Argv, str]] = {
     "photo-not-an-image": (lambda t, m: ["predict", m, _write(t, "n.jpg", "hello, I am text")], r"n.jpg: not an image"),
     "photo-missing": (lambda t, m: ["predict", m, str(t / "nowhere.jpg")], r"nowhere.jpg: cannot read file"),
     "photo-bomb": (lambda t, m: ["predict", m, _write(t, "b.png", _png((9000, 9000), "1"))], r"b.png: image is 9000x9000.*decompression bomb.*downscale"),
+    # videos
+    "video-empty": (lambda t, m: ["predict", m, _write(t, "e.mp4", b""), *_video_out(t)], r"e.mp4: empty file \(0 bytes\)"),
+    "video-corrupt": (lambda t, m: ["predict", m, _write(t, "c.mp4", _half(_video(t, "whole.mp4").read_bytes())), *_video_out(t)],
+                      r"c.mp4: no video stream found \(the file is cut short or corrupt"),
+    "video-unsupported-codec": (lambda t, m: ["predict", m, _unknown_codec(t), *_video_out(t)], r"q.avi: its video codec is not supported"),
+    "video-huge-resolution": (lambda t, m: ["predict", m, str(_video(t, "big.avi", 1, (5120, 2880))), *_video_out(t)],
+                              r"big.avi: frames are 5120x2880 = 14,745,600 pixels, more than the limit"),
+    "video-photo-named-mp4": (lambda t, m: ["predict", m, _write(t, "p.mp4", _png()), *_video_out(t)], r"p.mp4: a PNG image, not a video"),
+    "video-named-as-photo": (lambda t, m: ["predict", m, str(_video(t, "v.jpg"))], r"v.jpg: a video \(MP4/MOV\), not a photo; give it its video extension"),
+    "video-every-zero": (lambda t, m: ["predict", m, str(_video(t, "z.mp4")), "--every", "0", *_video_out(t)], r"every must be a whole number >= 1"),
     # datasets and archives
     "data-missing": (lambda t, m: ["data", "info", str(t / "none")], r"none: no such file or folder"),
     "data-unsupported-file": (lambda t, m: ["data", "info", _write(t, "x.txt", "x")], r"x.txt: unsupported file; give a FER2013 CSV"),
@@ -133,14 +168,8 @@ CASES: dict[str, tuple[Argv, str]] = {
 
 
 @pytest.fixture(scope="module")
-def valid_model(tmp_path_factory) -> str:
-    import keras
-
-    inp = keras.Input((48, 48, 1))
-    out = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inp)))
-    path = tmp_path_factory.mktemp("model") / "ok.keras"
-    keras.Model(inp, out).save(path)
-    return str(path)
+def valid_model(tiny_model_file) -> str:
+    return tiny_model_file
 
 
 @pytest.mark.parametrize("case", list(CASES))

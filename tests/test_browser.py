@@ -62,8 +62,14 @@ def server(tmp_path_factory):
     store.refresh(run.id)
     store.update(run.id, status="done")
 
+    yield from serve_dashboard(home)
+
+
+def serve_dashboard(home: Path, **env: str):
+    """`streamlit run dashboard/Home.py` on a free port over the studio ``home`` (extra environment
+    ``env``); yields its URL, then stops it. A generator for module fixtures."""
     port = free_port()
-    env = {**os.environ, "FER_STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "FER_STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", **env}
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),

@@ -70,7 +70,16 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
 
     from ..inference import Predictor
+    from ..video.reader import is_video_file
 
+    videos = [p for p in args.images if is_video_file(p)]
+    if videos:
+        if len(args.images) > 1:
+            raise ConfigError(f"give one video at a time (got {len(args.images)} files, {len(videos)} of them "
+                              "videos); photos and videos go in separate calls.")
+        return _predict_video(args)
+    if args.every is not None:
+        raise ConfigError("--every applies to videos (.mp4 .avi .mov .webm .mkv); photos are analysed whole.")
     predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face,
                                    fallback=args.fallback, tta=args.tta)
     rows, failed = [], 0
@@ -101,6 +110,72 @@ def cmd_predict(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.csv, predictions_csv(rows))
         print(f"wrote {args.csv}")
     return 2 if failed else 0
+
+
+def _predict_video(args: argparse.Namespace) -> int:
+    """``predict RUN clip.mp4``: a row per frame and face, a per-face summary, an annotated video."""
+    from ..inference import Predictor
+    from ..video.analyze import analyze_video
+    from ..video.frames import check_every
+    from ..video.reader import probe_video
+
+    every = check_every(3 if args.every is None else args.every)
+    info = probe_video(args.images[0])  # bad files fail here, before the model loads
+    predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face, tta=args.tta)
+    annotate = Path(args.annotate) / f"{info.path.stem}_annotated.mp4" if args.annotate else None
+    made_dir = annotate is not None and not annotate.parent.exists()
+    print(f"{info.path}: {info.describe()}; faces detected every {every} frame(s)")
+    progress = _progress_line(sys.stderr)
+    try:
+        result = analyze_video(info, predictor, every=every, annotate_to=annotate, progress=progress)
+        if args.csv:
+            from ..io import atomic_write_bytes
+
+            atomic_write_bytes(args.csv, result.csv_bytes())
+    except BaseException:
+        if made_dir and annotate.parent.is_dir() and not any(annotate.parent.iterdir()):
+            annotate.parent.rmdir()  # leave nothing behind
+        raise
+    finally:
+        progress(None, None)
+    speed = f" ({result.speed:.1f}x real time)" if result.speed else ""
+    summary = result.summary
+    print(f"analysed {result.frames} frames in {result.seconds:.1f} s{speed}: {len(summary)} face(s)")
+    for row in summary.to_dict(orient="records"):
+        shares = sorted(((row[c], c) for c in result.classes if row[c] > 0), reverse=True)
+        print(f"  face {row['face_id']}: {row['seconds']:.1f} s in view ({row['first_s']:.1f}-{row['last_s']:.1f} s) — "
+              + ", ".join(f"{c} {v:.0%}" for v, c in shares))
+    if args.csv:
+        print(f"wrote {args.csv}")
+    if annotate is not None:
+        print(f"wrote {annotate}")
+    return 0
+
+
+def _progress_line(stream):
+    """``progress(done, total)`` drawing one self-erasing line on a terminal (nothing otherwise);
+    ``progress(None, None)`` erases it."""
+    tty = stream.isatty()
+    last = [0.0]
+
+    def progress(done, total) -> None:
+        import time
+
+        if not tty:
+            return
+        if done is None:
+            stream.write("\r\x1b[K")
+            stream.flush()
+            return
+        now = time.monotonic()
+        if now - last[0] < 0.2 and done != total:
+            return
+        last[0] = now
+        pct = f" ({min(done / total, 1):.0%})" if total else ""
+        stream.write(f"\r  frame {done}{f'/{total}' if total else ''}{pct}")
+        stream.flush()
+
+    return progress
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -145,15 +220,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     rb.add_argument("--seed", type=int, default=0)
     rb.set_defaults(handler=cmd_robustness, uses_tf=True)
 
-    pred = sub.add_parser("predict", help="detect faces in photos and classify each")
+    pred = sub.add_parser("predict", help="detect faces in photos (or a video) and classify each")
     pred.add_argument("run", help=RUN_HELP)
-    pred.add_argument("images", nargs="+", help="photos (JPEG/PNG/WebP/BMP/TIFF, any size and mode)")
-    pred.add_argument("--csv", help="write one row per face to this CSV file")
+    pred.add_argument("images", nargs="+", metavar="FILE",
+                      help="photos (JPEG/PNG/WebP/BMP/TIFF, any size and mode), or one video (.mp4 .avi .mov .webm .mkv)")
+    pred.add_argument("--csv", help="write one row per face (video: per frame and face) to this CSV file")
+    pred.add_argument("--every", type=int, default=None, metavar="K",
+                      help="video: detect faces every K-th frame and follow them in between (default 3)")
     pred.add_argument("--detector", choices=["blazeface", "haar", "mtcnn"], default="blazeface")
     pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
     pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
     pred.add_argument("--tta", choices=["none", "flip", "shift"], default=None)
-    pred.add_argument("--annotate", metavar="DIR", help="save each photo with boxes and labels into DIR")
+    pred.add_argument("--annotate", metavar="DIR",
+                      help="save each photo (a video: NAME_annotated.mp4) with boxes and labels into DIR")
     pred.set_defaults(handler=cmd_predict, uses_tf=True)
 
     ex = sub.add_parser("export", help="export a model to ONNX or TFLite and check it against Keras")

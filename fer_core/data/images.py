@@ -81,7 +81,10 @@ def read_image(
     except Image.DecompressionBombError as exc:  # beyond PIL's own bound: its message gives the size
         raise ImageReadError(label, f"{exc} (possible decompression bomb); downscale it first") from None
     except UnidentifiedImageError:
-        kind = _signature(data)
+        kind = file_kind(data)
+        if kind in VIDEO_KINDS:
+            raise ImageReadError(label, f"a video ({kind}), not a photo; give it its video extension "
+                                        "(.mp4 .avi .mov .webm .mkv) to analyse it frame by frame") from None
         if kind:
             raise ImageReadError(label, f"truncated or corrupt image (starts like a {kind} file "
                                         "but cannot be decoded)") from None
@@ -100,8 +103,24 @@ _MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"BM": "BM
           b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"RIFF": "WebP"}
 
 
-def _signature(data: bytes) -> str | None:
+#: What :func:`file_kind` calls video containers.
+VIDEO_KINDS = ("MP4/MOV", "AVI", "WebM/Matroska", "FLV")
+
+
+def file_kind(data: bytes) -> str | None:
+    """The format a file's first bytes announce: an image kind (``"JPEG"``, ``"PNG"``, ...), a video
+    container (one of :data:`VIDEO_KINDS`), or None when unknown."""
+    if data[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free"):
+        return "MP4/MOV"
+    if data.startswith(b"RIFF") and data[8:12] == b"AVI ":
+        return "AVI"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "WebM/Matroska"
+    if data.startswith(b"FLV"):
+        return "FLV"
     return next((kind for magic, kind in _MAGIC.items() if data.startswith(magic)), None)
+
+
 
 
 def _to_array(im: Image.Image, color: str) -> np.ndarray:
