@@ -55,9 +55,13 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
 
 def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256,
                   formats: tuple[str, ...] = ("keras", "onnx", "tflite"), detector: str = "blazeface") -> pd.DataFrame:
-    """Latency (ms, median and p95) for one 640x480 photo and batch throughput (faces/s)."""
+    """Latency (ms, median and p95) for one 640x480 photo and batch throughput (faces/s).
+
+    An ensemble is timed in Keras only (its members are exported one by one, not as a whole).
+    """
     from .data.faces import get_detector
-    from .evaluation.predict import predict_probs
+    from .evaluation.evaluate import model_classes
+    from .evaluation.predict import model_input_shape, predict_probs
     from .export import ExportedModel, export_model
     from .inference import Predictor
 
@@ -66,13 +70,15 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="fer_bench_"))
     for name, model in models.items():
+        members = getattr(model, "members", None)  # an Ensemble: its members' inputs, Keras only
+        fmts = [f for f in formats if f == "keras" or members is None]
         runtimes: dict[str, Any] = {"keras": model}
-        for fmt in formats:
+        for fmt in fmts:
             if fmt != "keras":
                 runtimes[fmt] = ExportedModel(export_model(model, fmt, tmp / f"{name}.{fmt}"))
-        for fmt in formats:
+        for fmt in fmts:
             rt = runtimes[fmt]
-            pred = Predictor(rt, classes=[f"c{i}" for i in range(int(model.output_shape[-1]))], detector=detector)
+            pred = Predictor(rt, classes=model_classes(model), detector=detector)
             found = len(pred.predict_image(photo).faces)  # warm-up (graph tracing, allocation)
             times = []
             for _ in range(repeats):
@@ -80,7 +86,7 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
                 pred.predict_image(photo)
                 times.append(time.perf_counter() - t0)
             med, p95 = _percentiles(times)
-            h, w = int(model.input_shape[1]), int(model.input_shape[2])
+            h, w = (int(v or 48) for v in model_input_shape(model if members is None else members[0])[:2])
             faces = np.random.default_rng(0).integers(0, 256, (batch, h, w), dtype=np.uint8)
             predict_probs(rt, faces[:8])
             t0 = time.perf_counter()

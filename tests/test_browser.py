@@ -22,7 +22,7 @@ from tests.waiting import free_port
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS_ENV = "FER_STUDIO_SCREENSHOTS"
 PAGES = [("", "FER Studio"), ("data", "Data"), ("train", "Train"), ("compare", "Compare"),
-         ("explain", "Explain"), ("robustness", "Robustness"), ("predict", "Predict")]
+         ("explain", "Explain"), ("robustness", "Robustness"), ("predict", "Predict"), ("video", "Video")]
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]

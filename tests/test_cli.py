@@ -116,6 +116,18 @@ def test_bench_commands(tmp_path):
     assert rows[0]["runtime"] == "keras" and rows[0]["latency_median_ms"] > 0
 
 
+def test_bench_predict_times_an_ensemble_in_keras_only(tiny_model_file):
+    from fer_core.bench import bench_predict
+    from fer_core.evaluation import Ensemble
+    from fer_core.models.files import load_model_file
+
+    model = load_model_file(tiny_model_file)
+    table = bench_predict({"ens": Ensemble([model, model], tta="flip"), "one": model}, repeats=1, batch=4,
+                          formats=("keras", "onnx"))
+    assert list(zip(table["model"], table["runtime"])) == [("ens", "keras"), ("one", "keras"), ("one", "onnx")]
+    assert (table["latency_median_ms"] > 0).all()
+
+
 def test_json_convention_bare_prints_and_out_writes(tmp_path, capsys):
     """Every ``--json``: bare prints only JSON on stdout; ``--json OUT`` writes OUT and says so."""
     assert main(["data", "info", DATA, "--json"]) == 0
