@@ -52,8 +52,8 @@ from fer_core.errors import ConfigError, DataError, FERError
 from fer_core.paths import cache_dir, data_dir
 from fer_core.robustness import (CORRUPTIONS, OCCLUSIONS, SUBSETS, WhatIf, apply_whatif, augment_batch,
                                  corrupt, corrupt_batch, whatif_predict)
-from fer_core.training.config import (AugmentSpec, DataSpec, EvalSpec, ModelSpec, TrainSpec, apply_overrides,
-                                      config_to_dict, dump_config, load_config, to_toml)
+from fer_core.training.config import (AugmentSpec, DataSpec, EvalSpec, ModelSpec, ResourceSpec, TrainSpec,
+                                      apply_overrides, config_to_dict, dump_config, load_config, to_toml)
 
 # --------------------------------------------------------------------------- settings
 _COMMON = dict(deadline=None, database=None,  # file I/O makes timings noisy; keep no example database
@@ -756,7 +756,8 @@ def test_cache_garbage_metadata_is_rebuilt(meta: Any, raw_text: bool):
 
 
 # --------------------------------------------------------------------------- training configs
-SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec, "eval": EvalSpec}
+SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec, "eval": EvalSpec,
+            "resources": ResourceSpec}
 SECTION_KEYS = {name: [f.name for f in fields(cls)] for name, cls in SECTIONS.items()}
 TEXT = st.text(max_size=12)
 
@@ -856,6 +857,8 @@ def valid_config_dicts(draw) -> dict[str, Any]:
         corruptions=st.lists(st.sampled_from([*CORRUPTIONS, *SUBSETS, "all"]), max_size=3),
         erasing=st.floats(0, 1), corruption_p=st.floats(0, 1), corruption_max_severity=st.integers(1, 5)))
     doc["eval"] = draw(opt(tta=st.sampled_from(["none", "flip", "shift"])))
+    doc["resources"] = draw(opt(cpus=st.floats(0, 1024, exclude_min=True), gpus=st.floats(0, 64),
+                                memory_gb=st.floats(0, 1e5, exclude_min=True)))
     for section in [s for s in SECTIONS if not doc[s] and draw(st.booleans())]:
         del doc[section]
     return doc
