@@ -16,7 +16,9 @@ preload_webrtc()  # before any page loads TensorFlow (see its docstring: a segfa
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
-st.set_page_config(page_title="FER Studio", page_icon=":material/mood:", layout="wide")
+# A local icon: ":material/..." or emoji favicons make the browser fetch them from Google / a CDN
+ICON = Path(__file__).resolve().parent / "favicon.png"
+st.set_page_config(page_title="FER Studio", page_icon=str(ICON), layout="wide")
 pages = {
     "Studio": [
         st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
