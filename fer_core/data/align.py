@@ -45,6 +45,22 @@ def align_face(image: np.ndarray, left_eye, right_eye, size: int = 48,
         scale = float(np.hypot(m[0, 0], m[0, 1]))
         sigma = 0.5 / max(scale, 1e-6) - 0.5
         if sigma > 0.5:
+            image, m = _source_window(image, m, size, margin=int(np.ceil(4 * sigma)) + 2)
             image = cv2.GaussianBlur(image, (0, 0), sigma)
         interp = cv2.INTER_LINEAR
     return cv2.warpAffine(image, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _source_window(image: np.ndarray, m: np.ndarray, size: int, margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``image`` the crop samples (plus ``margin`` pixels, clipped to the image) and ``m``
+    shifted to it: blurring that window gives the same crop as blurring the whole photo, faster."""
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
+    h, w = image.shape[:2]
+    x0, y0 = (max(0, int(np.floor(v)) - margin) for v in corners.min(axis=0))
+    x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + margin), min(h, int(np.ceil(corners[:, 1].max())) + margin)
+    if x1 - x0 < 2 or y1 - y0 < 2 or (x0 == 0 and y0 == 0 and x1 == w and y1 == h):
+        return image, m
+    shifted = m.copy()
+    shifted[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+    return image[y0:y1, x0:x1], shifted

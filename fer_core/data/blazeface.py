@@ -102,12 +102,14 @@ class BlazeFace:
     def detect(self, rgb: np.ndarray) -> list[BlazeDetection]:
         """Faces in an (h, w, 3) uint8 RGB image, best score first."""
         h, w = rgb.shape[:2]
-        side = max(h, w)
-        oy, ox = (side - h) // 2, (side - w) // 2
-        square = np.zeros((side, side, 3), np.uint8)  # letterbox: keep the aspect ratio
-        square[oy:oy + h, ox:ox + w] = rgb
-        x = cv2.resize(square, (self.side, self.side), interpolation=cv2.INTER_AREA)
-        x = (x.astype(np.float32) / 127.5 - 1.0)[None]
+        # letterbox (keep the aspect ratio): shrink the photo to fit the input, then pad, so the
+        # padding and the resize cost the input's pixels, not the photo's
+        scale = self.side / max(h, w)
+        rw, rh = max(1, min(self.side, round(w * scale))), max(1, min(self.side, round(h * scale)))
+        px, py = (self.side - rw) // 2, (self.side - rh) // 2
+        x = np.full((1, self.side, self.side, 3), -1.0, np.float32)  # black after (v / 127.5 - 1)
+        small = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        x[0, py:py + rh, px:px + rw] = small.astype(np.float32) * (1 / 127.5) - 1.0
         with self._lock:
             self._interp.set_tensor(self._input, x)
             self._interp.invoke()
@@ -120,9 +122,11 @@ class BlazeFace:
             return []
         pts = raw.reshape(len(raw), -1, 2) / self.side  # centre, size, then 6 key points
         centre, size = pts[:, 0] + anchors, pts[:, 1]
-        kps = (pts[:, 2:] + anchors[:, None, :]) * side - np.array([ox, oy], np.float32)
-        xy = (centre - size / 2) * side - np.array([ox, oy], np.float32)
-        boxes = np.concatenate([xy, size * side], axis=1)
+        # input fractions -> photo pixels: x_photo = (u * input side - padding) * photo px per input px
+        pad, k = np.array([px, py], np.float32), np.float32(max(h, w) / self.side)
+        kps = ((pts[:, 2:] + anchors[:, None, :]) * self.side - pad) * k
+        xy = ((centre - size / 2) * self.side - pad) * k
+        boxes = np.concatenate([xy, size * self.side * k], axis=1)
         picked = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self.min_confidence, self.nms_iou)
         out = []
         for i in np.asarray(picked, dtype=int).ravel():
