@@ -47,7 +47,7 @@ def val_accuracy(model, data, tta: str) -> float:
 
 def recipe_of(cfg: dict) -> str:
     t, a = cfg.get("train", {}), cfg.get("augment", {})
-    aug = ", ".join(f"{k} {v}" for k, v in a.items() if k in ("flip", "rotation", "zoom", "shift") and v)
+    aug = ", ".join(f"{k} {v}" for k, v in a.items() if k in ("flip", "rotation", "zoom", "shift", "erasing") and v)
     return (f"{cfg.get('model', {}).get('name')} {cfg.get('model', {}).get('kwargs') or ''}, "
             f"{t.get('optimizer')} lr {t.get('lr')} ({t.get('schedule')}), weight decay {t.get('weight_decay', 0)}, "
             f"batch {t.get('batch_size')}, label smoothing {t.get('label_smoothing', 0)}, seed {t.get('seed')}; "

@@ -53,16 +53,22 @@ def test_exports_give_the_same_top1(bid, fmt, tmp_path):
     assert agree["top1_agreement"] == 1.0, agree
 
 
+@pytest.fixture(scope="module")
+def fer2013_dataset(fer2013_root):
+    """FER2013 decoded once for all the cards (decoding 32,298 JPEGs is most of a card's cost)."""
+    from fer_core.data import load_dataset
+
+    return load_dataset(str(fer2013_root))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("bid", IDS)
-def test_card_figures_match_a_fresh_evaluation(bid, fer2013_root):
-    from fer_core.data import load_dataset
+def test_card_figures_match_a_fresh_evaluation(bid, fer2013_dataset):
     from fer_core.modelcard import card_figures
 
     b = bundled.get_bundled(bid)
     card = b.card()["figures"]
-    ds = load_dataset(str(fer2013_root))
-    fresh = card_figures(bundled.load_bundled(bid), ds, card["split"], tta=card["tta"],
+    fresh = card_figures(bundled.load_bundled(bid), fer2013_dataset, card["split"], tta=card["tta"],
                          n_bootstrap=card["n_bootstrap"], seed=card["seed"])
     assert fresh["n"] == card["n"]
     assert fresh["confusion"] == card["confusion"]

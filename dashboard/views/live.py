@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts, state
 from fer_core.errors import FERError
 from fer_core.inference import Predictor
-from fer_core.video.live import FAST_MODEL_ID, LiveProcessor, preload_webrtc
+from fer_core.video.live import FAST_MODEL_ID, LiveProcessor, live_default_ref, preload_webrtc
 
 #: Only host candidates: works on this machine and its network, never asks a server on the internet.
 RTC_CONFIGURATION = {"iceServers": []}
@@ -31,7 +31,7 @@ if not options:
     state.no_models_stop("the live camera")
 keys = list(options)
 # the fast bundled model when installed, else the bundled default (listed first)
-default = next((i for i, c in enumerate(options.values()) if c.run_id == FAST_MODEL_ID), 0)
+default = next((i for i, c in enumerate(options.values()) if c.run_id == live_default_ref()), 0)
 c1, c2, c3 = st.columns([3, 1, 1])
 choice = options[c1.selectbox("Model", keys, index=default, format_func=lambda k: options[k].label, key="live_model",
                               help=f"The small fast model ({FAST_MODEL_ID}) is the default when installed: a bigger "

@@ -3,6 +3,8 @@
 Every loader returns a :class:`FERDataset`. With ``on_error="skip"`` bad files or rows are left
 out and listed in ``dataset.issues``; with ``on_error="raise"`` (the default) the first one raises
 a :class:`~fer_core.errors.DataError` that names the file or row and what was wrong.
+
+(Long because the four formats share one error-reporting and skipping scheme, kept in one place.)
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""JobManager: submit, list, watch, cancel and resume background jobs; start their workers."""
+"""JobManager: submit, list, watch, cancel and resume background jobs; start their workers.
+
+(Long because a job's record, its index row and its worker process change state together, here only.)
+"""
 from __future__ import annotations
 
 import contextlib
