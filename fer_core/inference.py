@@ -231,7 +231,7 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
 
     if str(ref) == DEFAULT_ALIAS or is_bundled(str(ref)):
         b = get_bundled(str(ref))  # 'default' with nothing bundled: a clear error
-        return load_bundled(b.id), _run_classes(b.path)
+        return load_bundled(b.id), run_classes(b.path)
     p = Path(ref)
     if p.suffix.lower() == ".json":  # an ensemble file given explicitly; its members are ids only
         from .evaluation.ensemble import load_ensemble
@@ -241,15 +241,16 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
         folder = p.parent if p.suffix else p  # a model file or run folder given explicitly
         from .models.files import load_model_file
 
-        return load_model_file(p if p.suffix else p / MODEL_FILE), _run_classes(folder)
+        return load_model_file(p if p.suffix else p / MODEL_FILE), run_classes(folder)
     from .evaluation.ensemble import resolve_member
     from .runs import RunStore
 
     run = RunStore().get(str(ref))
-    return resolve_member(run.id), _run_classes(Path(run.path))
+    return resolve_member(run.id), run_classes(Path(run.path))
 
 
-def _run_classes(folder: Path) -> tuple[str, ...] | None:
+def run_classes(folder: Path) -> tuple[str, ...] | None:
+    """The class names a run (or bundled) folder recorded with its predictions, or None."""
     preds = folder / PREDICTIONS_FILE
     if preds.is_file():
         with np.load(preds, allow_pickle=False) as z:

@@ -848,7 +848,8 @@ def valid_config_dicts(draw) -> dict[str, Any]:
         patience_lr=st.integers(1, 1000), early_stopping=st.integers(0, 1000),
         label_smoothing=st.floats(0, 1, exclude_max=True), soft_labels=st.booleans(),
         seed=st.integers(0, 2**63 - 1), time_limit_min=st.floats(0, 1e9, exclude_min=True),
-        steps_per_execution=st.integers(1, 64)))
+        steps_per_execution=st.integers(1, 64),
+        teacher=st.text(min_size=1, max_size=24).filter(str.strip), teacher_weight=st.floats(0, 1, exclude_min=True)))
     if doc["train"].get("schedule") == "cosine_time":
         doc["train"].setdefault("time_limit_min", 44.0)
     doc["augment"] = draw(opt(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.errors import ConfigError, DataError
+from fer_core.errors import ConfigError, DataError, FERError
 from fer_core.training import (apply_overrides, class_weights, config_to_dict, dump_config, load_config,
                                resample, resolve_path, to_toml)
 from fer_core.training.prepare import prepare_data, stratified_subset
@@ -87,6 +87,7 @@ BAD_FIELDS = [
     ("augment.corruptions", "fog"), ("augment.corruptions", [1]), ("augment.corruptions", ["fog"]),
     ("augment.corruption_p", 1.5), ("augment.corruption_max_severity", 6),
     ("augment.corruption_max_severity", 0), ("augment.erasing", 1.5), ("augment.erasing", -0.2),
+    ("train.teacher", ""), ("train.teacher", 3), ("train.teacher_weight", 0), ("train.teacher_weight", 1.5),
 ]
 
 
@@ -474,6 +475,33 @@ def test_soft_label_training(soft_ds, ds, tmp_path):
     assert metrics["epochs_completed"] == 1 and "ferplus_majority_accuracy" in metrics
     with pytest.raises(DataError, match="FER\\+ votes"):
         prepare_data(cfg, ds)
+
+
+def test_teacher_targets_blend_its_probabilities(ds, tmp_path):
+    """Distillation: targets are (1 - w) * labels + w * the teacher's probabilities on the train images."""
+    import keras
+
+    from fer_core.evaluation import predict_probs
+    from fer_core.runs import RunStore
+
+    tiny_model("t", (48, 48, 1), 7).save(tmp_path / "teacher.keras")
+    run = RunStore().import_model(tmp_path / "teacher.keras", name="teacher")
+    cfg = load_config(cfg_dict(train={"teacher": run.id, "teacher_weight": 0.25}))
+    data = prepare_data(cfg, ds)
+    train = ds.split("train")
+    expected = predict_probs(keras.models.load_model(tmp_path / "teacher.keras"), train.images)
+    np.testing.assert_allclose(data.y_train, 0.75 * np.eye(7)[train.labels] + 0.25 * expected, atol=1e-5)
+    np.testing.assert_allclose(data.y_train.sum(1), 1, atol=1e-5)
+    assert data.summary["teacher"]["id"] == run.id and data.summary["teacher"]["weight"] == 0.25
+    assert any("teacher" in n for n in data.summary["notes"])
+    for ref, match in ((str(tmp_path / "teacher.keras"), "not a run id or bundled id"),
+                       ("default", "stable id, not 'default'")):
+        with pytest.raises(ConfigError, match=match):
+            prepare_data(load_config(cfg_dict(train={"teacher": ref})), ds)
+    with pytest.raises(FERError, match="no-such-run"):
+        prepare_data(load_config(cfg_dict(train={"teacher": "no-such-run"})), ds)
+    with pytest.raises(ConfigError, match="must know exactly the dataset's classes"):
+        prepare_data(cfg, ds.with_classes(list(ds.classes[:5])))
 
 
 def test_augmenter_switches():

@@ -121,6 +121,12 @@ class TrainSpec:
     early_stopping : stop after this many epochs without val-accuracy improvement; 0 = off
     label_smoothing : in [0, 1)
     soft_labels : train on the FER+ vote distributions (``dataset.soft_labels``)
+    teacher : knowledge distillation (Hinton et al. 2015): a run id or bundled id (an ensemble
+        too) whose class probabilities on the training images, with the teacher's own test-time
+        augmentation, are blended into the targets; None = off. The teacher must have been
+        trained on the same train split (same ``data.seed`` and ``data.val_fraction``), or the
+        validation images are no longer unseen
+    teacher_weight : share of the teacher's probabilities in each target row, in (0, 1]
     seed : seed of weights, shuffling and augmentation
     time_limit_min : stop cleanly after this many minutes of training, counted over every
         session of a resumed run (None = no limit)
@@ -140,6 +146,8 @@ class TrainSpec:
     early_stopping: int = 0
     label_smoothing: float = 0.0
     soft_labels: bool = False
+    teacher: str | None = None
+    teacher_weight: float = 0.5
     seed: int = 0
     time_limit_min: float | None = None
     steps_per_execution: int = 1
@@ -412,6 +420,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     t.early_stopping = _int("train.early_stopping", t.early_stopping, 0, hint=" (0 turns it off)")
     t.label_smoothing = _num("train.label_smoothing", t.label_smoothing, 0.0, 1.0, hi_open=True)
     t.soft_labels = _bool("train.soft_labels", t.soft_labels)
+    if t.teacher is not None:
+        t.teacher = _str("train.teacher", t.teacher).strip()
+    t.teacher_weight = _num("train.teacher_weight", t.teacher_weight, 0.0, 1.0, lo_open=True)
     t.seed = _int("train.seed", t.seed, 0)
     t.time_limit_min = _num("train.time_limit_min", t.time_limit_min, 0.0, lo_open=True, optional=True)
     if t.schedule == "cosine_time" and t.time_limit_min is None:

@@ -1,6 +1,6 @@
 """From a configuration to training arrays: load, split, subset, convert, rebalance.
 
-Everything here is numpy (no TensorFlow): :func:`prepare_data` returns a :class:`TrainingData`
+Everything here is numpy (no TensorFlow, but for a teacher's predictions): :func:`prepare_data` returns a :class:`TrainingData`
 with uint8 images already in the model's input shape and float32 target rows, ready for
 :mod:`fer_core.training.pipeline`.
 """
@@ -132,13 +132,52 @@ def _targets(labels: np.ndarray, soft: np.ndarray | None, n_classes: int) -> np.
     return y
 
 
+def teacher_probs(ref: str, images: np.ndarray, classes: tuple[str, ...], progress=None) -> np.ndarray:
+    """Class probabilities of the teacher ``ref`` (a run id or bundled id) on ``images``, float32
+    (n, C) with columns in the order of ``classes``; the teacher's own test-time augmentation applies.
+
+    ``progress(fraction, message)`` is called as the images are scored.
+    """
+    from pathlib import Path
+
+    from ..bundled import DEFAULT_ALIAS, get_bundled, is_bundled
+    from ..evaluation.ensemble import check_member_ref, resolve_member
+    from ..evaluation.evaluate import model_classes
+    from ..evaluation.predict import predict_probs
+    from ..inference import run_classes
+    from ..runs import RunStore
+
+    try:
+        ref = check_member_ref(ref)
+    except DataError as exc:
+        raise ConfigError(f"train.teacher: {exc}") from None
+    if ref == DEFAULT_ALIAS:
+        raise ConfigError("train.teacher must name a stable id, not 'default' (which moves when models are "
+                          "bundled); list the ids with: python -m fer_core runs")
+    model = resolve_member(ref)
+    folder = get_bundled(ref).path if is_bundled(ref) else Path(RunStore().get(ref).path)
+    names = model_classes(model, classes=run_classes(folder))
+    if sorted(names) != sorted(classes):
+        raise ConfigError(f"train.teacher {ref!r} predicts the classes {list(names)}, but this dataset has "
+                          f"{list(classes)}; a teacher must know exactly the dataset's classes.")
+    n = len(images)
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done / max(total, 1), f"teacher {ref}: {done:,} of {total:,} training images")
+
+    probs = predict_probs(model, images, progress=report)
+    return probs[:, [names.index(c) for c in classes]].astype(np.float32).reshape(n, len(classes))
+
+
 def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
     """Turn a configuration (and optionally an already loaded dataset) into training arrays.
 
     Steps: load (unless ``ds`` is given) -> drop classes with no image at all -> carve val from
     train if there is no val split (``data.val_fraction``, ``data.seed``) -> stratified subset per
     split (``data.subset``) -> convert to the model's channels and size -> rebalance the train
-    split (``imbalance``; val and test are never touched) -> targets (one-hot or FER+ votes).
+    split (``imbalance``; val and test are never touched) -> targets (one-hot or FER+ votes,
+    blended with a teacher's probabilities when ``train.teacher`` is set).
     """
     from ..data import with_val_split
 
@@ -207,10 +246,19 @@ def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
         "input_shape": [size, size, ch],
         "notes": notes,
     }
+    y_train = _targets(lab_train, soft_train, C)
+    if cfg.train.teacher is not None:
+        taught = teacher_probs(cfg.train.teacher, x_train, classes, progress=progress)
+        w = cfg.train.teacher_weight
+        y_train = ((1.0 - w) * y_train + w * taught).astype(np.float32)
+        summary["teacher"] = {"id": cfg.train.teacher, "weight": w,
+                              "train_agreement": float((taught.argmax(1) == lab_train).mean())}
+        notes.append(f"targets: {1 - w:.0%} labels + {w:.0%} teacher {cfg.train.teacher} "
+                     f"(it agrees with {summary['teacher']['train_agreement']:.1%} of the train labels)")
     return TrainingData(
         classes=classes,
         x_train=to_model_input(x_train, (size, size, ch), dtype=np.uint8),
-        y_train=_targets(lab_train, soft_train, C),
+        y_train=y_train,
         w_train=None if w_train is None else w_train.astype(np.float32),
         x_val=to_model_input(val.images, (size, size, ch), dtype=np.uint8),
         labels_val=val.labels,
