@@ -87,7 +87,7 @@ BAD_FIELDS = [
     ("augment.corruptions", "fog"), ("augment.corruptions", [1]), ("augment.corruptions", ["fog"]),
     ("augment.corruption_p", 1.5), ("augment.corruption_max_severity", 6),
     ("augment.corruption_max_severity", 0), ("augment.erasing", 1.5), ("augment.erasing", -0.2),
-    ("train.teacher", ""), ("train.teacher", 3), ("train.teacher_weight", 0), ("train.teacher_weight", 1.5),
+    ("augment.mixup", -0.1), ("augment.mixup", 2.0), ("train.teacher", ""), ("train.teacher", 3), ("train.teacher_weight", 0), ("train.teacher_weight", 1.5),
 ]
 
 
@@ -515,6 +515,39 @@ def test_augmenter_switches():
     out = np.asarray(aug(x))
     for a, b in zip(out, x):  # each image is either unchanged or mirrored left-right
         assert np.array_equal(a, b) or np.array_equal(a, b[:, ::-1])
+
+
+def test_mixup_blends_images_and_targets_with_the_same_weights():
+    from fer_core.training.config import AugmentSpec
+    from fer_core.training.pipeline import ArrayPipeline, build_mixer
+
+    assert build_mixer(AugmentSpec()) is None and build_mixer(AugmentSpec(enabled=False, mixup=0.2)) is None
+    n = 20  # image i is the constant 10 * i and its own class i
+    x = (np.arange(n, dtype=np.uint8) * 10).reshape(n, 1, 1, 1) * np.ones((1, 4, 4, 1), np.uint8)
+    y = np.eye(n, dtype=np.float32)
+    pipe = ArrayPipeline(x, y, batch_size=10, mix=build_mixer(AugmentSpec(mixup=0.4), seed=1), seed=2)
+    xb, yb = (np.concatenate([b[i].numpy() for b in pipe.dataset(epoch=0)]) for i in (0, 1))
+    np.testing.assert_allclose(yb.sum(1), 1, atol=1e-5)
+    assert np.ptp(xb, axis=(1, 2, 3)).max() < 1e-3  # each image is still a constant
+    np.testing.assert_allclose(xb[:, 0, 0, 0], yb @ (10.0 * np.arange(n)), atol=1e-2)  # same weights, same pairs
+    assert ((yb > 1e-3).sum(1) == 2).mean() > 0.5  # most images really are blends of two
+    xe, ye = next(iter(pipe.dataset(epoch=None)))  # evaluation batches are never mixed
+    np.testing.assert_array_equal(ye.numpy(), y[:10])
+    w = np.linspace(0.5, 2, n, dtype=np.float32)  # sample weights pass through; a rerun mixes alike
+    again = ArrayPipeline(x, y, w, batch_size=10, mix=build_mixer(AugmentSpec(mixup=0.4), seed=1), seed=2)
+    batches = list(again.dataset(epoch=0))
+    assert [len(b) for b in batches] == [3, 3]
+    np.testing.assert_allclose(np.concatenate([b[1].numpy() for b in batches]), yb, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([b[2].numpy() for b in batches]), w[again.order(0)])
+
+
+def test_a_run_with_mixup_and_a_teacher_trains(ds, tmp_path):
+    from fer_core.runs import RunStore
+
+    tiny_model("t", (48, 48, 1), 7).save(tmp_path / "teacher.keras")
+    teacher = RunStore().import_model(tmp_path / "teacher.keras", name="teacher").id
+    m = run_train(cfg_dict(train={"epochs": 1, "teacher": teacher}, augment={"mixup": 0.2}), tmp_path / "run", ds)
+    assert m["epochs_completed"] == 1 and 0 <= m["accuracy"] <= 1
 
 
 def test_pipeline_batches_every_image_once_in_a_seeded_order():

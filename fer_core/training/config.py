@@ -166,6 +166,9 @@ class AugmentSpec:
     shift : maximum horizontal and vertical shift as a fraction of the side (0 = off)
     erasing : probability that a training image gets a rectangle of random noise (random erasing,
         Zhong et al. AAAI 2020; 2-33% of each side squared, after the geometric transforms; 0 = off)
+    mixup : alpha of mixup (Zhang et al. ICLR 2018): every training batch is blended with a
+        shuffled copy of itself, images and targets alike, with per-image weights drawn from
+        Beta(alpha, alpha), after the other augmentations; in [0, 1], 0 = off (0.2 is usual)
     corruptions : robustness training: corruption names or subsets of
         ``fer_core.robustness`` (e.g. ``["lighting", "occlusion"]``); empty = off
     corruption_p : probability that a training image is corrupted (when ``corruptions`` is set)
@@ -178,6 +181,7 @@ class AugmentSpec:
     zoom: float = 0.1
     shift: float = 0.1
     erasing: float = 0.0
+    mixup: float = 0.0
     corruptions: list[str] = field(default_factory=list)
     corruption_p: float = 0.5
     corruption_max_severity: int = 3
@@ -436,6 +440,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     a.zoom = _num("augment.zoom", a.zoom, 0.0, 1.0, hi_open=True)
     a.shift = _num("augment.shift", a.shift, 0.0, 1.0, hi_open=True)
     a.erasing = _num("augment.erasing", a.erasing, 0.0, 1.0)
+    a.mixup = _num("augment.mixup", a.mixup, 0.0, 1.0)
     if not isinstance(a.corruptions, (list, tuple)) or not all(isinstance(c, str) for c in a.corruptions):
         raise _bad("augment.corruptions", a.corruptions, "a list of corruption names (strings)")
     a.corruptions = list(a.corruptions)

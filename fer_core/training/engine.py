@@ -31,7 +31,7 @@ from ..models.files import load_model_file
 from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
                          MODEL_FILE, PREDICTIONS_FILE, STATE_FILE)
 from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
-from .pipeline import ArrayPipeline, build_augmenter
+from .pipeline import ArrayPipeline, build_augmenter, build_mixer
 from .prepare import TrainingData, prepare_data
 
 Progress = Callable[[dict], None]
@@ -107,7 +107,8 @@ def train(
 
     t = cfg.train
     train_pipe = ArrayPipeline(data.x_train, data.y_train, data.w_train, batch_size=t.batch_size,
-                               augment=build_augmenter(cfg.augment, t.seed), seed=t.seed)
+                               augment=build_augmenter(cfg.augment, t.seed), mix=build_mixer(cfg.augment, t.seed),
+                               seed=t.seed)
     val_pipe = ArrayPipeline(data.x_val, np.eye(len(data.classes), dtype=np.float32)[data.labels_val],
                              batch_size=max(t.batch_size, EVAL_BATCH))
     emit.batches = train_pipe.batches

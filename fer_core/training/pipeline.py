@@ -54,6 +54,36 @@ def build_augmenter(spec: AugmentSpec, seed: int = 0):
     return augment
 
 
+def build_mixer(spec: AugmentSpec, seed: int = 0):
+    """``f(images, targets, seed) -> (images, targets)`` applying mixup (``spec.mixup`` is its alpha),
+    or None when it is off.
+
+    Each image and its target row are blended with those of another image of the batch, with one
+    weight per image drawn from Beta(alpha, alpha); the pairing and the weights are the same for
+    images and targets. ``seed`` is a stateless seed (two int64), so a batch mixes the same way
+    however the pipeline runs (and after a resume).
+    """
+    if not spec.enabled or spec.mixup <= 0:
+        return None
+    import tensorflow as tf
+
+    alpha = float(spec.mixup)
+
+    def mix(x, y, batch_seed):
+        n = tf.shape(x)[0]
+        s1, s2, s3 = (tf.stack([batch_seed[0] + 7919 * k + seed, batch_seed[1]]) for k in (1, 2, 3))
+        g1 = tf.random.stateless_gamma([n], s1, alpha)
+        g2 = tf.random.stateless_gamma([n], s2, alpha)
+        lam = g1 / tf.maximum(g1 + g2, 1e-12)
+        partner = tf.argsort(tf.random.stateless_uniform([n], s3))
+        lx = tf.reshape(lam, [-1, 1, 1, 1])
+        ly = tf.cast(tf.reshape(lam, [-1, 1]), y.dtype)
+        return (lx * x + (1.0 - lx) * tf.gather(x, partner),
+                ly * y + (1.0 - ly) * tf.gather(y, partner))
+
+    return mix
+
+
 def corruption_layer(spec: AugmentSpec, seed: int = 0):
     """``f(batch, training=True)`` corrupting each image with probability ``spec.corruption_p``.
 
@@ -91,13 +121,14 @@ class ArrayPipeline:
     w : float32 array (n,) of sample weights, or None
     batch_size : images per batch
     augment : callable from :func:`build_augmenter`, or None
+    mix : callable from :func:`build_mixer` (blends images and targets of a batch), or None
     seed : base seed of the shuffling
     autotune : let tf.data tune parallelism and prefetching (off: see :meth:`dataset`; kept for
         ``experiments/bench/epoch_stall.py``)
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray | None = None, w: np.ndarray | None = None, *,
-                 batch_size: int = 64, augment=None, seed: int = 0, autotune: bool = False):
+                 batch_size: int = 64, augment=None, mix=None, seed: int = 0, autotune: bool = False):
         import tensorflow as tf
 
         self.autotune = bool(autotune)
@@ -105,6 +136,7 @@ class ArrayPipeline:
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.augment = augment
+        self.mix = mix
         self._x = tf.constant(x)
         self._y = None if y is None else tf.constant(y, tf.float32)
         self._w = None if w is None else tf.constant(w, tf.float32)
@@ -138,6 +170,11 @@ class ArrayPipeline:
         ds = ds.map(gather, num_parallel_calls=parallel, deterministic=True)
         if augment is not None and epoch is not None:
             ds = ds.map(lambda xb, *rest: (augment(xb), *rest), num_parallel_calls=parallel)
+        if self.mix is not None and epoch is not None and y is not None:
+            mix, base = self.mix, tf.constant([self.seed, int(epoch) * 1_000_003], tf.int64)
+            ds = ds.enumerate().map(
+                lambda i, batch: (*mix(batch[0], batch[1], base + tf.stack([tf.constant(0, tf.int64), i])),
+                                  *batch[2:]), num_parallel_calls=parallel)
         options = tf.data.Options()
         # as Keras does for numpy input: no graph rewrites, whose serialisation of the pipeline
         # (with the captured image tensor) would be paid again for every epoch's new dataset
