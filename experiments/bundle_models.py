@@ -38,7 +38,7 @@ def prepared(config: dict):
     return prepare_data(load_config(config))
 
 
-def val_accuracy(model, data, tta: str) -> float:
+def val_accuracy(model, data, tta: str | list[str]) -> float:
     from fer_core.evaluation import predict_probs
 
     x = data.x_val[..., 0] if data.x_val.shape[-1] == 1 else data.x_val
@@ -47,11 +47,14 @@ def val_accuracy(model, data, tta: str) -> float:
 
 def recipe_of(cfg: dict) -> str:
     t, a = cfg.get("train", {}), cfg.get("augment", {})
-    aug = ", ".join(f"{k} {v}" for k, v in a.items() if k in ("flip", "rotation", "zoom", "shift", "erasing") and v)
+    aug = ", ".join(f"{k} {v}" for k, v in a.items()
+                    if k in ("flip", "rotation", "zoom", "shift", "erasing", "mixup") and v)
+    taught = (f"; targets {1 - t['teacher_weight']:.0%} labels + {t['teacher_weight']:.0%} the probabilities of "
+              f"teacher {t['teacher']} (distillation)" if t.get("teacher") else "")
     return (f"{cfg.get('model', {}).get('name')} {cfg.get('model', {}).get('kwargs') or ''}, "
             f"{t.get('optimizer')} lr {t.get('lr')} ({t.get('schedule')}), weight decay {t.get('weight_decay', 0)}, "
             f"batch {t.get('batch_size')}, label smoothing {t.get('label_smoothing', 0)}, seed {t.get('seed')}; "
-            f"augmentation: {aug or 'none'}; imbalance: {cfg.get('imbalance', 'none')}")
+            f"augmentation: {aug or 'none'}; imbalance: {cfg.get('imbalance', 'none')}{taught}")
 
 
 def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool) -> tuple[str, float]:
@@ -97,7 +100,7 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool) -> tupl
     return bid, card["validation_accuracy"]
 
 
-def bundle_ensemble(bid: str, title: str, members: list[str], tta: str, ds, latency: bool) -> tuple[str, float]:
+def bundle_ensemble(bid: str, title: str, members: list[str], tta: str | list[str], ds, latency: bool) -> tuple[str, float]:
     from fer_core.evaluation import Ensemble, predict_probs
 
     ens = Ensemble([bundled.load_bundled(m) for m in members], name=title, tta=tta)
@@ -113,7 +116,9 @@ def bundle_ensemble(bid: str, title: str, members: list[str], tta: str, ds, late
     if latency:
         ms = [bundled.get_bundled(m).card().get("latency_ms", {}).get("keras") for m in members]
         if all(isinstance(v, (int, float)) for v in ms):
-            n_views = 2 if tta == "flip" else 1
+            from fer_core.evaluation.predict import tta_views
+
+            n_views = len(tta_views(tta))
             card["latency_ms"] = {"keras (sum of members, all TTA views)": round(n_views * float(np.sum(ms)), 3)}
     bundled.install_bundled(bid, title=title, members=members, tta=tta, card=card, predictions=preds,
                             record={"config": cfg, "dataset": cfg["data"]["path"]})
@@ -125,7 +130,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", nargs=3, action="append", default=[], metavar=("RUN_DIR", "ID", "TITLE"))
     ap.add_argument("--ensemble", nargs=3, action="append", default=[], metavar=("ID", "TITLE", "MEMBERS"))
-    ap.add_argument("--tta", default="flip")
+    ap.add_argument("--tta", default="flip", help="ensembles' TTA: none, flip, shift, or modes joined by '+'")
     ap.add_argument("--latency", action="store_true", help="time Keras/ONNX/TFLite per face for the cards")
     args = ap.parse_args()
     from fer_core.data import load_dataset
@@ -141,7 +146,9 @@ def main() -> None:
         if ds is None:
             cfg = bundled.get_bundled(members.split(",")[0]).record["config"]
             ds = load_dataset(resolve_path(cfg["data"]["path"]))
-        scores.append(bundle_ensemble(bid, title, members.split(","), args.tta, ds, args.latency))
+        modes = [m for m in args.tta.split("+") if m]  # "flip+shift" -> ["flip", "shift"]
+        scores.append(bundle_ensemble(bid, title, members.split(","), modes[0] if len(modes) == 1 else modes, ds,
+                                      args.latency))
     if scores:  # the best validation accuracy over every bundled entry, not only the new ones
         val = {b.id: b.card().get("validation_accuracy") for b in bundled.list_bundled()}
         best = max((bid for bid, v in val.items() if isinstance(v, (int, float))), key=lambda bid: val[bid])
