@@ -45,8 +45,12 @@ def _launch(*flags: str):
     return pw, pw.chromium.launch(executable_path=_chromium(), headless=True, args=[*CHROMIUM_ARGS, *flags])
 
 
+VIEWPORT = {"width": 1300, "height": 1600}
+
+
 def _open_live(browser, url: str):
-    page = browser.new_page(viewport={"width": 1300, "height": 1600})
+    """The Live page, ready to START, in a new page of ``browser`` (or of a browser context)."""
+    page = browser.new_page(viewport=VIEWPORT) if hasattr(browser, "new_context") else browser.new_page()
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{url}/live", wait_until="domcontentloaded", timeout=60_000)
@@ -98,8 +102,7 @@ def test_live_page_labels_the_fake_camera_offline(live_server, camera_file):
 
 def test_live_page_without_a_camera_says_so(live_server):
     """Access granted but no device: the player shows the browser's error name, the page's caption
-    says what it means. (A denied prompt gives NotAllowedError, explained by the same caption; headless
-    Chromium's --deny-permission-prompts did not produce it here, so that case is not driven.)"""
+    says what it means (the refused permission is the next test)."""
     url, _ = live_server
     error = "NotFoundError"
     pw, browser = _launch("--use-fake-ui-for-media-stream")
@@ -108,6 +111,24 @@ def test_live_page_without_a_camera_says_so(live_server):
         start.click()
         frame.get_by_text(error).first.wait_for(timeout=60_000)
         assert page.get_by_text(re.compile(f"{error}.*(no camera found|camera access denied)")).first.is_visible()
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        browser.close()
+        pw.stop()
+
+
+def test_live_page_with_camera_access_denied_says_so(live_server, camera_file):
+    """A camera exists but the page may not use it (the permission is refused): NotAllowedError in the
+    player, the caption says what it means and what to do, and the page raises nothing."""
+    url, _ = live_server
+    pw, browser = _launch("--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_file}")
+    try:
+        context = browser.new_context(permissions=[], viewport=VIEWPORT)  # no camera permission: refused
+        page, frame, start, _ = _open_live(context, url)
+        start.click()
+        frame.get_by_text(re.compile("NotAllowedError|Permission denied|Permission dismissed")).first.wait_for(
+            timeout=60_000)
+        assert page.get_by_text(re.compile("NotAllowedError.*camera access denied")).first.is_visible()
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         browser.close()
