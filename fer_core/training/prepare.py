@@ -1,8 +1,8 @@
 """From a configuration to training arrays: load, split, subset, convert, rebalance.
 
-Everything here is numpy (no TensorFlow, but for a teacher's predictions): :func:`prepare_data` returns a :class:`TrainingData`
-with uint8 images already in the model's input shape and float32 target rows, ready for
-:mod:`fer_core.training.pipeline`.
+Everything here is numpy (TensorFlow only for a teacher's predictions): :func:`prepare_data`
+returns a :class:`TrainingData` with uint8 images already in the model's input shape and float32
+target rows, ready for :mod:`fer_core.training.pipeline`.
 """
 from __future__ import annotations
 
