@@ -32,10 +32,14 @@ from fer_core.paths import machine_name  # noqa: E402
 
 
 def prepared(config: dict):
+    """The run's data splits. A teacher only changes the train targets, never which images are in
+    validation, so it is left out (scoring it on the whole train split would be wasted work)."""
     from fer_core.training.config import load_config
     from fer_core.training.prepare import prepare_data
 
-    return prepare_data(load_config(config))
+    cfg = load_config(config)
+    cfg.train.teacher = None
+    return prepare_data(cfg)
 
 
 def val_accuracy(model, data, tta: str | list[str]) -> float:

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from fer_core import bundled  # noqa: E402
 from fer_core.evaluation import predict_probs  # noqa: E402
 from fer_core.evaluation.significance import percentile_ci  # noqa: E402
+from experiments.bundle_models import prepared  # noqa: E402
 
 
 def main() -> None:
@@ -35,21 +36,16 @@ def main() -> None:
     ap.add_argument("--min-size", type=int, default=1, help="smallest subset scored (default 1: singles too)")
     args = ap.parse_args()
 
-    from fer_core.training.config import load_config
-    from fer_core.training.prepare import prepare_data
-
     cfgs = [bundled.get_bundled(i).record["config"] for i in args.ids]
     splits = {(c["data"]["path"], c["data"].get("seed"), c["data"].get("val_fraction")) for c in cfgs}
     if len(splits) != 1:
         sys.exit(f"the members were validated on different splits {sorted(map(str, splits))}: not comparable")
-    data = prepare_data(load_config(cfgs[0]))
+    data = prepared(cfgs[0])  # validation images only matter here: no teacher scoring
     x = data.x_val[..., 0] if data.x_val.shape[-1] == 1 else data.x_val
     y = data.labels_val
-    probs = {}
-    for tta in args.tta:
-        modes = [m for m in tta.split("+") if m]
-        for i in args.ids:
-            probs[i, tta] = predict_probs(bundled.load_bundled(i), x, tta=modes).astype(np.float64)
+    models = {i: bundled.load_bundled(i) for i in args.ids}  # each loaded once, scored per TTA option
+    probs = {(i, tta): predict_probs(models[i], x, tta=[m for m in tta.split("+") if m]).astype(np.float64)
+             for tta in args.tta for i in args.ids}
     resamples = np.random.default_rng(0).integers(0, len(y), size=(1000, len(y)))
     rows = []
     for k in range(max(1, args.min_size), len(args.ids) + 1):
