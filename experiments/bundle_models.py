@@ -42,11 +42,15 @@ def prepared(config: dict):
     return prepare_data(cfg)
 
 
+def val_images(data):
+    """The validation faces as the dataset holds them: (n, h, w) grey or (n, h, w, 3) RGB."""
+    return data.x_val[..., 0] if data.x_val.shape[-1] == 1 else data.x_val
+
+
 def val_accuracy(model, data, tta: str | list[str]) -> float:
     from fer_core.evaluation import predict_probs
 
-    x = data.x_val[..., 0] if data.x_val.shape[-1] == 1 else data.x_val
-    return float((predict_probs(model, x, tta=tta).argmax(1) == data.labels_val).mean())
+    return float((predict_probs(model, val_images(data), tta=tta).argmax(1) == data.labels_val).mean())
 
 
 def recipe_of(cfg: dict) -> str:

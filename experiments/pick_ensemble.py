@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from fer_core import bundled  # noqa: E402
 from fer_core.evaluation import predict_probs  # noqa: E402
 from fer_core.evaluation.significance import percentile_ci  # noqa: E402
-from experiments.bundle_models import prepared  # noqa: E402
+from experiments.bundle_models import prepared, val_images  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     if len(splits) != 1:
         sys.exit(f"the members were validated on different splits {sorted(map(str, splits))}: not comparable")
     data = prepared(cfgs[0])  # validation images only matter here: no teacher scoring
-    x = data.x_val[..., 0] if data.x_val.shape[-1] == 1 else data.x_val
+    x = val_images(data)
     y = data.labels_val
     models = {i: bundled.load_bundled(i) for i in args.ids}  # each loaded once, scored per TTA option
     probs = {(i, tta): predict_probs(models[i], x, tta=[m for m in tta.split("+") if m]).astype(np.float64)

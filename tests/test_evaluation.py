@@ -412,6 +412,29 @@ def test_tta_views_and_shift():
     np.testing.assert_array_equal(left[0], [2, 3, 3, 3])
 
 
+def test_tencrop_views():
+    views = tta_views("tencrop")
+    assert len(views) == 11 and views[0] == "identity" and len(set(views)) == 11
+    assert tta_views(["tencrop", "flip"]) == ["identity", "flip"] + views[1:]
+    x = np.zeros((2, 48, 48, 1), np.float32)
+    x[:, :2, :2] = 255  # a bright top-left corner: only crops that keep the top-left hold it
+    x[1, 46:, 46:] = 100
+    for view in views[1:]:
+        out = augment(x, view)
+        assert out.shape == x.shape and out.dtype == x.dtype, view
+    centre, top_left = augment(x, "crop(centre)"), augment(x, "crop(top-left)")
+    assert centre.max() == 0  # the 44x44 centre crop starts at pixel 2: the 2x2 corner is gone
+    assert top_left[0, 0, 0, 0] == 255 and top_left[0, :2, :2].mean() == 255  # kept and enlarged
+    mirrored = augment(x, "crop(top-left,flip)")  # the mirror's top-left is the image's top-right
+    assert mirrored.max() == 0
+    np.testing.assert_array_equal(augment(x, "crop(bottom-right)")[1, -1, -1], [100])
+    rgb = np.random.default_rng(0).integers(0, 256, (3, 40, 40, 3)).astype(np.float32)
+    assert augment(rgb, "crop(bottom-left,flip)").shape == rgb.shape
+    for bad in ("crop(middle)", "crop(centre,mirror)", "crop()"):
+        with pytest.raises(ConfigError, match="Unknown TTA view"):
+            augment(x, bad)
+
+
 def test_tta_flip_and_shift_average_the_views(keras_models, faces):
     grey, _ = keras_models
     x = faces[..., None].astype(np.float32)
@@ -423,6 +446,9 @@ def test_tta_flip_and_shift_average_the_views(keras_models, faces):
     both = predict_probs(grey, faces, tta=["flip", "shift"])
     views = [direct(grey, augment(x, v)) for v in tta_views(["flip", "shift"])]
     np.testing.assert_allclose(both, np.mean(views, axis=0), atol=1e-6)
+    ten = predict_probs(grey, faces, tta="tencrop", batch_size=22)  # 2 faces x 11 views per call
+    views = [direct(grey, augment(x, v)) for v in tta_views("tencrop")]
+    np.testing.assert_allclose(ten, np.mean(views, axis=0), atol=1e-6)
 
 
 def test_ensemble_with_tta_equals_the_weighted_average_of_member_tta(keras_models, faces):

@@ -209,7 +209,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``evaluate``, ``robustness``, ``predict`` and ``export``."""
     ev = sub.add_parser("evaluate", help="metrics of a run/model/ensemble on a dataset split")
     _model_and_data(ev)
-    ev.add_argument("--tta", choices=["none", "flip", "shift"], default=None, help="test-time augmentation")
+    ev.add_argument("--tta", choices=["none", "flip", "shift", "tencrop"], default=None, help="test-time augmentation")
     ev.set_defaults(handler=cmd_evaluate, uses_tf=True)
 
     rb = sub.add_parser("robustness", help="accuracy under every corruption x severity")
@@ -230,7 +230,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--detector", choices=["blazeface", "haar", "mtcnn"], default="blazeface")
     pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
     pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
-    pred.add_argument("--tta", choices=["none", "flip", "shift"], default=None)
+    pred.add_argument("--tta", choices=["none", "flip", "shift", "tencrop"], default=None)
     pred.add_argument("--annotate", metavar="DIR",
                       help="save each photo (a video: NAME_annotated.mp4) with boxes and labels into DIR")
     pred.set_defaults(handler=cmd_predict, uses_tf=True)

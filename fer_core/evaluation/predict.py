@@ -13,6 +13,9 @@ Test-time augmentation (TTA) views, applied to the model-ready images:
 "flip"     the image and its horizontal mirror
 "shift"    the image and 4 copies shifted by :data:`SHIFT_PX` pixels (up, down,
            left, right; the border pixels are repeated)
+"tencrop"  ten-crop (Krizhevsky et al. 2012): the centre and the 4 corner crops of
+           :data:`CROP_FRACTION` of each side, each resized back to the input size
+           (bilinear), and the mirror of each
 =========  ===================================================================
 
 A list such as ``["flip", "shift"]`` uses the union of the views (here 6: the image, its mirror
@@ -31,10 +34,13 @@ __all__ = ["SHIFT_PX", "TTA_MODES", "augment", "model_input_shape", "num_classes
            "predict_probs", "to_model_input", "tta_views"]
 
 #: Test-time augmentation modes.
-TTA_MODES: tuple[str, ...] = ("none", "flip", "shift")
+TTA_MODES: tuple[str, ...] = ("none", "flip", "shift", "tencrop")
 #: Shift of the ``"shift"`` views, in pixels of the model's input.
 SHIFT_PX = 2
 _SHIFTS = ((-SHIFT_PX, 0), (SHIFT_PX, 0), (0, -SHIFT_PX), (0, SHIFT_PX))  # (dy, dx)
+#: Side of the ``"tencrop"`` crops, as a fraction of the input's side (44 of 48 pixels).
+CROP_FRACTION = 11 / 12
+_CROPS = ("centre", "top-left", "top-right", "bottom-left", "bottom-right")
 
 Progress = Callable[[int, int], None]
 
@@ -63,6 +69,8 @@ def tta_views(tta: str | Sequence[str] | None) -> list[str]:
         views.append("flip")
     if "shift" in modes:
         views += [f"shift({dy:+d},{dx:+d})" for dy, dx in _SHIFTS]
+    if "tencrop" in modes:
+        views += [f"crop({where}{mirror})" for mirror in ("", ",flip") for where in _CROPS]
     return views
 
 
@@ -78,7 +86,25 @@ def augment(x: np.ndarray, view: str) -> np.ndarray:
         padded = np.pad(x, pad, mode="edge")
         y0, x0 = max(-dy, 0), max(-dx, 0)
         return np.ascontiguousarray(padded[:, y0:y0 + x.shape[1], x0:x0 + x.shape[2]])
+    if view.startswith("crop(") and view.endswith(")"):
+        where, _, mirror = view[5:-1].partition(",")
+        if where in _CROPS and mirror in ("", "flip"):
+            return _crop(x[:, :, ::-1] if mirror else x, where)
     raise ConfigError(f"Unknown TTA view {view!r}; expected one of tta_views(...).")
+
+
+def _crop(x: np.ndarray, where: str) -> np.ndarray:
+    """The ``where`` crop of :data:`CROP_FRACTION` of each side, resized back (bilinear)."""
+    import cv2
+
+    h, w = x.shape[1:3]
+    ch, cw = max(1, round(h * CROP_FRACTION)), max(1, round(w * CROP_FRACTION))
+    y0 = {"top": 0, "bottom": h - ch}.get(where.split("-")[0], (h - ch) // 2)
+    x0 = {"left": 0, "right": w - cw}.get(where.split("-")[-1], (w - cw) // 2)
+    out = np.empty_like(x)
+    for i, im in enumerate(x[:, y0:y0 + ch, x0:x0 + cw]):
+        out[i] = cv2.resize(np.ascontiguousarray(im), (w, h), interpolation=cv2.INTER_LINEAR).reshape(out.shape[1:])
+    return out
 
 
 # -- model input -----------------------------------------------------------------------------
@@ -178,7 +204,7 @@ def predict_probs(
         input size and channels
     batch_size : images per ``predict_on_batch`` call, TTA views included (with 2 views, 128 faces
         in 2 views each make one call of 256)
-    tta : ``"none"``, ``"flip"``, ``"shift"`` or a list of them (see the module docstring). ``None``
+    tta : ``"none"``, ``"flip"``, ``"shift"``, ``"tencrop"`` or a list of them (see the module docstring). ``None``
         means the model's own default: an ensemble's ``tta``, no TTA for a plain model
     progress : called as ``progress(images_done, images_total)`` after every batch
 

@@ -194,7 +194,7 @@ class EvalSpec:
     Attributes
     ----------
     tta : test-time augmentation of the final predictions: ``"none"``, ``"flip"`` (mean of the
-        face and its mirror image) or ``"shift"`` (see :mod:`fer_core.evaluation.predict`); the
+        face and its mirror image), ``"shift"`` or ``"tencrop"`` (see :mod:`fer_core.evaluation.predict`); the
         saved test probabilities, hence every metric of the run, use it, and ``metrics.json``
         also records the accuracy without it
     """
