@@ -15,7 +15,7 @@ from fer_core.errors import ConfigError, DataError
 from fer_core.evaluation import (Ensemble, align_classes, align_labels, augment, confused_pairs, evaluate_model,
                                  evaluate_predictions, evaluate_probs, expected_calibration_error, load_ensemble,
                                  mcnemar, most_confident_mistakes, paired_bootstrap, per_image, predict_probs,
-                                 save_ensemble, tta_views)
+                                 save_ensemble, tta_views, TTA_MODES)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -545,3 +545,9 @@ def test_load_ensemble_resolves_run_ids(keras_models, faces, tmp_path, monkeypat
     np.testing.assert_allclose(ens.predict_probs(faces), predict_probs(grey, faces), atol=1e-6)
     with pytest.raises(Exception, match="No run with id"):
         load_ensemble(save_ensemble(tmp_path / "missing.json", ["20990101-000000-nothing-0000"]))
+
+
+def test_cli_tta_choices_are_the_tta_modes():
+    from fer_core.cli.analysis import TTA_CHOICES
+
+    assert TTA_CHOICES == list(TTA_MODES)  # the CLI spells them out to stay light to import
