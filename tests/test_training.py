@@ -88,6 +88,7 @@ BAD_FIELDS = [
     ("augment.corruption_p", 1.5), ("augment.corruption_max_severity", 6),
     ("augment.corruption_max_severity", 0), ("augment.erasing", 1.5), ("augment.erasing", -0.2),
     ("augment.mixup", -0.1), ("augment.mixup", 2.0), ("train.teacher", ""), ("train.teacher", 3), ("train.teacher_weight", 0), ("train.teacher_weight", 1.5),
+    ("train.ema", 1.0), ("train.ema", -0.5), ("train.ema", "0.999"),
 ]
 
 
@@ -365,6 +366,30 @@ def test_resume_continues_from_saved_epoch(ds, tmp_path):
 
     ckpt = keras.models.load_model(tmp_path / "checkpoint.keras")
     assert int(ckpt.optimizer.iterations.numpy()) == 2 * 8  # optimizer state carried across
+    assert not ckpt.optimizer.use_ema  # train.ema defaults to off
+
+
+@pytest.mark.slow
+def test_ema_keeps_averaged_weights_in_the_best_model_and_resumes(ds, tmp_path):
+    import keras
+
+    cfg = cfg_dict(train={"epochs": 1, "ema": 0.9})
+    run_train(cfg, tmp_path, ds)
+    best = keras.models.load_model(tmp_path / "model.keras")
+    ckpt = keras.models.load_model(tmp_path / "checkpoint.keras")
+    opt = ckpt.optimizer
+    assert opt.use_ema and opt.ema_momentum == pytest.approx(0.9)
+    averages = [v.numpy() for v in opt._model_variables_moving_average]
+    raw = [v.numpy() for v in ckpt.trainable_variables]
+    # model.keras holds the moving average (what was validated), the checkpoint the raw weights
+    for got, average in zip((v.numpy() for v in best.trainable_variables), averages, strict=True):
+        np.testing.assert_allclose(got, average, rtol=1e-6, atol=1e-7)
+    assert any(not np.allclose(a, r) for a, r in zip(averages, raw))
+    run_train(cfg_dict(train={"epochs": 2, "ema": 0.9}), tmp_path, ds, resume=True)
+    ckpt2 = keras.models.load_model(tmp_path / "checkpoint.keras")
+    assert int(ckpt2.optimizer.iterations.numpy()) == 2 * 8
+    moved = [v.numpy() for v in ckpt2.optimizer._model_variables_moving_average]
+    assert any(not np.allclose(a, b) for a, b in zip(averages, moved))  # averaging went on
 
 
 @pytest.mark.slow

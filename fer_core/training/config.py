@@ -120,6 +120,10 @@ class TrainSpec:
     patience_lr : epochs without val-accuracy improvement before halving (plateau_halve)
     early_stopping : stop after this many epochs without val-accuracy improvement; 0 = off
     label_smoothing : in [0, 1)
+    ema : momentum of an exponential moving average of the weights (Polyak averaging; e.g.
+        0.999, about 1,000 steps), kept by the optimizer; validation, the best-epoch model and
+        the test evaluation use the averaged weights, training continues from the raw ones.
+        In [0, 1), 0 = off
     soft_labels : train on the FER+ vote distributions (``dataset.soft_labels``)
     teacher : knowledge distillation (Hinton et al. 2015): a run id or bundled id (an ensemble
         too) whose class probabilities on the training images, with the teacher's own test-time
@@ -145,6 +149,7 @@ class TrainSpec:
     patience_lr: int = 10
     early_stopping: int = 0
     label_smoothing: float = 0.0
+    ema: float = 0.0
     soft_labels: bool = False
     teacher: str | None = None
     teacher_weight: float = 0.5
@@ -423,6 +428,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     t.steps_per_execution = _int("train.steps_per_execution", t.steps_per_execution, 1)
     t.early_stopping = _int("train.early_stopping", t.early_stopping, 0, hint=" (0 turns it off)")
     t.label_smoothing = _num("train.label_smoothing", t.label_smoothing, 0.0, 1.0, hi_open=True)
+    t.ema = _num("train.ema", t.ema, 0.0, 1.0, hi_open=True)
     t.soft_labels = _bool("train.soft_labels", t.soft_labels)
     if t.teacher is not None:
         t.teacher = _str("train.teacher", t.teacher).strip()

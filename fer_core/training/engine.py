@@ -124,6 +124,7 @@ def train(
             done = min(max((clock_before + now - session_start) / budget, 0.0), 1.0)
             return 0.5 * t.lr * (1.0 + math.cos(math.pi * done))
     monitor = _BatchMonitor(emit, should_stop, deadline, train_pipe.n, t.batch_size, lr_at)
+    raw_weights = _RawWeights()
     reason = state.get("status") if state.get("status") in ("completed", "early_stopping") else None
     for epoch in range(state["epoch"], t.epochs):
         if reason is not None:
@@ -139,12 +140,17 @@ def train(
         monitor.start_epoch(epoch, lr)
         t0 = time.monotonic()
         hist = model.fit(train_pipe.dataset(epoch), epochs=epoch + 1, initial_epoch=epoch,
-                         shuffle=False, verbose=0, callbacks=[monitor])
+                         shuffle=False, verbose=0, callbacks=[monitor, raw_weights])
         t_fit = time.monotonic() - t0
         if monitor.stop_reason is not None:
             reason = monitor.stop_reason
             break
+        # with train.ema the model now holds the averaged weights: validate and keep those
         val = model.evaluate(val_pipe.dataset(), verbose=0, return_dict=True)
+        improved = float(val["accuracy"]) > state["best_val_accuracy"]
+        if improved:
+            _save_model(model, run_dir / MODEL_FILE)
+        raw_weights.restore(model)  # ... and train on from the raw ones
         seconds = time.monotonic() - t0
         row = {
             "epoch": epoch + 1,
@@ -161,10 +167,8 @@ def train(
         state["images_seen"] += train_pipe.n
         state["fit_seconds"] += t_fit
         state["clock_seconds"] = clock_before + time.monotonic() - session_start
-        improved = row["val_accuracy"] > state["best_val_accuracy"]
         if improved:
             state.update(best_val_accuracy=row["val_accuracy"], best_epoch=epoch + 1, wait=0, lr_wait=0)
-            _save_model(model, run_dir / MODEL_FILE)
         else:
             state["wait"] += 1
             state["lr_wait"] += 1
@@ -275,11 +279,12 @@ def _compile(model, cfg: TrainConfig) -> None:
     import keras
 
     t = cfg.train
-    wd = t.weight_decay or None
+    common = dict(learning_rate=t.lr, weight_decay=t.weight_decay or None, use_ema=t.ema > 0,
+                  ema_momentum=t.ema or 0.99)
     if t.optimizer == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=t.lr, momentum=t.momentum, weight_decay=wd)
+        opt = keras.optimizers.SGD(momentum=t.momentum, **common)
     else:
-        opt = keras.optimizers.Adam(learning_rate=t.lr, weight_decay=wd)
+        opt = keras.optimizers.Adam(**common)
     model.compile(optimizer=opt,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=t.label_smoothing),
                   metrics=["accuracy"], jit_compile=False, steps_per_execution=t.steps_per_execution)
@@ -383,6 +388,28 @@ def _monitor_base():
     import keras
 
     return keras.callbacks.Callback
+
+
+class _RawWeights(_monitor_base()):  # type: ignore[misc]
+    """Keras callback for ``train.ema``: keeps the raw weights that ``fit`` replaces at its end.
+
+    With ``use_ema`` Keras ends every ``fit`` call by writing the optimizer's moving average into
+    the model (``finalize_variable_values``). The engine fits one epoch per call, so the raw
+    weights are kept at the epoch's end and put back after validation, and training goes on from
+    them (the average keeps averaging) rather than restarting each epoch from the average.
+    """
+
+    values: list | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if getattr(self.model.optimizer, "use_ema", False):
+            self.values = [v.numpy() for v in self.model.trainable_weights]
+
+    def restore(self, model) -> None:
+        if self.values is not None:
+            for var, value in zip(model.trainable_weights, self.values, strict=True):
+                var.assign(value)
+            self.values = None
 
 
 class _BatchMonitor(_monitor_base()):  # type: ignore[misc]
