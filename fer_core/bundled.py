@@ -193,11 +193,12 @@ RUN_FILES = ("model.keras", "config.toml", "history.json", "metrics.json", "pred
 def install_bundled(bid: str, *, title: str, source_run: str | Path | None = None,
                     members: list[str] | None = None, tta: str = "none", card: dict[str, Any] | None = None,
                     make_default: bool = False, record: dict[str, Any] | None = None,
-                    predictions: dict[str, Any] | None = None) -> BundledModel:
+                    predictions: dict[str, Any] | None = None, temperature: float = 1.0) -> BundledModel:
     """Add (or replace) bundled model ``bid`` in :func:`pretrained_dir` and list it in the manifest.
 
     Give ``source_run`` (a finished run folder: its model and results are copied) for a model, or
-    ``members`` (bundled ids) for a soft-voting ensemble with ``tta``. ``card`` is written as
+    ``members`` (bundled ids) for a soft-voting ensemble with ``tta`` (and ``temperature``, fitted
+    on validation faces; 1 = off). ``card`` is written as
     ``card.json``/``card.md``; ``record`` adds fields to ``run.json``; ``predictions`` (the keyword
     arguments of :func:`~fer_core.evaluation.evalset.save_predictions` but the path) writes the
     test predictions an ensemble is scored from. Every file is checksummed
@@ -238,7 +239,7 @@ def install_bundled(bid: str, *, title: str, source_run: str | Path | None = Non
         bad = [m for m in members if m not in known]
         if bad:
             raise BundledError(f"ensemble members {bad} are not bundled ids (bundled: {sorted(known)}).")
-        save_ensemble(folder / "ensemble.json", members, tta=tta, name=title)
+        save_ensemble(folder / "ensemble.json", members, tta=tta, name=title, temperature=temperature)
         rec.update(model="ensemble", members=list(members), tta=tta)
         kind = "ensemble"
     if predictions is not None:

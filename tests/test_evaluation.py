@@ -15,7 +15,7 @@ from fer_core.errors import ConfigError, DataError
 from fer_core.evaluation import (Ensemble, align_classes, align_labels, augment, confused_pairs, evaluate_model,
                                  evaluate_predictions, evaluate_probs, expected_calibration_error, load_ensemble,
                                  mcnemar, most_confident_mistakes, paired_bootstrap, per_image, predict_probs,
-                                 save_ensemble, tta_views, TTA_MODES)
+                                 save_ensemble, tta_views, TTA_MODES, apply_temperature, fit_temperature)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -490,6 +490,44 @@ def test_ensemble_errors(keras_models):
         Ensemble([grey], tta="rotate")
     with pytest.raises(ConfigError, match="disagree on the number of classes"):
         Ensemble([grey, BrightnessModel(), _ThreeClass()])
+
+
+def test_fit_temperature_recovers_the_over_confidence_it_was_given():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, size=(6000, 7))
+    true = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(7, p=p) for p in true])  # labels drawn from the calibrated probabilities
+    over = apply_temperature(true.astype(np.float32), 0.5)  # twice as sharp: over-confident
+    t = fit_temperature(y, over)
+    assert t == pytest.approx(2.0, rel=0.1)
+    fixed = apply_temperature(over, t)
+    assert expected_calibration_error(y, fixed) < 0.5 * expected_calibration_error(y, over)
+    assert (fixed.argmax(1) == over.argmax(1)).all()  # confidences change, classes do not
+    np.testing.assert_allclose(fixed.sum(1), 1, atol=1e-5)
+    assert apply_temperature(over, 1.0) is over
+    assert fit_temperature(y, true.astype(np.float32)) == pytest.approx(1.0, rel=0.1)
+
+
+def test_ensemble_temperature_softens_saves_and_is_checked(faces, tmp_path):
+    plain = Ensemble([BrightnessModel()], tta="none")
+    warm = Ensemble([BrightnessModel()], tta="none", temperature=2.0)
+    p, q = plain.predict_probs(faces), warm.predict_probs(faces)
+    np.testing.assert_allclose(q, apply_temperature(p, 2.0), atol=1e-6)
+    assert (q.max(1) < p.max(1)).all() and (q.argmax(1) == p.argmax(1)).all()
+    assert "temperature=2" in repr(warm) and "temperature" not in repr(plain)
+    path = save_ensemble(tmp_path / "t.json", ["run-a"], temperature=2.0)
+    assert json.loads(path.read_text())["temperature"] == 2.0
+    assert "temperature" not in json.loads(save_ensemble(tmp_path / "p.json", ["run-a"]).read_text())
+    loaded = load_ensemble(path, resolve=lambda ref: BrightnessModel())
+    assert loaded.temperature == 2.0 and json.loads(loaded.save(tmp_path / "c.json").read_text())["temperature"] == 2.0
+    for bad in (0, -1.0, float("nan"), True, "2"):
+        with pytest.raises(ConfigError, match="temperature must be a finite number > 0"):
+            Ensemble([BrightnessModel()], temperature=bad)
+    entry = json.loads(path.read_text())
+    entry["temperature"] = "hot"
+    (tmp_path / "hot.json").write_text(json.dumps(entry))
+    with pytest.raises(DataError, match="hot.json: load_ensemble: temperature"):
+        load_ensemble(tmp_path / "hot.json", resolve=lambda ref: BrightnessModel())
 
 
 class _ThreeClass(BrightnessModel):

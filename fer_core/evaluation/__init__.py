@@ -9,10 +9,11 @@ Nothing here imports TensorFlow; loading saved models (:func:`load_ensemble`) do
 """
 from __future__ import annotations
 
-from .ensemble import ENSEMBLE_KIND, Ensemble, check_member_ref, load_ensemble, resolve_member, save_ensemble
+from .ensemble import (ENSEMBLE_KIND, Ensemble, apply_temperature, check_member_ref, load_ensemble, resolve_member,
+                       save_ensemble)
 from .evaluate import evaluate_model, model_classes
 from .alignment import align_classes, align_labels
-from .calibration import ECE_BINS, expected_calibration_error
+from .calibration import ECE_BINS, expected_calibration_error, fit_temperature
 from .checks import check_predictions
 from .metrics import evaluate_predictions, evaluate_probs
 from .mistakes import confused_pairs, most_confident_mistakes, per_image
@@ -23,8 +24,8 @@ from .predict import (SHIFT_PX, TTA_MODES, augment, model_input_shape, num_class
 
 __all__ = [
     "ECE_BINS", "ENSEMBLE_KIND", "MAX_CURVE_POINTS", "SHIFT_PX", "TTA_MODES", "Ensemble", "EvalReport",
-    "align_classes", "align_labels", "augment", "check_member_ref", "check_predictions", "confused_pairs", "evaluate_model",
-    "evaluate_predictions", "evaluate_probs", "expected_calibration_error", "load_ensemble", "mcnemar",
+    "align_classes", "align_labels", "apply_temperature", "augment", "check_member_ref", "check_predictions", "confused_pairs", "evaluate_model",
+    "evaluate_predictions", "evaluate_probs", "expected_calibration_error", "fit_temperature", "load_ensemble", "mcnemar",
     "model_classes", "model_input_shape", "most_confident_mistakes", "num_classes", "paired_bootstrap",
     "parse_tta", "per_image", "predict_probs", "resolve_member", "save_ensemble", "to_model_input", "tta_views",
 ]

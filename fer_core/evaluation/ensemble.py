@@ -7,7 +7,8 @@
 
 Each member sees the images converted to its own input size and channels and the ensemble's TTA,
 so members may differ in both. The ensemble's probabilities are the weighted mean of its members'
-(TTA-averaged) probabilities, weights normalised to sum to 1.
+(TTA-averaged) probabilities, weights normalised to sum to 1, optionally sharpened or softened by
+a temperature fitted on validation faces (:func:`~fer_core.evaluation.calibration.fit_temperature`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from ..io import atomic_write_json
 from ..run_files import MODEL_FILE
 from .predict import Progress, check_images, num_classes, parse_tta, predict_probs
 
-__all__ = ["ENSEMBLE_KIND", "Ensemble", "load_ensemble", "resolve_member", "save_ensemble"]
+__all__ = ["ENSEMBLE_KIND", "Ensemble", "apply_temperature", "load_ensemble", "resolve_member", "save_ensemble"]
 
 #: ``kind`` field of a saved ensemble file.
 ENSEMBLE_KIND = "fer_studio.ensemble"
@@ -44,6 +45,23 @@ def _check_weights(weights: Sequence[float] | None, n: int, caller: str) -> np.n
     return w / w.sum()
 
 
+def _check_temperature(t: Any, caller: str) -> float:
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not (
+            np.isfinite(t) and t > 0):
+        raise ConfigError(f"{caller}: temperature must be a finite number > 0 (1 = off), got {t!r}.")
+    return float(t)
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log(probs) / temperature)`` row-wise: > 1 softens, < 1 sharpens, argmax kept."""
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs.astype(np.float64), 1e-12, None)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def _check_tta(tta: Any, caller: str) -> str | list[str]:
     modes = parse_tta(tta)
     if not modes:
@@ -63,6 +81,7 @@ class Ensemble:
         :mod:`fer_core.evaluation.predict`)
     classes : the output class names, optional (all members must share the class order)
     refs : where each member came from (run ids or paths), kept for :meth:`save`
+    temperature : applied to the mean probabilities (:func:`apply_temperature`); 1 = off
 
     Attributes
     ----------
@@ -71,7 +90,8 @@ class Ensemble:
     """
 
     def __init__(self, members: Sequence[Any], name: str = "ensemble", tta: str | Sequence[str] = "none",
-                 classes: Sequence[str] | None = None, refs: Sequence[str] | None = None):
+                 classes: Sequence[str] | None = None, refs: Sequence[str] | None = None,
+                 temperature: float = 1.0):
         if isinstance(members, (str, bytes)) or not isinstance(members, Sequence) or not len(members):
             raise ConfigError(f"Ensemble needs a non-empty list of models or (model, weight) pairs, got "
                               f"{type(members).__name__}.")
@@ -94,6 +114,7 @@ class Ensemble:
         self.weights: np.ndarray = _check_weights(raw, len(models), "Ensemble")
         self.name = str(name)
         self.tta = _check_tta(tta, "Ensemble")
+        self.temperature = _check_temperature(temperature, "Ensemble")
         counts = {i: num_classes(m) for i, m in enumerate(models)}
         known = {c for c in counts.values() if c is not None}
         if len(known) > 1:
@@ -120,7 +141,8 @@ class Ensemble:
 
     def __repr__(self) -> str:
         w = ", ".join(f"{x:.3g}" for x in self.weights)
-        return f"Ensemble(name={self.name!r}, members={len(self)}, weights=[{w}], tta={self.tta!r})"
+        t = "" if self.temperature == 1.0 else f", temperature={self.temperature:.3g}"
+        return f"Ensemble(name={self.name!r}, members={len(self)}, weights=[{w}], tta={self.tta!r}{t})"
 
     def member_probs(self, images: Any, *, batch_size: int = 256, tta: str | Sequence[str] | None = None,
                      progress: Progress | None = None) -> list[np.ndarray]:
@@ -140,7 +162,7 @@ class Ensemble:
 
     def predict_probs(self, images: Any, *, batch_size: int = 256, tta: str | Sequence[str] | None = None,
                       progress: Progress | None = None) -> np.ndarray:
-        """Weighted mean of the members' probabilities, float32 of shape (n, n_classes).
+        """Weighted mean of the members' probabilities (then the temperature), float32 (n, n_classes).
 
         ``tta=None`` uses the ensemble's own ``tta``; progress is ``progress(done, total)`` counted in
         member-images.
@@ -149,14 +171,14 @@ class Ensemble:
         total = np.zeros(probs[0].shape, np.float64)
         for w, p in zip(self.weights, probs):
             total += w * p.astype(np.float64)
-        return total.astype(np.float32)
+        return apply_temperature(total.astype(np.float32), self.temperature)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON entry :func:`save_ensemble` writes (needs ``refs``)."""
         if self.refs is None:
             raise ConfigError(f"Ensemble {self.name!r} was built from models in memory; save it with "
                               "save_ensemble(path, member_run_ids_or_paths, weights, tta, name).")
-        return _entry(self.refs, self.weights, self.tta, self.name, self.classes)
+        return _entry(self.refs, self.weights, self.tta, self.name, self.classes, self.temperature)
 
     def save(self, path: str | Path) -> Path:
         """Write the ensemble's JSON entry (members by ``refs``) atomically to ``path``."""
@@ -165,15 +187,19 @@ class Ensemble:
         return path
 
 
-def _entry(refs: Sequence[str], weights: np.ndarray, tta: Any, name: str, classes: Sequence[str] | None) -> dict:
-    return {"kind": ENSEMBLE_KIND, "version": ENSEMBLE_VERSION, "name": str(name),
-            "members": [{"ref": str(r), "weight": float(w)} for r, w in zip(refs, weights)],
-            "tta": tta, "classes": None if classes is None else [str(c) for c in classes]}
+def _entry(refs: Sequence[str], weights: np.ndarray, tta: Any, name: str, classes: Sequence[str] | None,
+           temperature: float = 1.0) -> dict:
+    entry = {"kind": ENSEMBLE_KIND, "version": ENSEMBLE_VERSION, "name": str(name),
+             "members": [{"ref": str(r), "weight": float(w)} for r, w in zip(refs, weights)],
+             "tta": tta, "classes": None if classes is None else [str(c) for c in classes]}
+    if temperature != 1.0:  # optional key: files without it (temperature 1) stay as they were
+        entry["temperature"] = float(temperature)
+    return entry
 
 
 def save_ensemble(path: str | Path, members: Sequence[str | Path], weights: Sequence[float] | None = None,
                   tta: str | Sequence[str] = "none", name: str = "ensemble",
-                  classes: Sequence[str] | None = None) -> Path:
+                  classes: Sequence[str] | None = None, temperature: float = 1.0) -> Path:
     """Save an ensemble as a named JSON entry (atomic write); the models are referenced, not copied.
 
     Parameters
@@ -184,6 +210,8 @@ def save_ensemble(path: str | Path, members: Sequence[str | Path], weights: Sequ
     tta : the ensemble's test-time augmentation
     name : the ensemble's name
     classes : output class names, optional
+    temperature : applied to the mean probabilities (fit it on validation faces with
+        :func:`~fer_core.evaluation.calibration.fit_temperature`); 1 = off
 
     Returns
     -------
@@ -195,7 +223,8 @@ def save_ensemble(path: str | Path, members: Sequence[str | Path], weights: Sequ
     w = _check_weights(weights, len(refs), "save_ensemble")
     if not str(name).strip():
         raise ConfigError("save_ensemble: name must not be empty.")
-    entry = _entry(refs, w, _check_tta(tta, "save_ensemble"), str(name).strip(), classes)
+    entry = _entry(refs, w, _check_tta(tta, "save_ensemble"), str(name).strip(), classes,
+                   _check_temperature(temperature, "save_ensemble"))
     path = Path(path)
     atomic_write_json(path, entry)
     return path
@@ -262,9 +291,13 @@ def load_ensemble(path: str | Path, resolve: Callable[[str], Any] | None = None)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None
     weights = [m.get("weight", 1.0) for m in members]
+    try:
+        temperature = _check_temperature(entry.get("temperature", 1.0), "load_ensemble")
+    except ConfigError as exc:
+        raise DataError(f"{path}: {exc}") from None
     if resolve is None:
         resolve = resolve_member
     models = [resolve(r) for r in refs]
     return Ensemble(list(zip(models, _check_weights(weights, len(refs), f"load_ensemble({path.name})"))),
                     name=entry.get("name") or path.stem, tta=entry.get("tta") or "none",
-                    classes=entry.get("classes"), refs=refs)
+                    classes=entry.get("classes"), refs=refs, temperature=temperature)
