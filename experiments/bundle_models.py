@@ -21,7 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -130,13 +129,9 @@ def bundle_ensemble(bid: str, title: str, members: list[str], tta: str | list[st
             "figures": card_figures(ens, ds, "test", tta=tta),
             "validation_accuracy": float((val_probs.argmax(1) == data.labels_val).mean()),
             "limits": list(FER2013_LIMITS)}
-    if latency:
-        ms = [bundled.get_bundled(m).card().get("latency_ms", {}).get("keras") for m in members]
-        if all(isinstance(v, (int, float)) for v in ms):
-            from fer_core.evaluation.predict import tta_views
-
-            n_views = len(tta_views(tta))
-            card["latency_ms"] = {"keras (sum of members, all TTA views)": round(n_views * float(np.sum(ms)), 3)}
+    if latency:  # one face through every member and TTA view, as the Predict page runs it
+        card["latency_ms"] = latency_per_face(ens, runtimes=("keras",))
+        card["latency_machine"] = machine_name()
     bundled.install_bundled(bid, title=title, members=members, tta=tta, card=card, predictions=preds,
                             record={"config": cfg, "dataset": cfg["data"]["path"]}, temperature=temperature)
     print(f"{bid}: test {card['figures']['accuracy']:.4f}, val {card['validation_accuracy']:.4f}")

@@ -77,7 +77,8 @@ def latency_per_face(model: Any, runtimes: Sequence[str] = ("keras", "onnx", "tf
     """Median milliseconds to classify one 48x48 face, per runtime (warm; no detection).
 
     A runtime that cannot run here (export failure, missing package) maps to the reason as a
-    string instead of a number. Timings are for the machine this runs on.
+    string instead of a number. Timings are for the machine this runs on. An ensemble (anything
+    with ``predict_probs`` and ``members``) is timed whole, every member and TTA view, in Keras only.
     """
     import tempfile
 
@@ -85,11 +86,16 @@ def latency_per_face(model: Any, runtimes: Sequence[str] = ("keras", "onnx", "tf
 
     rng = np.random.default_rng(0)
     face = rng.integers(0, 256, (1, 48, 48), dtype=np.uint8)
-    x = to_model_input(face, model_input_shape(model))
+    ensemble = hasattr(model, "members") and hasattr(model, "predict_probs")
+    x = face if ensemble else to_model_input(face, model_input_shape(model))
     out: dict[str, float | str] = {}
     for rt in runtimes:
         try:
-            if rt == "keras":
+            if ensemble:
+                if rt != "keras":
+                    raise ValueError("an ensemble is timed in Keras only (its members export one by one)")
+                fn = model.predict_probs
+            elif rt == "keras":
                 fn = model.predict_on_batch
             else:
                 from .export import ExportedModel, export_model

@@ -63,3 +63,25 @@ def test_card_files_render_every_figure(tmp_path, small):
     assert not list((tmp_path / "demo").glob("*.tmp*"))
     assert render_card({"id": "bare"}).startswith("# bare")
     assert (tmp_path / "demo" / CARD_JSON).is_file()
+
+
+def test_latency_per_face_times_models_and_whole_ensembles(small):
+    from fer_core.evaluation import Ensemble
+    from fer_core.modelcard import latency_per_face
+
+    model, _ = small
+    single = latency_per_face(model, runtimes=("keras", "coreml"), repeats=3)
+    assert isinstance(single["keras"], float) and single["keras"] > 0
+    assert single["coreml"].startswith("unavailable:")  # reported, not fatal
+    calls = []
+
+    class Counted(Ensemble):
+        def predict_probs(self, images, **kw):
+            calls.append(len(images))
+            return super().predict_probs(images, **kw)
+
+    ens = Counted([model, model], tta="flip")
+    timed = latency_per_face(ens, runtimes=("keras", "onnx"), repeats=3)
+    assert isinstance(timed["keras"], float) and timed["keras"] > 0
+    assert calls == [1] * 4  # one face per call: a warm-up and the 3 timed runs
+    assert "Keras only" in timed["onnx"]
