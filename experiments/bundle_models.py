@@ -47,10 +47,15 @@ def val_images(data):
     return data.x_val[..., 0] if data.x_val.shape[-1] == 1 else data.x_val
 
 
-def val_accuracy(model, data, tta: str | list[str]) -> float:
+def val_probs(model, data, tta: str | list[str] | None = None):
+    """The model's probabilities on the validation faces (``tta=None``: an ensemble's own TTA)."""
     from fer_core.evaluation import predict_probs
 
-    return float((predict_probs(model, val_images(data), tta=tta).argmax(1) == data.labels_val).mean())
+    return predict_probs(model, val_images(data), tta=tta)
+
+
+def val_accuracy(probs, data) -> float:
+    return float((probs.argmax(1) == data.labels_val).mean())
 
 
 def recipe_of(cfg: dict) -> str:
@@ -93,7 +98,7 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool) -> tupl
                              f"{metrics.get('images_per_s')} img/s",
             "machine": metrics.get("machine") or "see README, Bundled models",
             "figures": card_figures(model, ds, "test", tta=tta),
-            "validation_accuracy": val_accuracy(model, data, tta),
+            "validation_accuracy": val_accuracy(val_probs(model, data, tta), data),
             "limits": list(FER2013_LIMITS),
         }
         if latency:
@@ -115,8 +120,8 @@ def bundle_ensemble(bid: str, title: str, members: list[str], tta: str | list[st
     models = [bundled.load_bundled(m) for m in members]
     cfg = bundled.get_bundled(members[0]).record["config"]
     data = prepared(cfg)
-    val_probs = predict_probs(Ensemble(models, tta=tta), val_images(data))
-    temperature = fit_temperature(data.labels_val, val_probs) if calibrate else 1.0
+    val = val_probs(Ensemble(models, tta=tta), data)
+    temperature = fit_temperature(data.labels_val, val) if calibrate else 1.0
     ens = Ensemble(models, name=title, tta=tta, temperature=temperature)
     test = ds.split("test")
     preds = {"probs": predict_probs(ens, test.images), "labels": test.labels, "sources": test.sources,
@@ -127,7 +132,7 @@ def bundle_ensemble(bid: str, title: str, members: list[str], tta: str | list[st
                 if calibrate else ""),
             "training_data": bundled.get_bundled(members[0]).card().get("training_data"),
             "figures": card_figures(ens, ds, "test", tta=tta),
-            "validation_accuracy": float((val_probs.argmax(1) == data.labels_val).mean()),
+            "validation_accuracy": val_accuracy(val, data),
             "limits": list(FER2013_LIMITS)}
     if latency:  # one face through every member and TTA view, as the Predict page runs it
         card["latency_ms"] = latency_per_face(ens, runtimes=("keras",))
@@ -145,7 +150,7 @@ def main() -> None:
     ap.add_argument("--tta", default="flip", help="ensembles' TTA: none, flip, shift, or modes joined by '+'")
     ap.add_argument("--calibrate", action="store_true",
                     help="fit the ensembles' temperature on the validation faces (temperature scaling)")
-    ap.add_argument("--latency", action="store_true", help="time Keras/ONNX/TFLite per face for the cards")
+    ap.add_argument("--latency", action="store_true", help="time Keras/ONNX/TFLite per face for the cards (an ensemble: whole, in Keras)")
     args = ap.parse_args()
     from fer_core.data import load_dataset
     from fer_core.training.config import resolve_path

@@ -9,11 +9,11 @@ Nothing here imports TensorFlow; loading saved models (:func:`load_ensemble`) do
 """
 from __future__ import annotations
 
-from .ensemble import (ENSEMBLE_KIND, Ensemble, apply_temperature, check_member_ref, load_ensemble, resolve_member,
+from .ensemble import (ENSEMBLE_KIND, Ensemble, check_member_ref, load_ensemble, resolve_member,
                        save_ensemble)
 from .evaluate import evaluate_model, model_classes
 from .alignment import align_classes, align_labels
-from .calibration import ECE_BINS, expected_calibration_error, fit_temperature
+from .calibration import ECE_BINS, apply_temperature, expected_calibration_error, fit_temperature
 from .checks import check_predictions
 from .metrics import evaluate_predictions, evaluate_probs
 from .mistakes import confused_pairs, most_confident_mistakes, per_image

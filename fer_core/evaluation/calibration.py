@@ -42,6 +42,24 @@ def expected_calibration_error(y_true: Any, probs: Any, n_bins: int = ECE_BINS) 
     return calibration_bins(P, y, n_bins)[0]
 
 
+def _tempered_logits(log_probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``log_probs / temperature``, shifted so each row's maximum is 0 (float64)."""
+    z = log_probs / temperature
+    return z - z.max(axis=1, keepdims=True)
+
+
+def _log_probs(probs: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probs.astype(np.float64), 1e-12, None))
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log(probs) / temperature)`` row-wise: > 1 softens, < 1 sharpens, argmax kept."""
+    if temperature == 1.0:
+        return probs
+    e = np.exp(_tempered_logits(_log_probs(probs), temperature))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def fit_temperature(y_true: Any, probs: Any) -> float:
     """The temperature T minimising the negative log-likelihood of ``softmax(log(probs) / T)``.
 
@@ -52,14 +70,12 @@ def fit_temperature(y_true: Any, probs: Any) -> float:
     from scipy.optimize import minimize_scalar
 
     y, P, _ = check_predictions(y_true, probs, caller="fit_temperature")
-    logp = np.log(np.clip(P.astype(np.float64), 1e-12, None))
+    logp = _log_probs(P)
 
     def nll(log_t: float) -> float:
-        z = logp / math.exp(log_t)
-        z -= z.max(axis=1, keepdims=True)
+        z = _tempered_logits(logp, math.exp(log_t))
         return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
 
     res = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded",
                           options={"xatol": 1e-4})
     return float(math.exp(res.x))
-

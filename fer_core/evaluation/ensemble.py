@@ -21,9 +21,10 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..io import atomic_write_json
 from ..run_files import MODEL_FILE
+from .calibration import apply_temperature
 from .predict import Progress, check_images, num_classes, parse_tta, predict_probs
 
-__all__ = ["ENSEMBLE_KIND", "Ensemble", "apply_temperature", "load_ensemble", "resolve_member", "save_ensemble"]
+__all__ = ["ENSEMBLE_KIND", "Ensemble", "load_ensemble", "resolve_member", "save_ensemble"]
 
 #: ``kind`` field of a saved ensemble file.
 ENSEMBLE_KIND = "fer_studio.ensemble"
@@ -52,16 +53,6 @@ def _check_temperature(t: Any, caller: str) -> float:
     return float(t)
 
 
-def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(log(probs) / temperature)`` row-wise: > 1 softens, < 1 sharpens, argmax kept."""
-    if temperature == 1.0:
-        return probs
-    logits = np.log(np.clip(probs.astype(np.float64), 1e-12, None)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
 def _check_tta(tta: Any, caller: str) -> str | list[str]:
     modes = parse_tta(tta)
     if not modes:
@@ -81,7 +72,7 @@ class Ensemble:
         :mod:`fer_core.evaluation.predict`)
     classes : the output class names, optional (all members must share the class order)
     refs : where each member came from (run ids or paths), kept for :meth:`save`
-    temperature : applied to the mean probabilities (:func:`apply_temperature`); 1 = off
+    temperature : applied to the mean probabilities (:func:`~fer_core.evaluation.calibration.apply_temperature`); 1 = off
 
     Attributes
     ----------
