@@ -60,6 +60,7 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
     An ensemble is timed in Keras only (its members are exported one by one, not as a whole).
     """
     from .data.faces import get_detector
+    from .evaluation.ensemble import is_ensemble
     from .evaluation.evaluate import model_classes
     from .evaluation.predict import model_input_shape, predict_probs
     from .export import ExportedModel, export_model
@@ -70,8 +71,8 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="fer_bench_"))
     for name, model in models.items():
-        members = getattr(model, "members", None)  # an Ensemble: its members' inputs, Keras only
-        fmts = [f for f in formats if f == "keras" or members is None]
+        ensemble = is_ensemble(model)  # timed in Keras only, its input is its first member's
+        fmts = [f for f in formats if f == "keras" or not ensemble]
         runtimes: dict[str, Any] = {"keras": model}
         for fmt in fmts:
             if fmt != "keras":
@@ -86,7 +87,7 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
                 pred.predict_image(photo)
                 times.append(time.perf_counter() - t0)
             med, p95 = _percentiles(times)
-            h, w = (int(v or 48) for v in model_input_shape(model if members is None else members[0])[:2])
+            h, w = (int(v or 48) for v in model_input_shape(model.members[0] if ensemble else model)[:2])
             faces = np.random.default_rng(0).integers(0, 256, (batch, h, w), dtype=np.uint8)
             predict_probs(rt, faces[:8])
             t0 = time.perf_counter()

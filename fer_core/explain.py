@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError
+from .evaluation.ensemble import is_ensemble
 from .evaluation.predict import check_images, model_input_shape, predict_probs, to_model_input
 from .models.registry import LOGITS_LAYER, find_cam_layer, spatial_layers  # noqa: F401  (re-exported)
 
@@ -153,14 +154,14 @@ def explain(model: Any, image: np.ndarray, method: str = "gradcam", class_index:
             layer: str | None = None) -> np.ndarray:
     """One heatmap (h, w) for one image with ``method`` in :data:`METHODS`.
 
-    For an ensemble (an object with ``members`` and ``weights``), Grad-CAM maps are the weighted
+    For an :class:`~fer_core.evaluation.Ensemble`, Grad-CAM maps are the weighted
     mean of its members' maps; occlusion uses the ensemble's own probabilities.
     """
     if method not in METHODS:
         raise ConfigError(f"method must be one of {METHODS}, got {method!r}.")
     if method == "occlusion":
         return occlusion_map(model, image, class_index)
-    if hasattr(model, "members") and hasattr(model, "weights") and not hasattr(model, "layers"):
+    if is_ensemble(model):
         if class_index is None:
             class_index = int(np.argmax(predict_probs(model, _batch(image)[0])[0]))
         maps = [wt * gradcam(m, image, class_index, plus=method == "gradcam++") for m, wt in

@@ -77,16 +77,16 @@ def latency_per_face(model: Any, runtimes: Sequence[str] = ("keras", "onnx", "tf
     """Median milliseconds to classify one 48x48 face, per runtime (warm; no detection).
 
     A runtime that cannot run here (export failure, missing package) maps to the reason as a
-    string instead of a number. Timings are for the machine this runs on. An ensemble (anything
-    with ``predict_probs`` and ``members``) is timed whole, every member and TTA view, in Keras only.
+    string instead of a number. Timings are for the machine this runs on. An :class:`~fer_core.evaluation.Ensemble`
+    is timed whole, every member and TTA view, in Keras only.
     """
     import tempfile
 
-    from .evaluation import model_input_shape, to_model_input
+    from .evaluation import is_ensemble, model_input_shape, to_model_input
 
     rng = np.random.default_rng(0)
     face = rng.integers(0, 256, (1, 48, 48), dtype=np.uint8)
-    ensemble = hasattr(model, "members") and hasattr(model, "predict_probs")
+    ensemble = is_ensemble(model)
     x = face if ensemble else to_model_input(face, model_input_shape(model))
     out: dict[str, float | str] = {}
     for rt in runtimes:

@@ -15,7 +15,8 @@ from fer_core.errors import ConfigError, DataError
 from fer_core.evaluation import (Ensemble, align_classes, align_labels, augment, confused_pairs, evaluate_model,
                                  evaluate_predictions, evaluate_probs, expected_calibration_error, load_ensemble,
                                  mcnemar, most_confident_mistakes, paired_bootstrap, per_image, predict_probs,
-                                 save_ensemble, tta_views, TTA_MODES, apply_temperature, fit_temperature)
+                                 save_ensemble, tta_views, TTA_MODES, apply_temperature, fit_temperature,
+                                 is_ensemble)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -490,6 +491,12 @@ def test_ensemble_errors(keras_models):
         Ensemble([grey], tta="rotate")
     with pytest.raises(ConfigError, match="disagree on the number of classes"):
         Ensemble([grey, BrightnessModel(), _ThreeClass()])
+
+
+def test_is_ensemble_tells_ensembles_from_models(keras_models):
+    grey, _ = keras_models
+    assert is_ensemble(Ensemble([grey])) and is_ensemble(Ensemble([Ensemble([grey])]))
+    assert not is_ensemble(grey) and not is_ensemble(BrightnessModel()) and not is_ensemble(None)
 
 
 def test_fit_temperature_recovers_the_over_confidence_it_was_given():

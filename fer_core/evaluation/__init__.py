@@ -9,8 +9,8 @@ Nothing here imports TensorFlow; loading saved models (:func:`load_ensemble`) do
 """
 from __future__ import annotations
 
-from .ensemble import (ENSEMBLE_KIND, Ensemble, check_member_ref, load_ensemble, resolve_member,
-                       save_ensemble)
+from .ensemble import (ENSEMBLE_KIND, Ensemble, check_member_ref, is_ensemble, load_ensemble,
+                       resolve_member, save_ensemble)
 from .evaluate import evaluate_model, model_classes
 from .alignment import align_classes, align_labels
 from .calibration import ECE_BINS, apply_temperature, expected_calibration_error, fit_temperature
@@ -24,8 +24,10 @@ from .predict import (SHIFT_PX, TTA_MODES, augment, model_input_shape, num_class
 
 __all__ = [
     "ECE_BINS", "ENSEMBLE_KIND", "MAX_CURVE_POINTS", "SHIFT_PX", "TTA_MODES", "Ensemble", "EvalReport",
-    "align_classes", "align_labels", "apply_temperature", "augment", "check_member_ref", "check_predictions", "confused_pairs", "evaluate_model",
-    "evaluate_predictions", "evaluate_probs", "expected_calibration_error", "fit_temperature", "load_ensemble", "mcnemar",
+    "align_classes", "align_labels", "apply_temperature", "augment", "check_member_ref",
+    "check_predictions", "confused_pairs", "evaluate_model", "evaluate_predictions", "evaluate_probs",
+    "expected_calibration_error", "fit_temperature", "is_ensemble", "load_ensemble", "mcnemar",
     "model_classes", "model_input_shape", "most_confident_mistakes", "num_classes", "paired_bootstrap",
-    "parse_tta", "per_image", "predict_probs", "resolve_member", "save_ensemble", "to_model_input", "tta_views",
+    "parse_tta", "per_image", "predict_probs", "resolve_member", "save_ensemble", "to_model_input",
+    "tta_views",
 ]

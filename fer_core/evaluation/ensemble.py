@@ -24,7 +24,7 @@ from ..run_files import MODEL_FILE
 from .calibration import apply_temperature
 from .predict import Progress, check_images, num_classes, parse_tta, predict_probs
 
-__all__ = ["ENSEMBLE_KIND", "Ensemble", "load_ensemble", "resolve_member", "save_ensemble"]
+__all__ = ["ENSEMBLE_KIND", "Ensemble", "is_ensemble", "load_ensemble", "resolve_member", "save_ensemble"]
 
 #: ``kind`` field of a saved ensemble file.
 ENSEMBLE_KIND = "fer_studio.ensemble"
@@ -176,6 +176,11 @@ class Ensemble:
         path = Path(path)
         atomic_write_json(path, self.to_dict())
         return path
+
+
+def is_ensemble(model: Any) -> bool:
+    """True for an :class:`Ensemble` (timed, exported and explained member by member)."""
+    return isinstance(model, Ensemble)
 
 
 def _entry(refs: Sequence[str], weights: np.ndarray, tta: Any, name: str, classes: Sequence[str] | None,
