@@ -64,6 +64,11 @@ def recipe_of(cfg: dict) -> str:
                     if k in ("flip", "rotation", "zoom", "shift", "erasing", "mixup") and v)
     taught = (f"; targets {1 - t['teacher_weight']:.0%} labels + {t['teacher_weight']:.0%} the probabilities of "
               f"teacher {t['teacher']} (distillation)" if t.get("teacher") else "")
+    if t.get("soft_labels"):
+        w = t.get("soft_weight", 1.0)
+        taught += f"; targets {1 - w:.0%} labels + {w:.0%} the FER+ vote distributions"
+    if t.get("ema"):
+        taught += f"; EMA of the weights (momentum {t['ema']}) for validation and the saved model"
     return (f"{cfg.get('model', {}).get('name')} {cfg.get('model', {}).get('kwargs') or ''}, "
             f"{t.get('optimizer')} lr {t.get('lr')} ({t.get('schedule')}), weight decay {t.get('weight_decay', 0)}, "
             f"batch {t.get('batch_size')}, label smoothing {t.get('label_smoothing', 0)}, seed {t.get('seed')}; "

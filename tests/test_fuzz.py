@@ -847,6 +847,7 @@ def valid_config_dicts(draw) -> dict[str, Any]:
         schedule=st.sampled_from(["plateau_halve", "constant", "cosine", "cosine_time"]),
         patience_lr=st.integers(1, 1000), early_stopping=st.integers(0, 1000),
         label_smoothing=st.floats(0, 1, exclude_max=True), soft_labels=st.booleans(),
+        soft_weight=st.floats(0, 1, exclude_min=True),
         seed=st.integers(0, 2**63 - 1), time_limit_min=st.floats(0, 1e9, exclude_min=True),
         steps_per_execution=st.integers(1, 64),
         teacher=st.text(min_size=1, max_size=24).filter(str.strip), teacher_weight=st.floats(0, 1, exclude_min=True)))

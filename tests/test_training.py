@@ -88,6 +88,7 @@ BAD_FIELDS = [
     ("augment.corruption_p", 1.5), ("augment.corruption_max_severity", 6),
     ("augment.corruption_max_severity", 0), ("augment.erasing", 1.5), ("augment.erasing", -0.2),
     ("augment.mixup", -0.1), ("augment.mixup", 2.0), ("train.teacher", ""), ("train.teacher", 3), ("train.teacher_weight", 0), ("train.teacher_weight", 1.5),
+    ("train.soft_weight", 0), ("train.soft_weight", 1.01),
     ("train.ema", 1.0), ("train.ema", -0.5), ("train.ema", "0.999"),
 ]
 
@@ -496,6 +497,11 @@ def test_soft_label_training(soft_ds, ds, tmp_path):
     has = train.soft_labels.sum(1) > 0
     np.testing.assert_allclose(data.y_train[has], train.soft_labels[has], atol=1e-6)
     np.testing.assert_array_equal(data.y_train[~has], np.eye(7)[train.labels[~has]])
+    half = prepare_data(load_config(cfg_dict(train={"epochs": 1, "soft_labels": True, "soft_weight": 0.25})), soft_ds)
+    onehot = np.eye(7)[train.labels]
+    np.testing.assert_allclose(half.y_train[has], 0.75 * onehot[has] + 0.25 * train.soft_labels[has], atol=1e-6)
+    np.testing.assert_array_equal(half.y_train[~has], onehot[~has])
+    assert any("75% labels + 25% FER+ votes" in n for n in half.summary["notes"])
     metrics = run_train(cfg_dict(train={"epochs": 1, "soft_labels": True}), tmp_path, soft_ds)
     assert metrics["epochs_completed"] == 1 and "ferplus_majority_accuracy" in metrics
     with pytest.raises(DataError, match="FER\\+ votes"):

@@ -125,6 +125,8 @@ class TrainSpec:
         the test evaluation use the averaged weights, training continues from the raw ones.
         In [0, 1), 0 = off
     soft_labels : train on the FER+ vote distributions (``dataset.soft_labels``)
+    soft_weight : with ``soft_labels``, share of the vote distribution in each target row (the rest
+        is the one-hot label), in (0, 1]; 1 = the votes alone. Faces without votes keep their label
     teacher : knowledge distillation (Hinton et al. 2015): a run id or bundled id (an ensemble
         too) whose class probabilities on the training images, with the teacher's own test-time
         augmentation, are blended into the targets; None = off. The teacher must have been
@@ -151,6 +153,7 @@ class TrainSpec:
     label_smoothing: float = 0.0
     ema: float = 0.0
     soft_labels: bool = False
+    soft_weight: float = 1.0
     teacher: str | None = None
     teacher_weight: float = 0.5
     seed: int = 0
@@ -430,6 +433,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     t.label_smoothing = _num("train.label_smoothing", t.label_smoothing, 0.0, 1.0, hi_open=True)
     t.ema = _num("train.ema", t.ema, 0.0, 1.0, hi_open=True)
     t.soft_labels = _bool("train.soft_labels", t.soft_labels)
+    t.soft_weight = _num("train.soft_weight", t.soft_weight, 0.0, 1.0, lo_open=True)
     if t.teacher is not None:
         t.teacher = _str("train.teacher", t.teacher).strip()
     t.teacher_weight = _num("train.teacher_weight", t.teacher_weight, 0.0, 1.0, lo_open=True)

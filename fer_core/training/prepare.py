@@ -123,12 +123,13 @@ def stratified_subset(labels: np.ndarray, limit: int, seed: int = 0) -> np.ndarr
     return np.sort(np.concatenate(picked))
 
 
-def _targets(labels: np.ndarray, soft: np.ndarray | None, n_classes: int) -> np.ndarray:
-    """One-hot rows, replaced by vote distributions where ``soft`` has votes."""
+def _targets(labels: np.ndarray, soft: np.ndarray | None, n_classes: int, weight: float = 1.0) -> np.ndarray:
+    """One-hot rows, blended with the vote distribution (share ``weight``) where ``soft`` has votes."""
     y = np.eye(n_classes, dtype=np.float32)[labels]
     if soft is not None:
         has = soft.sum(axis=1) > 0
-        y[has] = soft[has] / soft[has].sum(axis=1, keepdims=True)
+        votes = soft[has] / soft[has].sum(axis=1, keepdims=True)
+        y[has] = (1.0 - weight) * y[has] + weight * votes
     return y
 
 
@@ -246,7 +247,9 @@ def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
         "input_shape": [size, size, ch],
         "notes": notes,
     }
-    y_train = _targets(lab_train, soft_train, C)
+    y_train = _targets(lab_train, soft_train, C, cfg.train.soft_weight)
+    if soft_train is not None and cfg.train.soft_weight < 1:
+        notes.append(f"targets: {1 - cfg.train.soft_weight:.0%} labels + {cfg.train.soft_weight:.0%} FER+ votes")
     if cfg.train.teacher is not None:
         taught = teacher_probs(cfg.train.teacher, x_train, classes, progress=progress)
         w = cfg.train.teacher_weight
