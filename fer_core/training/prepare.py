@@ -123,13 +123,17 @@ def stratified_subset(labels: np.ndarray, limit: int, seed: int = 0) -> np.ndarr
     return np.sort(np.concatenate(picked))
 
 
+def _blend(targets: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * targets + weight * other`` as float32: a share ``weight`` of each row from ``other``."""
+    return ((1.0 - weight) * targets + weight * other).astype(np.float32)
+
+
 def _targets(labels: np.ndarray, soft: np.ndarray | None, n_classes: int, weight: float = 1.0) -> np.ndarray:
     """One-hot rows, blended with the vote distribution (share ``weight``) where ``soft`` has votes."""
     y = np.eye(n_classes, dtype=np.float32)[labels]
     if soft is not None:
         has = soft.sum(axis=1) > 0
-        votes = soft[has] / soft[has].sum(axis=1, keepdims=True)
-        y[has] = (1.0 - weight) * y[has] + weight * votes
+        y[has] = _blend(y[has], soft[has] / soft[has].sum(axis=1, keepdims=True), weight)
     return y
 
 
@@ -253,7 +257,7 @@ def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
     if cfg.train.teacher is not None:
         taught = teacher_probs(cfg.train.teacher, x_train, classes, progress=progress)
         w = cfg.train.teacher_weight
-        y_train = ((1.0 - w) * y_train + w * taught).astype(np.float32)
+        y_train = _blend(y_train, taught, w)
         summary["teacher"] = {"id": cfg.train.teacher, "weight": w,
                               "train_agreement": float((taught.argmax(1) == lab_train).mean())}
         notes.append(f"targets: {1 - w:.0%} labels + {w:.0%} teacher {cfg.train.teacher} "
