@@ -2,7 +2,8 @@
 
     .venv/bin/python experiments/bundle_models.py \
         --model RUN_DIR ID "TITLE" [--model ...] \
-        [--ensemble ID "TITLE" MEMBER_ID,MEMBER_ID,... ] [--tta flip] [--calibrate] [--latency]
+        [--ensemble ID "TITLE" MEMBER_ID,MEMBER_ID,... ] [--tta flip] [--calibrate] [--latency] \
+        [--remove ID ...]
 
 For each ``--model``: the run's ``model.keras`` is re-saved without its optimizer state (a third
 of the size), its test predictions and results are copied, and its card is computed afresh on the
@@ -10,7 +11,9 @@ run's own test split (FER2013 PublicTest for the FER2013 configs) with the run's
 ``--ensemble`` soft-votes bundled models with ``--tta``; its test predictions are computed here;
 ``--calibrate`` gives it the temperature that best fits the validation faces (Guo et al. 2017).
 ``default`` becomes the entry with the best *validation* accuracy (the 5% of train the configs hold
-out): PublicTest picks nothing. Needs the dataset the runs were trained on.
+out): PublicTest picks nothing. Needs the dataset the runs were trained on. ``--remove`` drops
+superseded entries first (ensembles before their members; never ``default``), to keep the weights
+within the repository's budget.
 """
 from __future__ import annotations
 
@@ -156,7 +159,11 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true",
                     help="fit the ensembles' temperature on the validation faces (temperature scaling)")
     ap.add_argument("--latency", action="store_true", help="time Keras/ONNX/TFLite per face for the cards (an ensemble: whole, in Keras)")
+    ap.add_argument("--remove", nargs="+", default=[], metavar="ID", help="bundled ids to remove, in this order")
     args = ap.parse_args()
+    for bid in args.remove:
+        bundled.uninstall_bundled(bid)
+        print(f"removed {bid}")
     from fer_core.data import load_dataset
     from fer_core.training.config import resolve_path
 

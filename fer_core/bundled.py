@@ -267,5 +267,27 @@ def install_bundled(bid: str, *, title: str, source_run: str | Path | None = Non
     return get_bundled(bid)
 
 
+def uninstall_bundled(bid: str) -> None:
+    """Remove bundled model ``bid`` from :func:`pretrained_dir` (a maintainer's tool, like
+    :func:`install_bundled`). Refused while it is ``default`` or a member of a bundled ensemble;
+    the manifest is rewritten first, so an interrupted removal leaves at worst an unlisted folder."""
+    import shutil
+
+    from .io import atomic_write_json
+
+    b = get_bundled(bid)
+    root = pretrained_dir()
+    manifest = _read_manifest(root)
+    if manifest.get("default") == b.id:
+        raise BundledError(f"{b.id} is `default`: bundle a better entry (or pick another default) before removing it.")
+    users = [e.id for e in list_bundled() if b.id in (e.record.get("members") or [])]
+    if users:
+        raise BundledError(f"{b.id} is a member of the bundled ensemble(s) {users}: remove those first.")
+    manifest["models"] = [e for e in manifest["models"] if e.get("id") != b.id]
+    atomic_write_json(root / MANIFEST, manifest)
+    shutil.rmtree(root / b.id)
+
+
 __all__ = ["BundledError", "BundledModel", "DEFAULT_ALIAS", "default_id", "get_bundled", "is_bundled",
-           "list_bundled", "load_bundled", "pretrained_dir", "install_bundled", "refuse_change", "verify"]
+           "list_bundled", "load_bundled", "pretrained_dir", "install_bundled", "refuse_change", "uninstall_bundled",
+           "verify"]

@@ -77,6 +77,20 @@ def test_unknown_ids_and_read_only(shelf, tmp_path, monkeypatch):
         bundled.get_bundled("default")
 
 
+def test_uninstall_refuses_default_and_members_then_removes(shelf):
+    with pytest.raises(BundledError, match="is `default`"):
+        bundled.uninstall_bundled("ens")
+    with pytest.raises(BundledError, match=r"member of the bundled ensemble\(s\) \['ens'\]"):
+        bundled.uninstall_bundled("m0")
+    bundled.install_bundled("m1-only", title="m1 alone", members=["m1"], make_default=True)
+    bundled.uninstall_bundled("ens")
+    bundled.uninstall_bundled("m0")
+    assert [b.id for b in bundled.list_bundled()] == ["m1", "m1-only"]
+    assert not (shelf / "m0").exists() and not (shelf / "ens").exists()
+    with pytest.raises(BundledError, match="bundled: m1, m1-only"):
+        bundled.get_bundled("m0")
+
+
 def test_broken_manifest_is_a_clear_error(shelf):
     (shelf / "manifest.json").write_text("{not json")
     with pytest.raises(BundledError, match="manifest.*unreadable"):
