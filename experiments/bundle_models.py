@@ -3,11 +3,13 @@
     .venv/bin/python experiments/bundle_models.py \
         --model RUN_DIR ID "TITLE" [--model ...] \
         [--ensemble ID "TITLE" MEMBER_ID,MEMBER_ID,... ] [--tta flip] [--calibrate] [--latency] \
-        [--remove ID ...]
+        [--float16] [--remove ID ...]
 
 For each ``--model``: the run's ``model.keras`` is re-saved without its optimizer state (a third
 of the size), its test predictions and results are copied, and its card is computed afresh on the
-run's own test split (FER2013 PublicTest for the FER2013 configs) with the run's TTA. Each
+run's own test split (FER2013 PublicTest for the FER2013 configs) with the run's TTA; ``--float16``
+stores the weights at half size and scores those (a bundled folder may be given as RUN_DIR to
+re-store it). Each
 ``--ensemble`` soft-votes bundled models with ``--tta``; its test predictions are computed here;
 ``--calibrate`` gives it the temperature that best fits the validation faces (Guo et al. 2017).
 ``default`` becomes the entry with the best *validation* accuracy (the 5% of train the configs hold
@@ -29,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fer_core import bundled  # noqa: E402
-from fer_core.models.files import load_model_file  # noqa: E402
+from fer_core.io import atomic_write_json  # noqa: E402
+from fer_core.models.files import load_model_file, save_float16  # noqa: E402
 from fer_core.modelcard import FER2013_LIMITS, card_figures, latency_per_face  # noqa: E402
 from fer_core.paths import machine_name  # noqa: E402
 
@@ -78,7 +81,13 @@ def recipe_of(cfg: dict) -> str:
             f"augmentation: {aug or 'none'}; imbalance: {cfg.get('imbalance', 'none')}{taught}")
 
 
-def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool) -> tuple[str, float]:
+def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
+                 float16: bool = False) -> tuple[str, float]:
+    """Install the run in ``run_dir`` (or re-install a bundled folder) as ``bid``; ``float16`` stores
+    the weights at half size, and then the test predictions and every figure are recomputed from
+    the stored weights (the float32 run's accuracy stays in metrics.json as ``accuracy_float32``)."""
+    from fer_core.evaluation import predict_probs
+    from fer_core.evaluation.evalset import save_predictions
     from fer_core.training.config import load_config
 
     rec = json.loads((run_dir / "run.json").read_text())
@@ -91,7 +100,11 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool) -> tupl
         for name in ("config.toml", "history.json", "metrics.json", "predictions.npz", "run.json"):
             if (run_dir / name).is_file():
                 shutil.copyfile(run_dir / name, stage / name)
-        model.save(stage / "model.keras")  # no optimizer state
+        if float16:
+            save_float16(model, stage / "model.keras")
+            model = load_model_file(stage / "model.keras")  # score what ships
+        else:
+            model.save(stage / "model.keras")  # no optimizer state
         data = prepared(cfg)
         card = {
             "id": bid, "title": title, "kind": "model", "architecture": cfg["model"]["name"],
@@ -113,10 +126,21 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool) -> tupl
             card["latency_ms"] = latency_per_face(model, workdir=stage / "export")
             card["latency_machine"] = machine_name()
             shutil.rmtree(stage / "export", ignore_errors=True)
+        figs = card["figures"]
+        if float16:
+            card["weights_storage"] = "float16 (read back into float32 variables)"
+            test = ds.split("test")
+            save_predictions(stage / "predictions.npz", predict_probs(model, test.images, tta=tta), test.labels,
+                             test.sources, ds.classes, "test")
+            metrics.update(accuracy_float32=metrics.get("accuracy_float32", metrics.get("accuracy")),
+                           accuracy=figs["accuracy"], macro_f1=figs["macro_f1"], weights_storage="float16")
+            atomic_write_json(stage / "metrics.json", metrics)
         load_config(cfg)  # the stored config is still valid
+        source = rec.get("source_run") if rec.get("bundled") else rec.get("id", run_dir.name)
         bundled.install_bundled(bid, title=title, source_run=stage, card=card,
                                 record={"config": cfg, "dataset": rec.get("dataset"), "model": cfg["model"]["name"],
-                                        "created": rec.get("created")})
+                                        "created": rec.get("created"), "source_run": source,
+                                        "test_accuracy": figs["accuracy"], "macro_f1": figs["macro_f1"]})
     print(f"{bid}: test {card['figures']['accuracy']:.4f}, val {card['validation_accuracy']:.4f}")
     return bid, card["validation_accuracy"]
 
@@ -159,6 +183,8 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true",
                     help="fit the ensembles' temperature on the validation faces (temperature scaling)")
     ap.add_argument("--latency", action="store_true", help="time Keras/ONNX/TFLite per face for the cards (an ensemble: whole, in Keras)")
+    ap.add_argument("--float16", action="store_true",
+                    help="store the --model weights as float16 (half the size; figures recomputed from them)")
     ap.add_argument("--remove", nargs="+", default=[], metavar="ID", help="bundled ids to remove, in this order")
     args = ap.parse_args()
     for bid in args.remove:
@@ -172,7 +198,7 @@ def main() -> None:
     for run_dir, bid, title in args.model:
         cfg = json.loads((Path(run_dir) / "run.json").read_text())["config"]
         ds = ds or load_dataset(resolve_path(cfg["data"]["path"]))
-        scores.append(bundle_model(Path(run_dir), bid, title, ds, args.latency))
+        scores.append(bundle_model(Path(run_dir), bid, title, ds, args.latency, args.float16))
     for bid, title, members in args.ensemble:
         if ds is None:
             cfg = bundled.get_bundled(members.split(",")[0]).record["config"]
@@ -185,8 +211,6 @@ def main() -> None:
         best = max((bid for bid, v in val.items() if isinstance(v, (int, float))), key=lambda bid: val[bid])
         manifest = json.loads((bundled.pretrained_dir() / bundled.MANIFEST).read_text())
         manifest["default"] = best
-        from fer_core.io import atomic_write_json
-
         atomic_write_json(bundled.pretrained_dir() / bundled.MANIFEST, manifest)
         print(f"default -> {best} (best validation accuracy)")
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fer_core import bundled
 from fer_core.bundled import BundledError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
@@ -205,3 +208,38 @@ def test_dashboard_shows_bundled_models_on_a_fresh_install(scored_shelf):
     at.switch_page("views/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "tiny ensemble" in " ".join(str(e.value) for e in at.get("caption"))
+
+
+def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
+    """experiments/bundle_models.py end to end on a 1-epoch synthetic run: half-size weights whose
+    card, predictions and record are all recomputed from what ships; then removal."""
+    import importlib.util
+    import sys
+
+    from fer_core.cli import main as cli
+    from fer_core.runs import RunStore
+
+    monkeypatch.setenv("FER_STUDIO_PRETRAINED", str(tmp_path / "pretrained"))
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('name = "tiny"\n[data]\npath = "synthetic:n=300,seed=3"\n[model]\nname = "baseline_cnn"\n'
+                   '[train]\nepochs = 1\nbatch_size = 32\nseed = 0\n[eval]\ntta = "flip"\n')
+    assert cli(["train", str(cfg)]) == 0
+    (run,) = [r.path for r in RunStore(tmp_path / "home").list(bundled=False)]
+    spec = importlib.util.spec_from_file_location("bundle_models", ROOT / "experiments" / "bundle_models.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(sys, "argv", ["bundle_models.py", "--model", str(run), "tiny-a", "Tiny A", "--float16"])
+    script.main()
+    b = bundled.get_bundled("tiny-a")
+    card, metrics = b.card(), json.loads((b.path / "metrics.json").read_text())
+    assert card["weights_storage"].startswith("float16") and metrics["weights_storage"] == "float16"
+    assert b.record["source_run"] == json.loads((run / "run.json").read_text())["id"]
+    assert b.record["test_accuracy"] == metrics["accuracy"] == card["figures"]["accuracy"]
+    assert metrics["accuracy_float32"] == json.loads((run / "metrics.json").read_text())["accuracy"]
+    with np.load(b.path / "predictions.npz") as npz:
+        assert float((npz["probs"].argmax(1) == npz["labels"]).mean()) == pytest.approx(card["figures"]["accuracy"])
+    assert (b.path / "model.keras").stat().st_size < 0.6 * (run / "model.keras").stat().st_size
+    assert bundled.default_id() == "tiny-a"
+    with pytest.raises(BundledError, match="is `default`"):
+        bundled.uninstall_bundled("tiny-a")

@@ -11,7 +11,7 @@ import pytest
 from fer_core.errors import DataError, ModelFileError
 from fer_core.evaluation import check_member_ref, load_ensemble, save_ensemble
 from fer_core.inference import load_model_ref
-from fer_core.models.files import code_layers, load_model_file, read_keras_config
+from fer_core.models.files import code_layers, load_model_file, read_keras_config, save_float16
 from fer_core.runs import RunStore
 
 
@@ -31,6 +31,28 @@ def test_plain_model_loads_and_predicts_the_same(tmp_path):
     x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
     np.testing.assert_allclose(load_model_file(tmp_path / "m.keras").predict(x, verbose=0),
                                model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_float16_storage_halves_the_file_and_loads_as_float32(tmp_path):
+    from fer_core.models import create_model
+
+    keras.utils.set_random_seed(0)
+    model = create_model("fer_net", input_shape=(48, 48, 1), num_classes=7, width=16)
+    faces = np.random.default_rng(0).uniform(0, 255, (32, 48, 48, 1)).astype("float32")
+    model.predict(faces, verbose=0)
+    model.save(tmp_path / "full.keras")
+    save_float16(model, tmp_path / "half.keras")
+    half = load_model_file(tmp_path / "half.keras")
+    assert {w.dtype for w in half.weights} == {"float32"}
+    assert read_keras_config(tmp_path / "half.keras") == read_keras_config(tmp_path / "full.keras")
+    full_size, half_size = ((tmp_path / f).stat().st_size for f in ("full.keras", "half.keras"))
+    assert 0.45 < half_size / full_size < 0.6  # the config and the file layout stay full size
+    for w32, w16 in zip(model.weights, half.weights):
+        np.testing.assert_allclose(w16.numpy(), w32.numpy(), rtol=1e-3, atol=1e-4)
+    p32, p16 = model.predict(faces, verbose=0), half.predict(faces, verbose=0)
+    assert not np.array_equal(p16, p32)  # rounded, not copied
+    np.testing.assert_allclose(p16, p32, atol=1e-2)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
 
 
 def test_a_model_with_code_inside_is_refused_with_the_reason(tmp_path):

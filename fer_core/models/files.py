@@ -1,4 +1,5 @@
 """Loading ``.keras`` files safely: the one place FER Studio turns a model file into a model.
+(And :func:`save_float16`, the half-size storage of shipped weights that it reads back.)
 
 Every load states ``safe_mode=True`` (Keras then refuses to deserialise Python code) and a model with
 code inside (a ``Lambda`` layer) is refused up front with a message saying why. Which files may be
@@ -68,3 +69,42 @@ def load_model_file(path: str | Path, *, compile: bool = False) -> Any:
     except Exception as exc:  # Keras raises many types for a broken archive; one clear error
         raise ModelFileError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0][:300] if str(exc) else ''}).") from None
+
+
+def save_float16(model: Any, path: str | Path) -> None:
+    """Save ``model`` as a ``.keras`` file whose float32 weights are stored as float16: half the size,
+    for shipping weights (the bundled models). :func:`load_model_file` reads it back into float32
+    variables (Keras casts on assignment), so it predicts in float32 like any model; only the
+    stored values are rounded (relative error ~5e-4). Written atomically."""
+    import io
+    import tempfile
+
+    import h5py
+    import numpy as np
+
+    from ..io import atomic_path
+
+    def half(src: h5py.Group, dst: h5py.Group) -> None:
+        dst.attrs.update(dict(src.attrs))
+        for name, item in src.items():
+            if isinstance(item, h5py.Group):
+                half(item, dst.create_group(name))
+            else:
+                value = item[()]
+                if isinstance(value, np.ndarray) and value.dtype == np.float32:
+                    value = value.astype(np.float16)
+                dst.create_dataset(name, data=value).attrs.update(dict(item.attrs))
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as work, atomic_path(path, suffix=".keras") as tmp:
+        full = Path(work) / "float32.keras"
+        model.save(full)
+        with zipfile.ZipFile(full) as zin, zipfile.ZipFile(tmp, "w") as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename.endswith(".h5"):
+                    buf = io.BytesIO()
+                    with h5py.File(io.BytesIO(data), "r") as src, h5py.File(buf, "w") as dst:
+                        half(src, dst)
+                    data = buf.getvalue()
+                zout.writestr(info, data)
