@@ -123,7 +123,8 @@ def render_card(card: Mapping[str, Any]) -> str:
         lines += [str(card["summary"]), ""]
     facts = [("id", card.get("id")), ("kind", card.get("kind")), ("architecture", card.get("architecture")),
              ("members", ", ".join(card.get("members") or []) or None), ("parameters", card.get("parameters")),
-             ("weights file", card.get("weights_file")), ("training data", card.get("training_data")),
+             ("weights file", card.get("weights_file")),
+             ("weights storage", card.get("weights_storage")), ("training data", card.get("training_data")),
              ("recipe", card.get("recipe")), ("config", card.get("config")), ("epochs", card.get("epochs")),
              ("training time", card.get("training_time")), ("machine", card.get("machine"))]
     lines += ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in facts if v not in (None, "")] + [""]

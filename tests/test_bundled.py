@@ -234,6 +234,7 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     b = bundled.get_bundled("tiny-a")
     card, metrics = b.card(), json.loads((b.path / "metrics.json").read_text())
     assert card["weights_storage"].startswith("float16") and metrics["weights_storage"] == "float16"
+    assert "| weights storage | float16" in (b.path / "card.md").read_text()
     assert b.record["source_run"] == json.loads((run / "run.json").read_text())["id"]
     assert b.record["test_accuracy"] == metrics["accuracy"] == card["figures"]["accuracy"]
     assert metrics["accuracy_float32"] == json.loads((run / "metrics.json").read_text())["accuracy"]
