@@ -201,6 +201,13 @@ def load_model(choice: ModelChoice) -> Any:
     return _ensemble(choice.path, choice.stamp, home())
 
 
+def default_tta(choice: ModelChoice) -> str | None:
+    """The TTA a single model's reported accuracy used (None for ensembles: they carry their own)."""
+    from fer_core.inference import default_tta as tta_of
+
+    return tta_of(choice.path)
+
+
 def ensemble_members(choice: ModelChoice) -> list[str]:
     return choices.ensemble_members(choice.path)
 

@@ -54,10 +54,13 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
 
 
 def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256,
-                  formats: tuple[str, ...] = ("keras", "onnx", "tflite"), detector: str = "blazeface") -> pd.DataFrame:
+                  formats: tuple[str, ...] = ("keras", "onnx", "tflite"), detector: str = "blazeface",
+                  tta: dict[str, str | None] | None = None) -> pd.DataFrame:
     """Latency (ms, median and p95) for one 640x480 photo and batch throughput (faces/s).
 
-    An ensemble is timed in Keras only (its members are exported one by one, not as a whole).
+    ``tta`` maps model names to the test-time augmentation their photos get (as ``predict`` uses:
+    :func:`fer_core.inference.default_tta`); the batch throughput is one view per face. An ensemble
+    is timed in Keras only (its members are exported one by one, not as a whole).
     """
     from .data.faces import get_detector
     from .evaluation.ensemble import is_ensemble
@@ -79,7 +82,7 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
                 runtimes[fmt] = ExportedModel(export_model(model, fmt, tmp / f"{name}.{fmt}"))
         for fmt in fmts:
             rt = runtimes[fmt]
-            pred = Predictor(rt, classes=model_classes(model), detector=detector)
+            pred = Predictor(rt, classes=model_classes(model), detector=detector, tta=(tta or {}).get(name))
             found = len(pred.predict_image(photo).faces)  # warm-up (graph tracing, allocation)
             times = []
             for _ in range(repeats):
@@ -94,7 +97,8 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
             for _ in range(3):
                 predict_probs(rt, faces, batch_size=batch)
             throughput = 3 * batch / (time.perf_counter() - t0)
-            rows.append({"model": name, "runtime": fmt, "faces_found": found, "latency_median_ms": round(med, 1),
+            rows.append({"model": name, "runtime": fmt, "tta": pred.tta or getattr(model, "tta", None) or "none",
+                         "faces_found": found, "latency_median_ms": round(med, 1),
                          "latency_p95_ms": round(p95, 1), "batch_faces_per_s": round(throughput)})
     table = pd.DataFrame(rows)
     table.attrs["photo"] = f"640x480 JPEG, {origin}, detector {detector}, {repeats} runs"

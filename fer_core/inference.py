@@ -19,7 +19,7 @@ from .data.images import MAX_PIXELS, check_image, read_image
 from .errors import ConfigError
 from .evaluation.evaluate import model_classes
 from .evaluation.predict import model_input_shape, predict_probs
-from .run_files import MODEL_FILE, PREDICTIONS_FILE
+from .run_files import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE
 
 ALIGNED_SIZE = 192  # side of an eye-aligned crop (shown to the user; resized to the model input)
 
@@ -157,6 +157,8 @@ class Predictor:
     def from_ref(cls, ref: str | Path, **kw: Any) -> "Predictor":
         """A predictor for a run id, a run folder, a ``.keras`` file or a saved ensemble ``.json``."""
         model, classes = load_model_ref(ref)
+        if kw.get("tta") is None:
+            kw["tta"] = default_tta(ref)
         return cls(model, classes=kw.pop("classes", classes), **kw)
 
     def predict_image(self, src: str | Path | bytes | np.ndarray, name: str | None = None) -> PhotoResult:
@@ -247,6 +249,42 @@ def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
 
     run = RunStore().get(str(ref))
     return resolve_member(run.id), run_classes(Path(run.path))
+
+
+def default_tta(ref: str | Path) -> str | None:
+    """The test-time augmentation a single model's reported accuracy was measured with (its card's,
+    else its run's ``metrics.json``), so that predicting and evaluating by name reproduce the figure
+    shown for it. None for ensembles (they carry their own), bare files and runs without one."""
+    import json
+
+    from .bundled import DEFAULT_ALIAS, get_bundled, is_bundled
+    from .modelcard import CARD_JSON
+
+    p = Path(ref)
+    if str(ref) == DEFAULT_ALIAS or is_bundled(str(ref)):
+        b = get_bundled(str(ref))
+        if b.kind != "model":
+            return None
+        folder = b.path
+    elif p.suffix.lower() == ".json":
+        return None
+    elif p.suffix or p.is_dir():
+        folder = p.parent if p.suffix else p
+    else:
+        from .runs import RunStore
+
+        folder = Path(RunStore().get(str(ref)).path)
+    tta = None
+    for name, key in ((CARD_JSON, "figures"), (METRICS_FILE, None)):
+        try:
+            data = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        data = (data.get(key) or {}) if key and isinstance(data, dict) else data
+        if isinstance(data, dict) and isinstance(data.get("tta"), str):
+            tta = data["tta"]
+            break
+    return None if tta in (None, "none") else tta
 
 
 def run_classes(folder: Path) -> tuple[str, ...] | None:

@@ -109,6 +109,9 @@ def test_store_lists_bundled_read_only(shelf, tmp_path):
     assert store.list(bundled=False) == [] and store.list(status="failed") == []
     assert store.get("default").id == "ens" and store.get("m1").test_accuracy == pytest.approx(0.6)
     assert store.get("m0").to_dict()["bundled"] is True
+    from fer_core.inference import default_tta
+
+    assert default_tta("ens") is None and default_tta("m0") is None  # ensembles carry theirs; m0 has none
     for action in (lambda: store.delete("m0"), lambda: store.update("m1", name="x"),
                    lambda: store.delete("default")):
         with pytest.raises(BundledError, match="read-only"):
@@ -244,3 +247,17 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     assert bundled.default_id() == "tiny-a"
     with pytest.raises(BundledError, match="is `default`"):
         bundled.uninstall_bundled("tiny-a")
+    # by name, the model predicts and is scored with the TTA of its card, and reproduces its figure
+    from fer_core.inference import Predictor, default_tta
+
+    run_id = json.loads((run / "run.json").read_text())["id"]
+    assert default_tta("tiny-a") == default_tta("default") == default_tta(run_id) == default_tta(run) == "flip"
+    assert default_tta(b.path / "model.keras") == "flip" and Predictor.from_ref("tiny-a").tta == "flip"
+    assert Predictor.from_ref("tiny-a", tta="none").tta == "none"
+    (tmp_path / "bare").mkdir()
+    assert default_tta(tmp_path / "bare" / "m.keras") is None and default_tta(tmp_path / "e.json") is None
+    capsys.readouterr()
+    out = tmp_path / "eval.json"
+    assert cli(["evaluate", "tiny-a", "--data", "synthetic:n=300,seed=3", "--split", "test", "--json", str(out)]) == 0
+    assert "TTA flip (the model's own" in capsys.readouterr().out
+    assert json.loads(out.read_text())["accuracy"] == pytest.approx(card["figures"]["accuracy"], abs=1e-9)

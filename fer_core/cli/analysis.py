@@ -30,14 +30,17 @@ def _data_and_model(args: argparse.Namespace):
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_model
+    from ..inference import default_tta
 
     ds, model, classes = _data_and_model(args)
     if args.split == "all":
         ds.splits[:] = "test"
+    tta = args.tta if args.tta is not None else default_tta(args.run)
     report = evaluate_model(model, ds, split="test" if args.split == "all" else args.split,
-                            tta=args.tta, classes=classes, name=str(args.run))
+                            tta=tta, classes=classes, name=str(args.run))
     say = text_printer(args)
-    say(f"{args.run} on {ds.display_name}, split {args.split}:")
+    own = " (the model's own, as in its reported accuracy; --tta none to turn it off)" if args.tta is None and tta else ""
+    say(f"{args.run} on {ds.display_name}, split {args.split}, TTA {report.meta.get('tta')}{own}:")
     say(report.format_text())
     emit_json(args, report.to_dict())
     return 0
@@ -211,7 +214,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``evaluate``, ``robustness``, ``predict`` and ``export``."""
     ev = sub.add_parser("evaluate", help="metrics of a run/model/ensemble on a dataset split")
     _model_and_data(ev)
-    ev.add_argument("--tta", choices=TTA_CHOICES, default=None, help="test-time augmentation")
+    ev.add_argument("--tta", choices=TTA_CHOICES, default=None,
+                    help="test-time augmentation (default: the model's own, the one its reported accuracy used)")
     ev.set_defaults(handler=cmd_evaluate, uses_tf=True)
 
     rb = sub.add_parser("robustness", help="accuracy under every corruption x severity")
@@ -232,7 +236,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--detector", choices=["blazeface", "haar", "mtcnn"], default="blazeface")
     pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
     pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
-    pred.add_argument("--tta", choices=TTA_CHOICES, default=None)
+    pred.add_argument("--tta", choices=TTA_CHOICES, default=None,
+                      help="test-time augmentation (default: the model's own, the one its reported accuracy used)")
     pred.add_argument("--annotate", metavar="DIR",
                       help="save each photo (a video: NAME_annotated.mp4) with boxes and labels into DIR")
     pred.set_defaults(handler=cmd_predict, uses_tf=True)

@@ -29,16 +29,18 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_predict(args: argparse.Namespace) -> int:
-    from ..inference import load_model_ref
+    from ..inference import default_tta, load_model_ref
     from ..models import create_model
 
     models: dict[str, Any] = {}
+    tta: dict[str, str | None] = {}
     for ref in args.runs or []:
         models[str(ref)] = load_model_ref(ref)[0]
+        tta[str(ref)] = default_tta(ref)
     for name in args.models if not args.runs else []:
         models[name] = create_model(name, (48, 48, 1), 7)
     table = bench_predict(models, repeats=args.repeats, batch=args.batch, detector=args.detector,
-                          formats=tuple(args.formats))
+                          formats=tuple(args.formats), tta=tta)
     say = text_printer(args)
     say(table.attrs["photo"])
     say(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
