@@ -3,13 +3,14 @@
     .venv/bin/python experiments/bundle_models.py \
         --model RUN_DIR ID "TITLE" [--model ...] \
         [--ensemble ID "TITLE" MEMBER_ID,MEMBER_ID,... ] [--tta flip] [--calibrate] [--latency] \
-        [--float16] [--remove ID ...]
+        [--float16] [--single-tta tencrop] [--remove ID ...]
 
 For each ``--model``: the run's ``model.keras`` is re-saved without its optimizer state (a third
 of the size), its test predictions and results are copied, and its card is computed afresh on the
 run's own test split (FER2013 PublicTest for the FER2013 configs) with the run's TTA; ``--float16``
 stores the weights at half size and scores those (a bundled folder may be given as RUN_DIR to
-re-store it). Each
+re-store it); ``--single-tta`` scores them with another TTA than their config's (chosen on
+validation), which predicting and evaluating them by name then use. Each
 ``--ensemble`` soft-votes bundled models with ``--tta``; its test predictions are computed here;
 ``--calibrate`` gives it the temperature that best fits the validation faces (Guo et al. 2017).
 ``default`` becomes the entry with the best *validation* accuracy (the 5% of train the configs hold
@@ -82,10 +83,12 @@ def recipe_of(cfg: dict) -> str:
 
 
 def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
-                 float16: bool = False) -> tuple[str, float]:
+                 float16: bool = False, tta: str | None = None) -> tuple[str, float]:
     """Install the run in ``run_dir`` (or re-install a bundled folder) as ``bid``; ``float16`` stores
     the weights at half size, and then the test predictions and every figure are recomputed from
-    the stored weights (the float32 run's accuracy stays in metrics.json as ``accuracy_float32``)."""
+    the stored weights (the run's own accuracy stays in metrics.json as ``accuracy_run``).
+    ``tta`` replaces the config's ``eval.tta`` for the card (chosen on validation, e.g. with
+    pick_ensemble.py); predicting and evaluating the bundled model by name then use it."""
     from fer_core.evaluation import predict_probs
     from fer_core.evaluation.evalset import save_predictions
     from fer_core.training.config import load_config
@@ -93,7 +96,8 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
     rec = json.loads((run_dir / "run.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     cfg = rec["config"]
-    tta = cfg.get("eval", {}).get("tta", "none")
+    config_tta = cfg.get("eval", {}).get("tta", "none")
+    tta = tta or config_tta
     model = load_model_file(run_dir / "model.keras")
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
@@ -127,13 +131,17 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
             card["latency_machine"] = machine_name()
             shutil.rmtree(stage / "export", ignore_errors=True)
         figs = card["figures"]
-        if float16:
-            card["weights_storage"] = "float16 (read back into float32 variables)"
+        if tta != config_tta:
+            card["recipe"] += f"; test-time augmentation {tta} (chosen on the validation faces; the config says {config_tta})"
+        if float16 or tta != config_tta:
             test = ds.split("test")
             save_predictions(stage / "predictions.npz", predict_probs(model, test.images, tta=tta), test.labels,
                              test.sources, ds.classes, "test")
-            metrics.update(accuracy_float32=metrics.get("accuracy_float32", metrics.get("accuracy")),
-                           accuracy=figs["accuracy"], macro_f1=figs["macro_f1"], weights_storage="float16")
+            metrics.update(accuracy_run=metrics.get("accuracy_run", metrics.get("accuracy")), tta=tta,
+                           accuracy=figs["accuracy"], macro_f1=figs["macro_f1"])
+            if float16:
+                card["weights_storage"] = "float16 (read back into float32 variables)"
+                metrics["weights_storage"] = "float16"
             atomic_write_json(stage / "metrics.json", metrics)
         load_config(cfg)  # the stored config is still valid
         source = rec.get("source_run") if rec.get("bundled") else rec.get("id", run_dir.name)
@@ -185,6 +193,8 @@ def main() -> None:
     ap.add_argument("--latency", action="store_true", help="time Keras/ONNX/TFLite per face for the cards (an ensemble: whole, in Keras)")
     ap.add_argument("--float16", action="store_true",
                     help="store the --model weights as float16 (half the size; figures recomputed from them)")
+    ap.add_argument("--single-tta", choices=["none", "flip", "shift", "tencrop"],
+                    help="the --model entries' TTA on their cards (default: their config's eval.tta)")
     ap.add_argument("--remove", nargs="+", default=[], metavar="ID", help="bundled ids to remove, in this order")
     args = ap.parse_args()
     for bid in args.remove:
@@ -198,7 +208,7 @@ def main() -> None:
     for run_dir, bid, title in args.model:
         cfg = json.loads((Path(run_dir) / "run.json").read_text())["config"]
         ds = ds or load_dataset(resolve_path(cfg["data"]["path"]))
-        scores.append(bundle_model(Path(run_dir), bid, title, ds, args.latency, args.float16))
+        scores.append(bundle_model(Path(run_dir), bid, title, ds, args.latency, args.float16, args.single_tta))
     for bid, title, members in args.ensemble:
         if ds is None:
             cfg = bundled.get_bundled(members.split(",")[0]).record["config"]

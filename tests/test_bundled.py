@@ -240,7 +240,7 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     assert "| weights storage | float16" in (b.path / "card.md").read_text()
     assert b.record["source_run"] == json.loads((run / "run.json").read_text())["id"]
     assert b.record["test_accuracy"] == metrics["accuracy"] == card["figures"]["accuracy"]
-    assert metrics["accuracy_float32"] == json.loads((run / "metrics.json").read_text())["accuracy"]
+    assert metrics["accuracy_run"] == json.loads((run / "metrics.json").read_text())["accuracy"]
     with np.load(b.path / "predictions.npz") as npz:
         assert float((npz["probs"].argmax(1) == npz["labels"]).mean()) == pytest.approx(card["figures"]["accuracy"])
     assert (b.path / "model.keras").stat().st_size < 0.6 * (run / "model.keras").stat().st_size
@@ -260,4 +260,15 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     out = tmp_path / "eval.json"
     assert cli(["evaluate", "tiny-a", "--data", "synthetic:n=300,seed=3", "--split", "test", "--json", str(out)]) == 0
     assert "TTA flip (the model's own" in capsys.readouterr().out
+    assert json.loads(out.read_text())["accuracy"] == pytest.approx(card["figures"]["accuracy"], abs=1e-9)
+    # re-stored from its own folder with the TTA validation chose: the card, record and default follow
+    monkeypatch.setattr(sys, "argv", ["bundle_models.py", "--model", str(b.path), "tiny-a", "Tiny A", "--float16",
+                                      "--single-tta", "tencrop"])
+    script.main()
+    b = bundled.get_bundled("tiny-a")
+    card = b.card()
+    assert card["figures"]["tta"] == default_tta("tiny-a") == "tencrop" and "tencrop (chosen on" in card["recipe"]
+    assert b.record["source_run"] == run_id and b.record["test_accuracy"] == card["figures"]["accuracy"]
+    assert json.loads((b.path / "metrics.json").read_text())["accuracy_run"] == metrics["accuracy_run"]
+    assert cli(["evaluate", "tiny-a", "--data", "synthetic:n=300,seed=3", "--split", "test", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["accuracy"] == pytest.approx(card["figures"]["accuracy"], abs=1e-9)
