@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -223,68 +223,56 @@ class Predictor:
                 for f in detector.detect(small)]
 
 
+def _resolve_ref(ref: str | Path) -> tuple[Callable[[], Any], Path | None, bool]:
+    """What a model reference names, without loading it: ``(load, folder, is_ensemble)``, where
+    ``folder`` holds its run files (None for an ensemble ``.json``). Shared by
+    :func:`load_model_ref` and :func:`default_tta`."""
+    from .bundled import DEFAULT_ALIAS, get_bundled, is_bundled, load_bundled
+
+    if str(ref) == DEFAULT_ALIAS or is_bundled(str(ref)):
+        b = get_bundled(str(ref))  # 'default' with nothing bundled: a clear error
+        return (lambda: load_bundled(b.id)), b.path, b.kind != "model"
+    p = Path(ref)
+    if p.suffix.lower() == ".json":  # an ensemble file given explicitly; its members are ids only
+        from .evaluation.ensemble import load_ensemble
+
+        return (lambda: load_ensemble(p)), None, True
+    if p.suffix.lower() in (".keras", ".h5") or (p.is_dir() and (p / MODEL_FILE).is_file()):
+        from .models.files import load_model_file  # a model file or run folder given explicitly
+
+        return (lambda: load_model_file(p if p.suffix else p / MODEL_FILE)), (p.parent if p.suffix else p), False
+    from .evaluation.ensemble import resolve_member
+    from .runs import RunStore
+
+    run = RunStore().get(str(ref))
+    return (lambda: resolve_member(run.id)), Path(run.path), False
+
+
 def load_model_ref(ref: str | Path) -> tuple[Any, tuple[str, ...] | None]:
     """Load a model from a run id, a bundled id (or ``default``), a run folder, a ``.keras`` file or
     an ensemble ``.json``.
 
     Returns the model and its class names when the run recorded them (else None, to be inferred).
     """
-    from .bundled import DEFAULT_ALIAS, get_bundled, is_bundled, load_bundled
-
-    if str(ref) == DEFAULT_ALIAS or is_bundled(str(ref)):
-        b = get_bundled(str(ref))  # 'default' with nothing bundled: a clear error
-        return load_bundled(b.id), run_classes(b.path)
-    p = Path(ref)
-    if p.suffix.lower() == ".json":  # an ensemble file given explicitly; its members are ids only
-        from .evaluation.ensemble import load_ensemble
-
-        return load_ensemble(p), None
-    if p.suffix.lower() in (".keras", ".h5") or (p.is_dir() and (p / MODEL_FILE).is_file()):
-        folder = p.parent if p.suffix else p  # a model file or run folder given explicitly
-        from .models.files import load_model_file
-
-        return load_model_file(p if p.suffix else p / MODEL_FILE), run_classes(folder)
-    from .evaluation.ensemble import resolve_member
-    from .runs import RunStore
-
-    run = RunStore().get(str(ref))
-    return resolve_member(run.id), run_classes(Path(run.path))
+    load, folder, _ = _resolve_ref(ref)
+    return load(), (run_classes(folder) if folder is not None else None)
 
 
 def default_tta(ref: str | Path) -> str | None:
     """The test-time augmentation a single model's reported accuracy was measured with (its card's,
     else its run's ``metrics.json``), so that predicting and evaluating by name reproduce the figure
     shown for it. None for ensembles (they carry their own), bare files and runs without one."""
-    import json
-
-    from .bundled import DEFAULT_ALIAS, get_bundled, is_bundled
     from .modelcard import CARD_JSON
+    from .runs import read_json
 
-    p = Path(ref)
-    if str(ref) == DEFAULT_ALIAS or is_bundled(str(ref)):
-        b = get_bundled(str(ref))
-        if b.kind != "model":
-            return None
-        folder = b.path
-    elif p.suffix.lower() == ".json":
+    _, folder, ensemble = _resolve_ref(ref)
+    if ensemble or folder is None:
         return None
-    elif p.suffix or p.is_dir():
-        folder = p.parent if p.suffix else p
-    else:
-        from .runs import RunStore
-
-        folder = Path(RunStore().get(str(ref)).path)
-    tta = None
-    for name, key in ((CARD_JSON, "figures"), (METRICS_FILE, None)):
-        try:
-            data = json.loads((folder / name).read_text())
-        except (OSError, ValueError):
-            continue
-        data = (data.get(key) or {}) if key and isinstance(data, dict) else data
-        if isinstance(data, dict) and isinstance(data.get("tta"), str):
-            tta = data["tta"]
-            break
-    return None if tta in (None, "none") else tta
+    card = read_json(folder / CARD_JSON, {})
+    for record in ((card.get("figures") if isinstance(card, dict) else None), read_json(folder / METRICS_FILE)):
+        if isinstance(record, dict) and isinstance(record.get("tta"), str):
+            return None if record["tta"] == "none" else record["tta"]
+    return None
 
 
 def run_classes(folder: Path) -> tuple[str, ...] | None:
