@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from fer_core import bundled  # noqa: E402
 from fer_core.io import atomic_write_json  # noqa: E402
 from fer_core.models.files import load_model_file, save_float16  # noqa: E402
-from fer_core.modelcard import FER2013_LIMITS, card_figures, latency_per_face  # noqa: E402
+from fer_core.modelcard import FER2013_LIMITS, latency_per_face, report_figures  # noqa: E402
 from fer_core.paths import machine_name  # noqa: E402
 
 
@@ -89,7 +89,7 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
     the stored weights (the run's own accuracy stays in metrics.json as ``accuracy_run``).
     ``tta`` replaces the config's ``eval.tta`` for the card (chosen on validation, e.g. with
     pick_ensemble.py); predicting and evaluating the bundled model by name then use it."""
-    from fer_core.evaluation import predict_probs
+    from fer_core.evaluation import evaluate_model
     from fer_core.evaluation.evalset import save_predictions
     from fer_core.training.config import load_config
 
@@ -110,6 +110,8 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
         else:
             model.save(stage / "model.keras")  # no optimizer state
         data = prepared(cfg)
+        test = ds.split("test")
+        report = evaluate_model(model, ds, "test", tta=tta)
         card = {
             "id": bid, "title": title, "kind": "model", "architecture": cfg["model"]["name"],
             "parameters": int(model.count_params()), "weights_file": "model.keras",
@@ -122,7 +124,7 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
             "training_time": f"{metrics.get('train_seconds', 0) / 60:.1f} min fitting at "
                              f"{metrics.get('images_per_s')} img/s",
             "machine": metrics.get("machine") or "see README, Bundled models",
-            "figures": card_figures(model, ds, "test", tta=tta),
+            "figures": report_figures(report, test),
             "validation_accuracy": val_accuracy(val_probs(model, data, tta), data),
             "limits": list(FER2013_LIMITS),
         }
@@ -134,9 +136,7 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
         if tta != config_tta:
             card["recipe"] += f"; test-time augmentation {tta} (chosen on the validation faces; the config says {config_tta})"
         if float16 or tta != config_tta:
-            test = ds.split("test")
-            save_predictions(stage / "predictions.npz", predict_probs(model, test.images, tta=tta), test.labels,
-                             test.sources, ds.classes, "test")
+            save_predictions(stage / "predictions.npz", report.probs, test.labels, test.sources, report.classes, "test")
             metrics.update(accuracy_run=metrics.get("accuracy_run", metrics.get("accuracy")), tta=tta,
                            accuracy=figs["accuracy"], macro_f1=figs["macro_f1"])
             if float16:
@@ -155,7 +155,7 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
 
 def bundle_ensemble(bid: str, title: str, members: list[str], tta: str | list[str], ds, latency: bool,
                     calibrate: bool = False) -> tuple[str, float]:
-    from fer_core.evaluation import Ensemble, fit_temperature, predict_probs
+    from fer_core.evaluation import Ensemble, evaluate_model, fit_temperature
 
     models = [bundled.load_bundled(m) for m in members]
     cfg = bundled.get_bundled(members[0]).record["config"]
@@ -164,14 +164,15 @@ def bundle_ensemble(bid: str, title: str, members: list[str], tta: str | list[st
     temperature = fit_temperature(data.labels_val, val) if calibrate else 1.0
     ens = Ensemble(models, name=title, tta=tta, temperature=temperature)
     test = ds.split("test")
-    preds = {"probs": predict_probs(ens, test.images), "labels": test.labels, "sources": test.sources,
-             "classes": ds.classes, "split": "test"}
+    report = evaluate_model(ens, ds, "test", tta=tta)
+    preds = {"probs": report.probs, "labels": test.labels, "sources": test.sources,
+             "classes": report.classes, "split": "test"}
     card = {"id": bid, "title": title, "kind": "ensemble", "members": members,
             "recipe": f"soft voting (equal weights) with test-time augmentation {tta!r}" + (
                 f", temperature {temperature:.3f} fitted on the validation faces (Guo et al. 2017)"
                 if calibrate else ""),
             "training_data": bundled.get_bundled(members[0]).card().get("training_data"),
-            "figures": card_figures(ens, ds, "test", tta=tta),
+            "figures": report_figures(report, test),
             "validation_accuracy": val_accuracy(val, data),
             "limits": list(FER2013_LIMITS)}
     if latency:  # one face through every member and TTA view, as the Predict page runs it

@@ -52,7 +52,13 @@ def card_figures(model: Any, ds: Any, split: str = "test", tta: str | Sequence[s
     from .evaluation import evaluate_model
 
     report = evaluate_model(model, ds, split, tta=tta, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
-    part = ds.split(split)
+    return report_figures(report, ds.split(split))
+
+
+def report_figures(report: Any, part: Any) -> dict[str, Any]:
+    """The card figures of an :class:`~fer_core.evaluation.EvalReport` of ``part`` (the split it scored),
+    for a caller that also keeps the report's probabilities (see :func:`card_figures`)."""
+    split = report.meta.get("split")
     agreement = None
     if part.soft_labels is not None and report.n == len(part):
         has = part.soft_labels.sum(axis=1) > 0
@@ -68,7 +74,7 @@ def card_figures(model: Any, ds: Any, split: str = "test", tta: str | Sequence[s
         "confusion": {"classes": [str(c) for c in report.confusion.columns],
                       "counts": report.confusion.to_numpy().astype(int).tolist()},
         "ece": float(report.ece), "ferplus_agreement": agreement,
-        "n_bootstrap": int(n_bootstrap), "seed": int(seed),
+        "n_bootstrap": int(report.n_bootstrap), "seed": int(report.seed),
     }
 
 
