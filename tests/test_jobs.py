@@ -385,3 +385,14 @@ def test_a_resumed_worker_removes_temporary_files_of_a_killed_one(tmp_path):
     (tmp_path / ".lock").write_text("")
     assert sorted(remove_stale_temps(tmp_path)) == [".checkpoint.keras.x1.tmp.keras", ".history.json.abc123.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "history.json"]
+
+
+def test_jobs_list_progress_line_shows_what_loading_is_doing():
+    from fer_core.cli.train import _progress_line
+
+    loading = {"phase": "loading", "epoch": 0, "epochs": 120, "message": "teacher t: 10 of 30 training images"}
+    assert _progress_line(loading) == "loading epoch 0/120: teacher t: 10 of 30 training images"
+    training = {"phase": "training", "epoch": 3, "epochs": 10, "batch": 7, "batches": 9, "loss": 1.5,
+                "accuracy": 0.5, "eta_s": 12.0, "message": "ignored while training"}
+    assert _progress_line(training) == "training epoch 3/10 batch 7/9 loss 1.5000 acc 0.5000 eta 12s"
+    assert _progress_line({}) == "-"

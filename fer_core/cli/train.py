@@ -130,6 +130,8 @@ def _progress_line(p: dict[str, Any]) -> str:
         s += f" acc {p['accuracy']:.4f}"
     if p.get("eta_s") is not None:
         s += f" eta {p['eta_s']:.0f}s"
+    if p.get("phase") == "loading" and p.get("message"):  # e.g. a teacher scoring the train images
+        s += f": {p['message']}"
     return s
 
 
