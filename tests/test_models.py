@@ -261,3 +261,11 @@ def test_find_cam_layer_falls_back_to_last_4d_output():
     x = keras.layers.GlobalAveragePooling2D()(x)
     plain = keras.Model(inputs, keras.layers.Dense(2)(x))
     assert find_cam_layer(plain) == "conv_b"
+
+
+def test_fer_net_deep_makes_the_first_two_stages_residual_pairs():
+    plain, deep = create_model("fer_net", width=8), create_model("fer_net", width=8, deep=True)
+    convs = [sum(isinstance(layer, keras.layers.Conv2D) for layer in m.layers) for m in (plain, deep)]
+    assert convs == [6, 8] and deep.output_shape == plain.output_shape
+    assert deep.get_layer("stage2a_conv").filters == 16 and isinstance(deep.get_layer("stage1_add"), keras.layers.Add)
+    assert plain.count_params() < deep.count_params() < 1.1 * plain.count_params()
