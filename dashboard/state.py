@@ -282,13 +282,30 @@ def _predict_fn(key: str, stamp: float, home_dir: str):
     from fer_core.evaluation import predict_probs
 
     choice = choice_by_key(key)
-    model = load_model(choice)
-    return lambda images: predict_probs(model, images)
+    model, tta = load_model(choice), default_tta(choice)
+    return lambda images: predict_probs(model, images, tta=tta)
 
 
 def predict_fn(choice: ModelChoice):
-    """A cached ``images (n, h, w[, 3]) uint8 -> probs (n, C)`` callable (predict_on_batch inside)."""
+    """A cached ``images (n, h, w[, 3]) uint8 -> probs (n, C)`` callable (predict_on_batch inside), with
+    the test-time augmentation of the model's reported accuracy (as Predict uses), so that every page
+    shows the same probabilities for the same face."""
     return _predict_fn(choice.key, choice.stamp, home())
+
+
+def predictor(choice: ModelChoice, **kwargs: Any) -> Any:
+    """A face-detecting :class:`~fer_core.inference.Predictor` for a choice, with its classes and the
+    TTA of its reported accuracy; ``kwargs`` go to the Predictor (detector, fallback, ...). Pages
+    cache it with ``st.cache_resource``."""
+    from fer_core.inference import Predictor
+
+    return Predictor(load_model(choice), classes=classes_of(choice), tta=default_tta(choice), **kwargs)
+
+
+def tta_caption(choice: ModelChoice) -> str:
+    """One line saying which test-time augmentation the page's probabilities use ('' when none)."""
+    tta = default_tta(choice)
+    return f"Test-time augmentation: **{tta}**, as in this model's reported accuracy." if tta else ""
 
 
 def pick_models(label: str, key: str, *, multi: bool = True, ensembles: bool = True,

@@ -301,6 +301,27 @@ def test_robustness_slider_changes_probabilities_and_sweep_runs(runs_home):
     assert len(summary) == 2 and summary["clean"].between(0, 1).all()
 
 
+def test_pages_score_with_the_tta_of_the_reported_accuracy(runs_home_copy):
+    """Explain, Robustness, Live and Video use the TTA a model's figure was measured with, as Predict does."""
+    import json
+
+    from dashboard import state
+    from fer_core.evaluation import predict_probs
+
+    run = RunStore(runs_home_copy).list(status="done")[0]
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    (run.path / "metrics.json").write_text(json.dumps({**metrics, "tta": "flip"}))
+    choice = next(c for c in state.model_choices() if c.run_id == run.id)
+    faces = make_synthetic(7, seed=2, size=48).images
+    model = state.load_model(choice)
+    flip, plain = predict_probs(model, faces, tta="flip"), predict_probs(model, faces)
+    assert not np.allclose(flip, plain)  # the test can tell them apart
+    np.testing.assert_allclose(state.predict_fn(choice)(faces), flip, rtol=1e-5, atol=1e-6)
+    assert state.predictor(choice).tta == "flip" and "**flip**" in state.tta_caption(choice)
+    at = open_page("views/robustness.py")
+    assert f"{run.name} (five_layer, {run.id[-4:]}) flip" in texts(at, "caption")
+
+
 def test_predict_upload_shows_result_and_csv(runs_home):
     face = make_synthetic(7, seed=5).images[0]
     noise = np.random.default_rng(0).integers(0, 256, (120, 160), dtype=np.uint8)  # no face in there

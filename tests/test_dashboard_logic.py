@@ -99,7 +99,9 @@ def test_eval_set_takes_the_run_images_from_its_dataset_by_source():
     report = evaluate_probs(preds["labels"], preds["probs"], list(ds.classes), sources=preds["sources"],
                             n_bootstrap=0)
     mistakes = confident_mistakes(report, es, k=2)
-    assert len(mistakes) == 2 and all(0 <= i < 3 and cap.startswith(f"#{i} true ") for i, cap in mistakes)
+    assert len(mistakes) == 2 and all(0 <= i < 3 and cap.startswith(f"#{i} true ") for i, cap, _ in mistakes)
+    # the predicted class of each mistake is the report's (wrong) one: label + 1 here
+    assert [c for _, _, c in mistakes] == [(ds.labels[pick][i] + 1) % 7 for i, _, _ in mistakes]
     with pytest.raises(FERError, match="1 of the run's 3 test images are no longer"):
         eval_set({**preds, "sources": np.array([*preds["sources"][:2], "gone"])}, ds)
 

@@ -37,12 +37,15 @@ if face is None:
     st.stop()
 image, true, where = face.image, face.true, face.where
 st.caption(f"Model: **{choice.label}** · image: {where}")
+if caption := state.tta_caption(choice):
+    st.caption(caption + " The map is computed on the face as shown.")
 
 probs = state.predict_fn(choice)(image[None])[0]
 pred = int(np.argmax(probs))
-class_index = None if target == "predicted" else classes.index(target)
+# the map of the class shown as predicted (with the model's TTA), not of a re-prediction without it
+class_index = pred if target == "predicted" else classes.index(target)
 heat = _heatmap(choice.key, choice.stamp, image, method, class_index)
-shown = classes[pred] if class_index is None else classes[class_index]
+shown = classes[class_index]
 c1, c2, c3 = st.columns([1, 1, 2])
 c1.image(enlarge(image, 192), caption=f"true: {true}" if true else "input", width=192)
 c2.image(enlarge(overlay(image, heat), 192), caption=f"{method} for '{shown}'", width=192)
@@ -57,9 +60,9 @@ mistakes = confident_mistakes(state.report(choice), es, k=8)
 if not mistakes:
     st.success("No mistake on the test images.")
     st.stop()
-tiles = [enlarge(overlay(es.images[i], _heatmap(choice.key, choice.stamp, es.images[i], method, None)), 128)
-         for i, _ in mistakes]
-caps = [cap for _, cap in mistakes]
+tiles = [enlarge(overlay(es.images[i], _heatmap(choice.key, choice.stamp, es.images[i], method, pred_i)), 128)
+         for i, _, pred_i in mistakes]
+caps = [cap for _, cap, _ in mistakes]
 st.image(tiles, caption=caps, width=128)
 st.caption(f"The {len(tiles)} wrong predictions made with the highest confidence on the {es.split} split, "
            f"with the {method} map of the predicted class.")

@@ -22,7 +22,7 @@ NO_MEDIA_API = ("This browser gives no camera access to this page: browsers allo
 @st.cache_resource(show_spinner="Preparing the detector and model…", max_entries=4)
 def _predictor(key: str, stamp: float, home: str) -> Predictor:
     choice = state.choice_by_key(key)
-    return Predictor(state.load_model(choice), classes=state.classes_of(choice))
+    return state.predictor(choice)
 
 
 st.title("Live")

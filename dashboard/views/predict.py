@@ -18,8 +18,7 @@ from fer_core.tables import predictions_csv
 @st.cache_resource(show_spinner="Preparing the detector and model…", max_entries=8)
 def _predictor(key: str, stamp: float, detector: str, fallback: bool, home: str) -> Predictor:
     choice = state.choice_by_key(key)
-    return Predictor(state.load_model(choice), classes=state.classes_of(choice), detector=detector, fallback=fallback,
-                     tta=state.default_tta(choice))
+    return state.predictor(choice, detector=detector, fallback=fallback)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -43,8 +42,8 @@ try:
 except FERError as exc:
     st.error(str(exc))
     st.stop()
-if predictor.tta:
-    st.caption(f"Test-time augmentation: **{predictor.tta}**, as in this model's reported accuracy.")
+if caption := state.tta_caption(choice):
+    st.caption(caption)
 
 uploads = st.file_uploader("Photos", type=["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"],
                            accept_multiple_files=True, key="pred_files", max_upload_size=MAX_PHOTO_MB)

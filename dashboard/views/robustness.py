@@ -13,6 +13,11 @@ from fer_core.errors import FERError
 from fer_core.tables import probability_table
 from fer_core.robustness import CORRUPTIONS, OCCLUSIONS, SUBSETS, WhatIf, apply_whatif, sweep, whatif_predict
 
+
+def short(choice) -> str:
+    return choice.label.split(" · ")[0]
+
+
 st.title("Robustness")
 picked = state.pick_models("Models", "rob_models", multi=True, default_count=2)
 if not picked:
@@ -25,6 +30,8 @@ if len(same) < len(picked):
     st.warning("Some models predict other classes than the first one and are left out: "
                + ", ".join(c.label for c in picked if c not in same))
 picked = same
+if ttas := [f"{short(c)} {t}" for c in picked if (t := state.default_tta(c))]:
+    st.caption("Test-time augmentation, as in each model's reported accuracy: " + ", ".join(ttas) + ".")
 try:
     es = state.eval_set(first)
 except (FERError, OSError, KeyError) as exc:
@@ -74,10 +81,6 @@ def what_if(picked: list, classes: list[str], es) -> None:
     ms = 1000 * (time.perf_counter() - t0)
     st.session_state["rob_whatif_ms"] = ms
     st.caption(f"What-if updated in {ms:.0f} ms on the server (only this section reruns when a slider moves).")
-
-
-def short(choice) -> str:
-    return choice.label.split(" · ")[0]
 
 
 what_if(picked, classes, es)

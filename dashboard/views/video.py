@@ -16,7 +16,7 @@ from fer_core.video.reader import MAX_VIDEO_MB, VIDEO_EXTENSIONS
 @st.cache_resource(show_spinner="Preparing the detector and model…", max_entries=4)
 def _predictor(key: str, stamp: float, home: str) -> Predictor:
     choice = state.choice_by_key(key)
-    return Predictor(state.load_model(choice), classes=state.classes_of(choice))
+    return state.predictor(choice)
 
 
 st.title("Video")

@@ -83,13 +83,16 @@ def run_report(run: Run) -> Any:
     return evaluate_predictions(run.predictions(), meta={"name": run.name, "model": run.model, "dataset": run.dataset})
 
 
-def confident_mistakes(report: Any, es: EvalSet, k: int = 8) -> list[tuple[int, str]]:
-    """The ``k`` most confident wrong predictions of ``report`` on ``es``: (image index, caption)."""
+def confident_mistakes(report: Any, es: EvalSet, k: int = 8) -> list[tuple[int, str, int]]:
+    """The ``k`` most confident wrong predictions of ``report`` on ``es``: (image index, caption,
+    index of the predicted class in ``report.classes``)."""
     from . import most_confident_mistakes
 
     pos = {s: i for i, s in enumerate(es.sources)}
+    classes = list(report.classes)
     out = []
     for _, row in most_confident_mistakes(report.per_image(), k=k).iterrows():
         if (i := pos.get(row["source"])) is not None:
-            out.append((i, f"#{i} true {row['true']} → {row['pred']} ({row['confidence']:.0%})"))
+            out.append((i, f"#{i} true {row['true']} → {row['pred']} ({row['confidence']:.0%})",
+                        classes.index(row["pred"])))
     return out
