@@ -118,4 +118,5 @@ if result is not None and set(result.table["model"]) <= {short(c) for c in picke
     st.dataframe(result.summary.round(3), hide_index=True, key="rob_summary")
     st.caption("mCA: mean accuracy over every corruption and severity; relative drop: (clean − mCA) / clean.")
 elif result is None:
-    st.caption("Press *Run the sweep*: a few seconds per model for 150 images.")
+    st.caption("Press *Run the sweep*: a few seconds per model for 150 images without TTA; each TTA view "
+               "(flip 2, ten-crop 11, per member of an ensemble) multiplies that.")
