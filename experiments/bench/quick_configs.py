@@ -9,7 +9,7 @@ building, training, evaluation), epochs completed, test accuracy and macro F1 fr
 Usage::
 
     .venv/bin/python experiments/bench/quick_configs.py [resnet50 senet50 ...]
-        [--runs-dir /tmp/quick_runs] [--data-override oahega=../shared/data/fer2013]
+        [--runs-dir DIR] [--data-override oahega=../shared/data/fer2013]
         [--json out.json]
 
 Names select configs by substring (default: all quick configs). A config whose data folder is
@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -69,7 +70,7 @@ def run_one(cfg: Path, run_dir: Path, overrides: dict[str, str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help="substrings of config names (default: all)")
-    ap.add_argument("--runs-dir", default="/tmp/fer_quick_runs")
+    ap.add_argument("--runs-dir", default=str(Path(tempfile.gettempdir()) / "fer_quick_runs"))
     ap.add_argument("--data-override", action="append", default=[], metavar="PREFIX=PATH")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
