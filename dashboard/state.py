@@ -302,9 +302,19 @@ def predictor(choice: ModelChoice, **kwargs: Any) -> Any:
     return Predictor(load_model(choice), classes=classes_of(choice), tta=default_tta(choice), **kwargs)
 
 
+def tta_name(choice: ModelChoice) -> str | None:
+    """The TTA the pages score a choice with: a single model's reported one, an ensemble's own
+    (modes joined by '+'); None for no TTA."""
+    tta = default_tta(choice)
+    if tta is None:
+        own = getattr(load_model(choice), "tta", None)  # an ensemble's (cached)
+        tta = "+".join(own) if isinstance(own, (list, tuple)) else own
+    return None if tta in (None, "", "none") else str(tta)
+
+
 def tta_caption(choice: ModelChoice) -> str:
     """One line saying which test-time augmentation the page's probabilities use ('' when none)."""
-    tta = default_tta(choice)
+    tta = tta_name(choice)
     return f"Test-time augmentation: **{tta}**, as in this model's reported accuracy." if tta else ""
 
 

@@ -320,6 +320,13 @@ def test_pages_score_with_the_tta_of_the_reported_accuracy(runs_home_copy):
     assert state.predictor(choice).tta == "flip" and "**flip**" in state.tta_caption(choice)
     at = open_page("views/robustness.py")
     assert f"{run.name} (five_layer, {run.id[-4:]}) flip" in texts(at, "caption")
+    # an ensemble carries its own TTA, and the pages say which
+    from fer_core.evaluation import save_ensemble
+
+    runs = RunStore(runs_home_copy).list(status="done")
+    save_ensemble(state.ensembles_dir() / "pair.json", [r.id for r in runs], tta=["flip", "shift"], name="pair")
+    ens = next(c for c in state.model_choices() if c.kind != "run")
+    assert state.tta_name(ens) == "flip+shift" and "**flip+shift**" in state.tta_caption(ens)
 
 
 def test_predict_upload_shows_result_and_csv(runs_home):

@@ -36,6 +36,8 @@ c1, c2, c3 = st.columns([3, 1, 1])
 choice = options[c1.selectbox("Model", keys, index=default, format_func=lambda k: options[k].label, key="live_model",
                               help=f"The small fast model ({FAST_MODEL_ID}) is the default when installed: a bigger "
                                    "model lowers the frame rate.")]
+if caption := state.tta_caption(choice):
+    c1.caption(caption)
 every = c2.slider("Detect every k-th frame", 1, 10, 3, key="live_every")
 window = c3.slider("Chart: last seconds", 5, 60, 10, key="live_window")
 

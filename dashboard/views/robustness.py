@@ -30,7 +30,7 @@ if len(same) < len(picked):
     st.warning("Some models predict other classes than the first one and are left out: "
                + ", ".join(c.label for c in picked if c not in same))
 picked = same
-if ttas := [f"{short(c)} {t}" for c in picked if (t := state.default_tta(c))]:
+if ttas := [f"{short(c)} {t}" for c in picked if (t := state.tta_name(c))]:
     st.caption("Test-time augmentation, as in each model's reported accuracy: " + ", ".join(ttas) + ".")
 try:
     es = state.eval_set(first)
