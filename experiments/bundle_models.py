@@ -68,7 +68,7 @@ def val_accuracy(probs, data) -> float:
 def recipe_of(cfg: dict) -> str:
     t, a = cfg.get("train", {}), cfg.get("augment", {})
     aug = ", ".join(f"{k} {v}" for k, v in a.items()
-                    if k in ("flip", "rotation", "zoom", "shift", "erasing", "mixup") and v)
+                    if k in ("flip", "rotation", "zoom", "shift", "erasing", "mixup", "cutmix") and v)
     taught = (f"; targets {1 - t['teacher_weight']:.0%} labels + {t['teacher_weight']:.0%} the probabilities of "
               f"teacher {t['teacher']} (distillation)" if t.get("teacher") else "")
     if t.get("soft_labels"):

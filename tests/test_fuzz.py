@@ -857,7 +857,8 @@ def valid_config_dicts(draw) -> dict[str, Any]:
         enabled=st.booleans(), flip=st.booleans(), rotation=st.floats(0, 180), zoom=st.floats(0, 1, exclude_max=True),
         shift=st.floats(0, 1, exclude_max=True),
         corruptions=st.lists(st.sampled_from([*CORRUPTIONS, *SUBSETS, "all"]), max_size=3),
-        erasing=st.floats(0, 1), mixup=st.floats(0, 1), corruption_p=st.floats(0, 1), corruption_max_severity=st.integers(1, 5)))
+        erasing=st.floats(0, 1), mixup=st.floats(0, 1), cutmix=st.floats(0, 1), corruption_p=st.floats(0, 1),
+        corruption_max_severity=st.integers(1, 5)))
     doc["eval"] = draw(opt(tta=st.sampled_from(["none", "flip", "shift", "tencrop"])))
     doc["resources"] = draw(opt(cpus=st.floats(0, 1024, exclude_min=True), gpus=st.floats(0, 64),
                                 memory_gb=st.floats(0, 1e5, exclude_min=True)))

@@ -87,7 +87,7 @@ BAD_FIELDS = [
     ("augment.corruptions", "fog"), ("augment.corruptions", [1]), ("augment.corruptions", ["fog"]),
     ("augment.corruption_p", 1.5), ("augment.corruption_max_severity", 6),
     ("augment.corruption_max_severity", 0), ("augment.erasing", 1.5), ("augment.erasing", -0.2),
-    ("augment.mixup", -0.1), ("augment.mixup", 2.0), ("train.teacher", ""), ("train.teacher", 3), ("train.teacher_weight", 0), ("train.teacher_weight", 1.5),
+    ("augment.mixup", -0.1), ("augment.mixup", 2.0), ("augment.cutmix", -1), ("augment.cutmix", 1.5), ("train.teacher", ""), ("train.teacher", 3), ("train.teacher_weight", 0), ("train.teacher_weight", 1.5),
     ("train.soft_weight", 0), ("train.soft_weight", 1.01),
     ("train.ema", 1.0), ("train.ema", -0.5), ("train.ema", "0.999"),
 ]
@@ -570,6 +570,36 @@ def test_mixup_blends_images_and_targets_with_the_same_weights():
     assert [len(b) for b in batches] == [3, 3]
     np.testing.assert_allclose(np.concatenate([b[1].numpy() for b in batches]), yb, atol=1e-6)
     np.testing.assert_allclose(np.concatenate([b[2].numpy() for b in batches]), w[again.order(0)])
+
+
+def test_cutmix_pastes_a_box_of_another_image_and_weights_targets_by_its_area():
+    import tensorflow as tf
+
+    from fer_core.training.config import AugmentSpec
+    from fer_core.training.pipeline import build_mixer
+
+    n = 32  # image i is the constant i and its own class i
+    x = tf.reshape(tf.range(n, dtype=tf.float32), [n, 1, 1, 1]) * tf.ones([1, 48, 40, 1])
+    y = tf.one_hot(tf.range(n), n)
+    seed = tf.constant([3, 5], tf.int64)
+    xc, yc = (t.numpy() for t in build_mixer(AugmentSpec(cutmix=1.0), seed=1)(x, y, seed))
+    pasted = 0
+    for i, (img, target) in enumerate(zip(xc, yc)):
+        own = img[..., 0] == i
+        assert abs(own.mean() - target[i]) < 1e-5  # the target weight is the area left to the image
+        if own.all():
+            continue
+        pasted += 1
+        j = int(np.argmax(np.where(np.arange(n) == i, -1, target)))
+        assert np.array_equal(~own, img[..., 0] == j) and abs(target[j] - (~own).mean()) < 1e-5
+        rows, cols = np.nonzero(~own)  # the pasted part is one axis-aligned box
+        assert (~own)[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+    assert pasted > n // 2
+    xb, yb = (t.numpy() for t in build_mixer(AugmentSpec(cutmix=1.0, mixup=0.4), seed=1)(x, y, seed))
+    kinds = [len(np.unique(img)) for img in xb]  # mixup: one blended constant; CutMix: two constants
+    assert 1 in kinds and 2 in kinds and set(kinds) <= {1, 2}
+    np.testing.assert_allclose(yb.sum(1), 1, atol=1e-5)
+    np.testing.assert_allclose(xb.mean(axis=(1, 2, 3)), yb @ np.arange(n), atol=1e-3)
 
 
 def test_a_run_with_mixup_and_a_teacher_trains(ds, tmp_path):

@@ -177,6 +177,10 @@ class AugmentSpec:
     mixup : alpha of mixup (Zhang et al. ICLR 2018): every training batch is blended with a
         shuffled copy of itself, images and targets alike, with per-image weights drawn from
         Beta(alpha, alpha), after the other augmentations; in [0, 1], 0 = off (0.2 is usual)
+    cutmix : alpha of CutMix (Yun et al. ICCV 2019): a box of each training image is replaced by
+        the same box of another image of the batch and the targets are weighted by area (the box
+        covers 1 - lambda of the image, lambda ~ Beta(alpha, alpha)); in [0, 1], 0 = off (1.0 is
+        usual). With mixup also on, each image gets one of the two at random
     corruptions : robustness training: corruption names or subsets of
         ``fer_core.robustness`` (e.g. ``["lighting", "occlusion"]``); empty = off
     corruption_p : probability that a training image is corrupted (when ``corruptions`` is set)
@@ -190,6 +194,7 @@ class AugmentSpec:
     shift: float = 0.1
     erasing: float = 0.0
     mixup: float = 0.0
+    cutmix: float = 0.0
     corruptions: list[str] = field(default_factory=list)
     corruption_p: float = 0.5
     corruption_max_severity: int = 3
@@ -451,6 +456,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     a.shift = _num("augment.shift", a.shift, 0.0, 1.0, hi_open=True)
     a.erasing = _num("augment.erasing", a.erasing, 0.0, 1.0)
     a.mixup = _num("augment.mixup", a.mixup, 0.0, 1.0)
+    a.cutmix = _num("augment.cutmix", a.cutmix, 0.0, 1.0)
     if not isinstance(a.corruptions, (list, tuple)) or not all(isinstance(c, str) for c in a.corruptions):
         raise _bad("augment.corruptions", a.corruptions, "a list of corruption names (strings)")
     a.corruptions = list(a.corruptions)

@@ -55,31 +55,48 @@ def build_augmenter(spec: AugmentSpec, seed: int = 0):
 
 
 def build_mixer(spec: AugmentSpec, seed: int = 0):
-    """``f(images, targets, seed) -> (images, targets)`` applying mixup (``spec.mixup`` is its alpha),
-    or None when it is off.
+    """``f(images, targets, seed) -> (images, targets)`` applying mixup and/or CutMix (``spec.mixup``
+    and ``spec.cutmix`` are their alphas), or None when both are off.
 
-    Each image and its target row are blended with those of another image of the batch, with one
-    weight per image drawn from Beta(alpha, alpha); the pairing and the weights are the same for
-    images and targets. ``seed`` is a stateless seed (two int64), so a batch mixes the same way
-    however the pipeline runs (and after a resume).
+    Each image is blended with another image of the batch through a mask ``m``: mixup's is the
+    constant lambda ~ Beta(alpha, alpha), CutMix's is 0 inside a box covering 1 - lambda of the image
+    (clipped at the border) and 1 outside. The targets get the same pairing and the mask's mean as
+    weight. With both on, each image gets one of the two masks at random. ``seed`` is a stateless
+    seed (two int64), so a batch mixes the same way however the pipeline runs (and after a resume).
     """
-    if not spec.enabled or spec.mixup <= 0:
+    if not spec.enabled or (spec.mixup <= 0 and spec.cutmix <= 0):
         return None
     import tensorflow as tf
 
-    alpha = float(spec.mixup)
+    def beta(n, s_a, s_b, alpha):
+        g1 = tf.random.stateless_gamma([n], s_a, alpha)
+        g2 = tf.random.stateless_gamma([n], s_b, alpha)
+        return g1 / tf.maximum(g1 + g2, 1e-12)
+
+    def box_mask(x, lam, s):  # 0 inside a box of side sqrt(1 - lam) (fractions), 1 outside
+        h, w = tf.shape(x)[1], tf.shape(x)[2]
+        centre = tf.random.stateless_uniform([tf.shape(x)[0], 2], s)
+        side = tf.sqrt(1.0 - lam)[:, None]
+        lo, hi = tf.clip_by_value(centre - side / 2, 0, 1), tf.clip_by_value(centre + side / 2, 0, 1)
+        rows = (tf.range(h, dtype=tf.float32) + 0.5) / tf.cast(h, tf.float32)
+        cols = (tf.range(w, dtype=tf.float32) + 0.5) / tf.cast(w, tf.float32)
+        in_r = (rows[None] >= lo[:, :1]) & (rows[None] < hi[:, :1])  # (n, h)
+        in_c = (cols[None] >= lo[:, 1:]) & (cols[None] < hi[:, 1:])  # (n, w)
+        inside = in_r[:, :, None] & in_c[:, None, :]
+        return 1.0 - tf.cast(inside, tf.float32)[..., None]  # (n, h, w, 1)
 
     def mix(x, y, batch_seed):
         n = tf.shape(x)[0]
-        s1, s2, s3 = (tf.stack([batch_seed[0] + 7919 * k + seed, batch_seed[1]]) for k in (1, 2, 3))
-        g1 = tf.random.stateless_gamma([n], s1, alpha)
-        g2 = tf.random.stateless_gamma([n], s2, alpha)
-        lam = g1 / tf.maximum(g1 + g2, 1e-12)
-        partner = tf.argsort(tf.random.stateless_uniform([n], s3))
-        lx = tf.reshape(lam, [-1, 1, 1, 1])
-        ly = tf.cast(tf.reshape(lam, [-1, 1]), y.dtype)
-        return (lx * x + (1.0 - lx) * tf.gather(x, partner),
-                ly * y + (1.0 - ly) * tf.gather(y, partner))
+        s = [tf.stack([batch_seed[0] + 7919 * k + seed, batch_seed[1]]) for k in range(1, 8)]
+        partner = tf.argsort(tf.random.stateless_uniform([n], s[2]))
+        if spec.mixup > 0:
+            m = tf.reshape(beta(n, s[0], s[1], float(spec.mixup)), [-1, 1, 1, 1])
+        if spec.cutmix > 0:
+            cut = box_mask(x, beta(n, s[3], s[4], float(spec.cutmix)), s[5])
+            m = cut if spec.mixup <= 0 else tf.where(
+                tf.reshape(tf.random.stateless_uniform([n], s[6]) < 0.5, [-1, 1, 1, 1]), cut, m * tf.ones_like(cut))
+        ly = tf.cast(tf.reshape(tf.reduce_mean(m, axis=[1, 2, 3]), [-1, 1]), y.dtype)
+        return m * x + (1.0 - m) * tf.gather(x, partner), ly * y + (1.0 - ly) * tf.gather(y, partner)
 
     return mix
 
