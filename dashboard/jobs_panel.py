@@ -7,7 +7,6 @@ from dashboard import charts
 from fer_core.errors import FERError
 from fer_core.jobs.progress import job_fraction, job_progress_text
 from fer_core.jobs import JobManager
-from fer_core.throughput import format_seconds
 
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️"}
 
@@ -33,8 +32,7 @@ def _job_card(jm: JobManager, job) -> None:
         st.markdown(f"{STATUS_ICON.get(job.status, '')} **{name}** · job `{job.id}` · **{job.status}**{where}"
                     f"{' (cancel requested)' if job.cancel_requested and job.status == 'running' else ''}")
         frac = job_fraction(prog, job.status)
-        eta = format_seconds(prog["eta_s"]) if prog.get("eta_s") is not None else None
-        st.progress(frac, text=job_progress_text(prog, job.status, eta))
+        st.progress(frac, text=job_progress_text(prog, job.status))
         hist = prog.get("history") or (run.history() if run is not None else [])
         if hist and job.status in ("running", "queued"):
             st.plotly_chart(charts.training_curves({name: hist}, ["accuracy", "val_accuracy"], "Learning curves"),

@@ -388,11 +388,15 @@ def test_a_resumed_worker_removes_temporary_files_of_a_killed_one(tmp_path):
 
 
 def test_jobs_list_progress_line_shows_what_loading_is_doing():
-    from fer_core.cli.train import _progress_line
+    from fer_core.jobs.progress import job_progress_text
 
     loading = {"phase": "loading", "epoch": 0, "epochs": 120, "message": "teacher t: 10 of 30 training images"}
-    assert _progress_line(loading) == "loading epoch 0/120: teacher t: 10 of 30 training images"
+    assert job_progress_text(loading, "running", detail=True) == "loading · teacher t: 10 of 30 training images"
     training = {"phase": "training", "epoch": 3, "epochs": 10, "batch": 7, "batches": 9, "loss": 1.5,
-                "accuracy": 0.5, "eta_s": 12.0, "message": "ignored while training"}
-    assert _progress_line(training) == "training epoch 3/10 batch 7/9 loss 1.5000 acc 0.5000 eta 12s"
-    assert _progress_line({}) == "-"
+                "accuracy": 0.5, "eta_s": 12.0, "images_per_s": 400.0, "event": "epoch_end", "message": "epoch 3/10 done"}
+    assert job_progress_text(training, "running", detail=True) == \
+        "epoch 3/10 · batch 7/9 · loss 1.5000 · acc 0.5000 · 400 img/s · ETA 12 s"
+    assert job_progress_text(training, "running") == "epoch 3/10 · batch 7/9 · 400 img/s · ETA 12 s"
+    evaluating = {**training, "phase": "evaluating"}
+    assert job_progress_text(evaluating, "running") == "evaluating · epoch 3/10 · 400 img/s · ETA 12 s"
+    assert job_progress_text({}, "done") == "-" and job_progress_text({}, "running") == "starting"

@@ -454,7 +454,7 @@ def test_jobs_from_the_train_page_and_the_cli_run_on_ray_and_land_here(ray_head,
     capsys.readouterr()
     assert main(["jobs", "submit", str(cfg), "--ray", ray_head, "--wait"]) == 0
     out = capsys.readouterr().out
-    assert f"on the Ray cluster at {ray_head}" in out and re.search(r"training epoch [12]/2 batch", out), out
+    assert f"on the Ray cluster at {ray_head}" in out and re.search(r"epoch [12]/2 · batch", out), out
     cli_job = next(j for j in jm.list() if j.id != page_job.id)
     assert (cli_job.status, cli_job.ray_address) == ("done", ray_head), jm.log_tail(cli_job.id)
     prog = jm.progress(cli_job.id)

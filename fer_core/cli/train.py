@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..jobs.progress import job_progress_text
 from .common import add_json_option, add_list_command, add_where_options, emit_json, fmt, table
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -116,25 +117,6 @@ def _printer(tty: bool):
 
 
 # ---------------------------------------------------------------------------------- jobs
-def _progress_line(p: dict[str, Any]) -> str:
-    if not p:
-        return "-"
-    s = f"{p.get('phase', '?')}"
-    if p.get("epochs"):
-        s += f" epoch {p.get('epoch', 0)}/{p['epochs']}"
-    if p.get("batches") and p.get("phase") == "training":
-        s += f" batch {p.get('batch', 0)}/{p['batches']}"
-    if p.get("loss") is not None:
-        s += f" loss {p['loss']:.4f}"
-    if p.get("accuracy") is not None:
-        s += f" acc {p['accuracy']:.4f}"
-    if p.get("eta_s") is not None:
-        s += f" eta {p['eta_s']:.0f}s"
-    if p.get("phase") == "loading" and p.get("message"):  # e.g. a teacher scoring the train images
-        s += f": {p['message']}"
-    return s
-
-
 def _manager(args: argparse.Namespace):
     from ..jobs import JobManager
 
@@ -150,7 +132,8 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
         return 0
     print(table([[j.id, j.kind, j.run_id or (f"sweep {j.sweep_id}" if j.sweep_id else "-"),
                   j.status + (" (resumable)" if j.resumable else ""),
-                  _progress_line(j.progress)] for j in jobs], ["id", "kind", "run", "status", "progress"]))
+                  job_progress_text(j.progress, j.status, detail=True)] for j in jobs],
+                ["id", "kind", "run", "status", "progress"]))
     return 0
 
 
@@ -164,7 +147,7 @@ def _show(jm, job_id: str, args: argparse.Namespace, n_log: int = 20) -> int:
     for key in ("id", "kind", "run_id", "status", "resumable", "created", "started", "finished", "pid",
                 "resume", "ray_address", "sweep_id", "error"):
         print(f"{key:>10}: {info[key]}")
-    print(f"{'progress':>10}: {_progress_line(prog)}")
+    print(f"{'progress':>10}: {job_progress_text(prog, job.status, detail=True)}")
     print(f"--- last {n_log} log lines ---\n{info['log_tail']}")
     return 0
 
@@ -185,9 +168,9 @@ def _follow(jm, job_id: str, timeout: float | None) -> int:
     last = None
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        job = jm.get(job_id)
-        line = _progress_line(jm.progress(job_id))
-        if line != last and line != "-" and job.status == "running":
+        job, prog = jm.get(job_id), jm.progress(job_id)
+        line = job_progress_text(prog, job.status, detail=True)
+        if line != last and prog and job.status == "running":
             print(f"  {line}", flush=True)
             last = line
         if job.status in ("done", "failed", "cancelled"):
