@@ -21,6 +21,7 @@ from fer_core.data.registry import DatasetEntry, list_datasets
 from fer_core.errors import FERError
 from fer_core.evaluation.evalset import EvalSet, load_config_data, run_report as score_run
 from fer_core.evaluation.evalset import eval_set as build_eval_set
+from fer_core.evaluation.predict import parse_tta
 from fer_core.runs import Run, RunStore
 from fer_core.run_files import PREDICTIONS_FILE
 
@@ -306,10 +307,8 @@ def tta_name(choice: ModelChoice) -> str | None:
     """The TTA the pages score a choice with: a single model's reported one, an ensemble's own
     (modes joined by '+'); None for no TTA."""
     tta = default_tta(choice)
-    if tta is None:
-        own = getattr(load_model(choice), "tta", None)  # an ensemble's (cached)
-        tta = "+".join(own) if isinstance(own, (list, tuple)) else own
-    return None if tta in (None, "", "none") else str(tta)
+    modes = parse_tta(getattr(load_model(choice), "tta", None) if tta is None else tta)  # an ensemble's (cached)
+    return "+".join(modes) or None
 
 
 def tta_caption(choice: ModelChoice) -> str:
