@@ -8,6 +8,7 @@ tests) and the modification time of the file it reads, so a retrained or replace
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -311,10 +312,19 @@ def tta_name(choice: ModelChoice) -> str | None:
     return "+".join(modes) or None
 
 
-def tta_caption(choice: ModelChoice) -> str:
-    """One line saying which test-time augmentation the page's probabilities use ('' when none)."""
-    tta = tta_name(choice)
-    return f"Test-time augmentation: **{tta}**, as in this model's reported accuracy." if tta else ""
+def short_label(choice: ModelChoice) -> str:
+    """A choice's label without the details after its first ' · '."""
+    return choice.label.split(" · ")[0]
+
+
+def tta_caption(choices: ModelChoice | Sequence[ModelChoice]) -> str:
+    """One line saying which test-time augmentation the page's probabilities use ('' when none);
+    for a list of choices, each model's by its short label."""
+    if isinstance(choices, ModelChoice):
+        tta = tta_name(choices)
+        return f"Test-time augmentation: **{tta}**, as in this model's reported accuracy." if tta else ""
+    ttas = [f"{short_label(c)} {t}" for c in choices if (t := tta_name(c))]
+    return "Test-time augmentation, as in each model's reported accuracy: " + ", ".join(ttas) + "." if ttas else ""
 
 
 def pick_models(label: str, key: str, *, multi: bool = True, ensembles: bool = True,

@@ -63,3 +63,12 @@ def model_card(run_id: str | None, container=st) -> None:
             st.markdown(card.read_text(encoding="utf-8"))
         else:
             st.warning(f"{card} is missing: this bundled model ships without its card.")
+
+
+def tta_note(choices, container=st, extra: str = "") -> None:
+    """A caption naming the test-time augmentation the page scores with, then ``extra`` (nothing
+    when there is no TTA); ``choices`` is one ModelChoice or a list of them."""
+    from dashboard.state import tta_caption
+
+    if caption := tta_caption(choices):
+        container.caption(caption + extra)

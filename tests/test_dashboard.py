@@ -327,6 +327,8 @@ def test_pages_score_with_the_tta_of_the_reported_accuracy(runs_home_copy):
     save_ensemble(state.ensembles_dir() / "pair.json", [r.id for r in runs], tta=["flip", "shift"], name="pair")
     ens = next(c for c in state.model_choices() if c.kind != "run")
     assert state.tta_name(ens) == "flip+shift" and "**flip+shift**" in state.tta_caption(ens)
+    several = state.tta_caption([choice, ens])
+    assert f"{state.short_label(choice)} flip, {state.short_label(ens)} flip+shift." in several
 
 
 def test_predict_upload_shows_result_and_csv(runs_home):

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.images import enlarge
-from dashboard.widgets import face_input
+from dashboard.widgets import face_input, tta_note
 from fer_core.errors import FERError
 from fer_core.evaluation.evalset import confident_mistakes
 from fer_core.explain import METHODS, explain, overlay
@@ -37,8 +37,7 @@ if face is None:
     st.stop()
 image, true, where = face.image, face.true, face.where
 st.caption(f"Model: **{choice.label}** · image: {where}")
-if caption := state.tta_caption(choice):
-    st.caption(caption + " The map is computed on the face as shown.")
+tta_note(choice, extra=" The map is computed on the face as shown.")
 
 probs = state.predict_fn(choice)(image[None])[0]
 pred = int(np.argmax(probs))

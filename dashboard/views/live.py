@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, state, widgets
 from fer_core.errors import FERError
 from fer_core.inference import Predictor
 from fer_core.video.live import FAST_MODEL_ID, LiveProcessor, live_default_ref, preload_webrtc
@@ -36,8 +36,7 @@ c1, c2, c3 = st.columns([3, 1, 1])
 choice = options[c1.selectbox("Model", keys, index=default, format_func=lambda k: options[k].label, key="live_model",
                               help=f"The small fast model ({FAST_MODEL_ID}) is the default when installed: a bigger "
                                    "model lowers the frame rate.")]
-if caption := state.tta_caption(choice):
-    c1.caption(caption)
+widgets.tta_note(choice, c1)
 every = c2.slider("Detect every k-th frame", 1, 10, 3, key="live_every")
 window = c3.slider("Chart: last seconds", 5, 60, 10, key="live_window")
 

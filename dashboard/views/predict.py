@@ -42,8 +42,7 @@ try:
 except FERError as exc:
     st.error(str(exc))
     st.stop()
-if caption := state.tta_caption(choice):
-    st.caption(caption)
+widgets.tta_note(choice)
 
 uploads = st.file_uploader("Photos", type=["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"],
                            accept_multiple_files=True, key="pred_files", max_upload_size=MAX_PHOTO_MB)

@@ -8,14 +8,10 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.images import enlarge
-from dashboard.widgets import face_input
+from dashboard.widgets import face_input, tta_note
 from fer_core.errors import FERError
 from fer_core.tables import probability_table
 from fer_core.robustness import CORRUPTIONS, OCCLUSIONS, SUBSETS, WhatIf, apply_whatif, sweep, whatif_predict
-
-
-def short(choice) -> str:
-    return choice.label.split(" · ")[0]
 
 
 st.title("Robustness")
@@ -30,8 +26,7 @@ if len(same) < len(picked):
     st.warning("Some models predict other classes than the first one and are left out: "
                + ", ".join(c.label for c in picked if c not in same))
 picked = same
-if ttas := [f"{short(c)} {t}" for c in picked if (t := state.tta_name(c))]:
-    st.caption("Test-time augmentation, as in each model's reported accuracy: " + ", ".join(ttas) + ".")
+tta_note(picked)
 try:
     es = state.eval_set(first)
 except (FERError, OSError, KeyError) as exc:
@@ -48,7 +43,7 @@ def what_if(picked: list, classes: list[str], es) -> None:
     if face is None:
         return
     image, where = face.image, face.where
-    st.caption(f"Image: {where} · models: {', '.join(short(c) for c in picked)}")
+    st.caption(f"Image: {where} · models: {', '.join(state.short_label(c) for c in picked)}")
 
     s1, s2, s3 = st.columns(3)
     wi = WhatIf(
@@ -71,7 +66,7 @@ def what_if(picked: list, classes: list[str], es) -> None:
                                    disabled=wi.occlusion not in ("patch", "hand"))
 
     edited = apply_whatif(image, wi)
-    probs = {short(c): whatif_predict(state.predict_fn(c), image, wi)[1] for c in picked}
+    probs = {state.short_label(c): whatif_predict(state.predict_fn(c), image, wi)[1] for c in picked}
     c1, c2, c3 = st.columns([1, 1, 3])
     c1.image(enlarge(image, 160), caption="original", width=160)
     c2.image(enlarge(edited, 160), caption="edited" if not wi.is_identity() else "edited (no change)", width=160)
@@ -102,7 +97,7 @@ seed = int(c3.number_input("Seed", 0, 10_000, 0, key="rob_seed"))
 st.caption(f"Images: a fixed stratified sample of {es.describe()}; every model sees the same corrupted images.")
 if st.button("Run the sweep", key="rob_sweep", disabled=not (families or extra) or not severities):
     bar = st.progress(0.0, text="clean images")
-    fns = {short(c): state.predict_fn(c) for c in picked}
+    fns = {state.short_label(c): state.predict_fn(c) for c in picked}
     try:
         result = sweep(fns, es.images, es.labels, corruptions=[*families, *extra], severities=sorted(severities),
                        sample=sample, seed=seed, batch_size=256,
@@ -113,7 +108,7 @@ if st.button("Run the sweep", key="rob_sweep", disabled=not (families or extra) 
         st.session_state["rob_result"] = result
         bar.empty()
 result = st.session_state.get("rob_result")
-if result is not None and set(result.table["model"]) <= {short(c) for c in picked}:
+if result is not None and set(result.table["model"]) <= {state.short_label(c) for c in picked}:
     st.plotly_chart(charts.sweep_curves(result.table), key="rob_sweep_chart")
     st.dataframe(result.summary.round(3), hide_index=True, key="rob_summary")
     st.caption("mCA: mean accuracy over every corruption and severity; relative drop: (clean − mCA) / clean.")

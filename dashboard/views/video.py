@@ -27,8 +27,7 @@ every = c1.slider("Detect faces every k-th frame", 1, 10, 3, key="video_every",
 annotate = c2.toggle("Make the annotated video", True, key="video_annotate")
 st.caption(f"Model: **{choice.label}**" + (" — trained on synthetic faces: predictions on real videos are not "
                                            "meaningful" if choice.synthetic else ""))
-if caption := state.tta_caption(choice):
-    st.caption(caption)
+widgets.tta_note(choice)
 widgets.model_card(choice.run_id)
 up = st.file_uploader("A video", type=[e.lstrip(".") for e in VIDEO_EXTENSIONS], key="video_file",
                       max_upload_size=MAX_VIDEO_MB)
