@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from fer_core.choices import ModelChoice
 from fer_core.data.archives import MAX_PHOTO_MB
 from fer_core.data.upload import face_from_upload
 from fer_core.errors import FERError
@@ -65,7 +66,7 @@ def model_card(run_id: str | None, container=st) -> None:
             st.warning(f"{card} is missing: this bundled model ships without its card.")
 
 
-def tta_note(choices, container=st, extra: str = "") -> None:
+def tta_note(choices: ModelChoice | list[ModelChoice], container=st, extra: str = "") -> None:
     """A caption naming the test-time augmentation the page scores with, then ``extra`` (nothing
     when there is no TTA); ``choices`` is one ModelChoice or a list of them."""
     from dashboard.state import tta_caption

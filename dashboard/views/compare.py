@@ -29,7 +29,7 @@ if not picked:
 reports: dict[str, object] = {}
 by_name: dict[str, state.ModelChoice] = {}
 for c in picked:
-    name = c.label.split(" · ")[0]
+    name = state.short_label(c)
     try:
         reports[name] = state.report(c)
         by_name[name] = c
