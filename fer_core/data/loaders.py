@@ -41,6 +41,16 @@ def _check_on_error(on_error: str) -> None:
         raise DataError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
 
 
+def _read_table(path: Path, **kwargs) -> pd.DataFrame:
+    """``path`` as a table of strings (empty cells stay ""), or a DataError saying it is not a readable CSV."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)  # "loss of data": an empty extra field
+            return pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({exc}).") from None
+
+
 # --------------------------------------------------------------------------- FER2013 CSV
 def load_fer2013_csv(
     path: str | Path,
@@ -61,13 +71,8 @@ def load_fer2013_csv(
     if not path.is_file():
         raise DataError(f"{path}: no such file; expected the FER2013 CSV (emotion,pixels,Usage).")
     usage = {canonical_name(k).replace("_", ""): v for k, v in (usage_map or FER2013_USAGE).items()}
-    try:
-        # index_col=False: a trailing comma on the data rows must not shift every column by one
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", pd.errors.ParserWarning)  # "loss of data": the empty extra field
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc}).") from None
+    # index_col=False: a trailing comma on the data rows must not shift every column by one
+    frame = _read_table(path, skipinitialspace=True, index_col=False)
     frame.columns = [c.strip() for c in frame.columns]
     cols = {c.lower(): c for c in frame.columns}
     missing = [c for c in ("emotion", "pixels") if c not in cols]
@@ -335,10 +340,7 @@ def load_oahega(
     table = root / "data.csv"
     if not table.is_file():
         raise DataError(f"{root}: no data.csv; OAHEGA needs folders per class plus data.csv (path,label).")
-    try:
-        frame = pd.read_csv(table, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{table}: not a readable CSV ({exc}).") from None
+    frame = _read_table(table)
     frame.columns = [c.strip().lower() for c in frame.columns]
     if not {"path", "label"} <= set(frame.columns):
         raise DataError(f"{table}: needs columns path,label; found {list(frame.columns)}.")
@@ -402,10 +404,7 @@ def load_ferplus(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file; expected FER+ votes (fer2013new.csv or ferplus_map.csv).")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc}).") from None
+    frame = _read_table(path)
     frame.columns = [c.strip() for c in frame.columns]
     missing = [v for v in FERPLUS_VOTES if v not in frame.columns]
     if missing:
