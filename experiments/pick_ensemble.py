@@ -8,7 +8,10 @@ Scores every subset of the given bundled models (soft voting, equal weights, as
 FER2013 configs hold out of the train split (5%, seed 0): the same images for every member, never
 seen in training. PublicTest is not read. Each member's probabilities are computed once per TTA
 option and averaged per subset. Prints a Markdown table, best first, with a 95% bootstrap interval
-(validation is only ~1,400 images: differences under ~1 point are within noise).
+(validation is only ~1,400 images: differences under ~1 point are within noise). A second table
+gives each member's average effect: the mean accuracy of the subsets of a size that hold it minus
+the mean of those that do not, per TTA option; a member whose effect is not positive at the sizes
+that matter earns no place, whatever the single best subset says (a one-face lead is noise).
 """
 from __future__ import annotations
 
@@ -55,11 +58,36 @@ def main() -> None:
                 correct = (pred == y).astype(np.float64)
                 lo, hi = percentile_ci(correct[resamples].mean(axis=1))
                 rows.append((correct.mean(), " + ".join(subset), tta, lo, hi))
+    effects = member_effects(rows, args.ids)
     rows.sort(key=lambda r: -r[0])
     print(f"validation: {len(y)} images held out of train (seed {cfgs[0]['data'].get('seed')}), no PublicTest\n")
     print("| members | TTA | validation accuracy | 95% CI |\n| --- | --- | --- | --- |")
     for acc, members, tta, lo, hi in rows:
         print(f"| {members} | {tta} | {acc:.2%} | {lo:.1%}–{hi:.1%} |")
+    if effects:
+        sizes = sorted({k for by_size in effects.values() for k in by_size})
+        print("\nmember effect (points): mean accuracy of the subsets of a size with the member minus "
+              "without it\n")
+        print("| member | TTA | " + " | ".join(f"size {k}" for k in sizes) + " |\n"
+              + "| --- | --- |" + " --- |" * len(sizes))
+        for (member, tta), by_size in effects.items():
+            print(f"| {member} | {tta} | " + " | ".join(f"{100 * by_size[k]:+.2f}" if k in by_size else ""
+                                                       for k in sizes) + " |")
+
+
+def member_effects(rows: list[tuple], ids: list[str]) -> dict[tuple[str, str], dict[int, float]]:
+    """Per (member, TTA) and subset size: mean accuracy of the subsets holding the member minus the
+    mean of those without it (sizes where both kinds exist)."""
+    acc: dict[tuple[str, int, bool], list[float]] = {}
+    for a, members, tta, _, _ in rows:
+        held = members.split(" + ")
+        for m in ids:
+            acc.setdefault((m, tta, len(held), m in held), []).append(a)
+    out: dict[tuple[str, str], dict[int, float]] = {}
+    for (m, tta, k, inside), values in acc.items():
+        if inside and (m, tta, k, False) in acc:
+            out.setdefault((m, tta), {})[k] = float(np.mean(values) - np.mean(acc[m, tta, k, False]))
+    return out
 
 
 if __name__ == "__main__":

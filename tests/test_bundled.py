@@ -272,3 +272,21 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     assert json.loads((b.path / "metrics.json").read_text())["accuracy_run"] == metrics["accuracy_run"]
     assert cli(["evaluate", "tiny-a", "--data", "synthetic:n=300,seed=3", "--split", "test", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["accuracy"] == pytest.approx(card["figures"]["accuracy"], abs=1e-9)
+
+
+def test_pick_ensemble_member_effects():
+    """experiments/pick_ensemble.py's member effect: mean accuracy of the subsets of a size holding
+    a member minus those without it; sizes where one kind is missing are left out."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pick_ensemble", ROOT / "experiments" / "pick_ensemble.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = [(0.60, "a", "flip", 0, 0), (0.70, "b", "flip", 0, 0), (0.50, "c", "flip", 0, 0),
+            (0.72, "a + b", "flip", 0, 0), (0.58, "a + c", "flip", 0, 0), (0.66, "b + c", "flip", 0, 0),
+            (0.69, "a + b + c", "flip", 0, 0)]
+    effects = script.member_effects(rows, ["a", "b", "c"])
+    assert effects["c", "flip"][1] == pytest.approx(0.50 - 0.65)
+    assert effects["c", "flip"][2] == pytest.approx((0.58 + 0.66) / 2 - 0.72)
+    assert effects["b", "flip"][2] == pytest.approx((0.72 + 0.66) / 2 - 0.58)
+    assert 3 not in effects["a", "flip"]  # every size-3 subset holds every member: nothing to compare
