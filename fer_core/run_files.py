@@ -5,6 +5,10 @@ from __future__ import annotations
 MODEL_FILE = "model.keras"
 #: The model at the end of the last completed epoch, to resume from.
 CHECKPOINT_FILE = "checkpoint.keras"
+#: Stochastic weight averaging (``train.swa_epochs``): the running mean of the weights, to resume.
+SWA_FILE = "swa.npz"
+#: The SWA average with its recomputed batch-norm statistics (also ``model.keras`` if it validated best).
+SWA_MODEL_FILE = "swa.keras"
 #: Training state beside the checkpoint: epoch, best score, history, optimiser schedule.
 STATE_FILE = "state.json"
 #: Scores of the best model on the evaluation split.

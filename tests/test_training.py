@@ -700,3 +700,49 @@ def test_cli_train(tmp_path, capsys):
     cfg = load_config(run_dir / "config.toml")
     assert cfg.train.epochs == 1 and cfg.data.path == "synthetic:n=120" and not cfg.augment.enabled
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_completed"] == 1
+
+
+@pytest.mark.slow
+def test_swa_added_to_a_finished_run_averages_its_epochs(ds, tmp_path):
+    """train.swa_epochs on a finished run (--resume): constant swa_lr epochs whose end weights are
+    averaged (on across resumes), batch-norm statistics recomputed, the average kept if it validates best."""
+    import keras
+
+    run_train(cfg_dict(train={"epochs": 1}), tmp_path, ds)
+    trainable = lambda m: [v.numpy() for v in m.trainable_variables]  # noqa: E731
+    m1 = run_train(cfg_dict(train={"epochs": 1, "swa_epochs": 1, "swa_lr": 0.002}), tmp_path, ds, resume=True)
+    hist = json.loads((tmp_path / "history.json").read_text())
+    assert len(hist) == 2 and hist[1]["lr"] == pytest.approx(0.002)
+    assert m1["swa_epochs"] == 1 and m1["epochs_completed"] == 2 and 0 <= m1["swa_val_accuracy"] <= 1
+    w2 = trainable(keras.models.load_model(tmp_path / "checkpoint.keras"))
+    swa1 = keras.models.load_model(tmp_path / "swa.keras")
+    for got, want in zip(trainable(swa1), w2, strict=True):  # the average of one epoch is that epoch
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["swa_count"] == 1 and state["swa_kept"] == m1["swa_kept"]
+    if m1["swa_kept"]:
+        assert state["best_epoch"] == 2 and state["best_val_accuracy"] == m1["swa_val_accuracy"]
+    m2 = run_train(cfg_dict(train={"epochs": 1, "swa_epochs": 2, "swa_lr": 0.002}), tmp_path, ds, resume=True)
+    assert m2["epochs_completed"] == 3 and json.loads((tmp_path / "state.json").read_text())["swa_count"] == 2
+    w3 = trainable(keras.models.load_model(tmp_path / "checkpoint.keras"))
+    swa2 = keras.models.load_model(tmp_path / "swa.keras")
+    for got, a, b in zip(trainable(swa2), w2, w3, strict=True):
+        np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ConfigError, match="train.swa_epochs"):
+        load_config(cfg_dict(train={"swa_epochs": -1}))
+
+
+def test_recompute_batchnorm_sets_exact_means():
+    import keras
+
+    from fer_core.training.engine import recompute_batchnorm
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99)(inputs))
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(64, 4)).astype(np.float32)
+    assert recompute_batchnorm(model, x, batch_size=16) == 1
+    bn = model.layers[-1]
+    np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(0), rtol=1e-5)
+    batch_vars = np.mean([x[i:i + 16].var(0) for i in range(0, 64, 16)], axis=0)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), batch_vars, rtol=1e-4)
+    assert bn.momentum == 0.99  # put back

@@ -124,6 +124,12 @@ class TrainSpec:
         0.999, about 1,000 steps), kept by the optimizer; validation, the best-epoch model and
         the test evaluation use the averaged weights, training continues from the raw ones.
         In [0, 1), 0 = off
+    swa_epochs : stochastic weight averaging (Izmailov et al. UAI 2018): after the ``epochs`` of
+        the schedule, this many more at the constant rate ``swa_lr``, the weights averaged over
+        their ends; the batch-norm statistics are then recomputed on the train images and the
+        average, validated, replaces the best epoch's model if it is more accurate on validation.
+        0 = off. May be added to a finished run (``--resume``)
+    swa_lr : the constant learning rate of the SWA epochs (> 0)
     soft_labels : train on the FER+ vote distributions (``dataset.soft_labels``)
     soft_weight : with ``soft_labels``, share of the vote distribution in each target row (the rest
         is the one-hot label), in (0, 1]; 1 = the votes alone. Faces without votes keep their label
@@ -152,6 +158,8 @@ class TrainSpec:
     early_stopping: int = 0
     label_smoothing: float = 0.0
     ema: float = 0.0
+    swa_epochs: int = 0
+    swa_lr: float = 1e-4
     soft_labels: bool = False
     soft_weight: float = 1.0
     teacher: str | None = None
@@ -437,6 +445,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     t.early_stopping = _int("train.early_stopping", t.early_stopping, 0, hint=" (0 turns it off)")
     t.label_smoothing = _num("train.label_smoothing", t.label_smoothing, 0.0, 1.0, hi_open=True)
     t.ema = _num("train.ema", t.ema, 0.0, 1.0, hi_open=True)
+    t.swa_epochs = _int("train.swa_epochs", t.swa_epochs, 0, hint=" (0 turns it off)")
+    t.swa_lr = _num("train.swa_lr", t.swa_lr, 0.0, 10.0, lo_open=True)
     t.soft_labels = _bool("train.soft_labels", t.soft_labels)
     t.soft_weight = _num("train.soft_weight", t.soft_weight, 0.0, 1.0, lo_open=True)
     if t.teacher is not None:

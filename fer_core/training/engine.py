@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..io import atomic_path, atomic_write_json
 from ..models.files import load_model_file
 from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
-                         MODEL_FILE, PREDICTIONS_FILE, STATE_FILE)
+                         MODEL_FILE, PREDICTIONS_FILE, STATE_FILE, SWA_FILE, SWA_MODEL_FILE)
 from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
 from .pipeline import ArrayPipeline, build_augmenter, build_mixer
 from .prepare import TrainingData, prepare_data
@@ -38,6 +38,7 @@ Progress = Callable[[dict], None]
 
 #: Fields that may differ between a run's saved config and the config it is resumed with.
 RESUMABLE_CHANGES = {("train", "epochs"), ("train", "time_limit_min"), ("train", "early_stopping"), ("eval", "tta"),
+                     ("train", "swa_epochs"), ("train", "swa_lr"),
                      ("resources", "cpus"), ("resources", "gpus"), ("resources", "memory_gb")}
 #: Emit a batch progress event at least every this many batches (and at least every 2 s).
 PROGRESS_EVERY = 5
@@ -82,7 +83,8 @@ def train(
     cfg = load_config(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    emit = _Emitter(progress, cfg.train.epochs)
+    total = cfg.train.epochs + cfg.train.swa_epochs  # the schedule's epochs, then the SWA ones
+    emit = _Emitter(progress, total)
     state = _start_state(cfg, run_dir, resume)
     emit(phase="loading", message=f"loading {cfg.data.path}")
 
@@ -126,7 +128,8 @@ def train(
     monitor = _BatchMonitor(emit, should_stop, deadline, train_pipe.n, t.batch_size, lr_at)
     raw_weights = _RawWeights()
     reason = state.get("status") if state.get("status") in ("completed", "early_stopping") else None
-    for epoch in range(state["epoch"], t.epochs):
+    swa = _SwaAverage(run_dir, state) if t.swa_epochs else None
+    for epoch in range(state["epoch"], total):
         if reason is not None:
             break
         if should_stop is not None and should_stop():
@@ -135,7 +138,8 @@ def train(
         if deadline is not None and time.monotonic() >= deadline:
             reason = "time_limit"
             break
-        lr = lr_at(time.monotonic()) if lr_at is not None else _lr_for_epoch(cfg, state, epoch)
+        in_swa = epoch >= t.epochs
+        lr = t.swa_lr if in_swa else lr_at(time.monotonic()) if lr_at is not None else _lr_for_epoch(cfg, state, epoch)
         model.optimizer.learning_rate.assign(lr)
         monitor.start_epoch(epoch, lr)
         t0 = time.monotonic()
@@ -147,9 +151,11 @@ def train(
             break
         # with train.ema the model now holds the averaged weights: validate and keep those
         val = model.evaluate(val_pipe.dataset(), verbose=0, return_dict=True)
-        improved = float(val["accuracy"]) > state["best_val_accuracy"]
+        improved = float(val["accuracy"]) > state["best_val_accuracy"] and not in_swa  # SWA: the average competes
         if improved:
             _save_model(model, run_dir / MODEL_FILE)
+        if in_swa:
+            swa.add(model.get_weights(), epoch + 1)
         raw_weights.restore(model)  # ... and train on from the raw ones
         seconds = time.monotonic() - t0
         row = {
@@ -172,20 +178,23 @@ def train(
         else:
             state["wait"] += 1
             state["lr_wait"] += 1
-        if t.schedule == "plateau_halve" and state["lr_wait"] >= t.patience_lr:
+        if t.schedule == "plateau_halve" and state["lr_wait"] >= t.patience_lr and not in_swa:
             state["lr"] = lr / 2.0
             state["lr_wait"] = 0
-        if t.early_stopping and state["wait"] >= t.early_stopping:
+        if t.early_stopping and state["wait"] >= t.early_stopping and not in_swa:
             reason = "early_stopping"
-        state["status"] = reason or ("completed" if epoch + 1 == t.epochs else "running")
+        state["status"] = reason or ("completed" if epoch + 1 == total else "running")
         _save_model(model, ckpt)
         atomic_write_json(run_dir / STATE_FILE, state)
         atomic_write_json(run_dir / HISTORY_FILE, state["history"])
-        monitor.end_epoch(seconds, t.epochs - epoch - 1)
+        monitor.end_epoch(seconds, total - epoch - 1)
         emit(phase="training", epoch=epoch + 1, batch=train_pipe.batches, loss=row["loss"],
              accuracy=row["accuracy"], images_per_s=row["images_per_s"], eta_s=monitor.eta(epoch + 1, 0),
-             val_accuracy=row["val_accuracy"], event="epoch_end", message=f"epoch {epoch + 1}/{t.epochs} done")
+             val_accuracy=row["val_accuracy"], event="epoch_end", message=f"epoch {epoch + 1}/{total} done")
     reason = reason or "completed"
+    if swa is not None and reason == "completed" and "swa_val_accuracy" not in state:
+        emit(phase="evaluating", epoch=state["epoch"], message="SWA: batch-norm statistics of the averaged weights")
+        _finish_swa(model, swa, state, data, val_pipe, t.batch_size, run_dir)
     state["status"] = reason
     atomic_write_json(run_dir / STATE_FILE, state)
     atomic_write_json(run_dir / HISTORY_FILE, state["history"])
@@ -205,7 +214,7 @@ def train(
 
 # -- state ---------------------------------------------------------------------------------
 def _fresh_state(cfg: TrainConfig) -> dict:
-    return {"epoch": 0, "epochs": cfg.train.epochs, "best_val_accuracy": -1.0, "best_epoch": 0,
+    return {"epoch": 0, "epochs": cfg.train.epochs + cfg.train.swa_epochs, "best_val_accuracy": -1.0, "best_epoch": 0,
             "lr": cfg.train.lr, "wait": 0, "lr_wait": 0, "history": [], "status": "running",
             "images_seen": 0, "fit_seconds": 0.0, "clock_seconds": 0.0}
 
@@ -231,13 +240,16 @@ def _start_state(cfg: TrainConfig, run_dir: Path, resume: bool) -> dict:
                 f"Only {', '.join('.'.join(k) for k in sorted(RESUMABLE_CHANGES))} may change on resume."
             )
     state = json.loads(state_path.read_text())
-    state["epochs"] = cfg.train.epochs
+    total = cfg.train.epochs + cfg.train.swa_epochs
+    state["epochs"] = total
     status = state.get("status")
     es = cfg.train.early_stopping
     if status == "early_stopping" and es and state["wait"] >= es:
         pass  # still stopped under the (possibly new) patience
-    elif not (status == "completed" and state["epoch"] >= cfg.train.epochs):
+    elif not (status == "completed" and state["epoch"] >= total):
         state["status"] = "running"
+        for done in ("swa_val_accuracy", "swa_kept"):  # more SWA epochs: the average is finished again
+            state.pop(done, None)
     return state
 
 
@@ -261,6 +273,68 @@ def _lr_for_epoch(cfg: TrainConfig, state: dict, epoch: int) -> float:
     if t.schedule == "constant":
         return t.lr
     return float(state["lr"])
+
+
+# -- stochastic weight averaging -----------------------------------------------------------
+class _SwaAverage:
+    """The running mean of the weights at the ends of the SWA epochs, kept in ``swa.npz`` beside
+    the checkpoint (written atomically each epoch, so a resumed run averages on)."""
+
+    def __init__(self, run_dir: Path, state: dict):
+        self.path, self.state = run_dir / SWA_FILE, state
+        self.mean: list[np.ndarray] | None = None
+        if state.get("swa_count") and self.path.is_file():
+            with np.load(self.path) as npz:
+                self.mean = [npz[f"w{i}"] for i in range(len(npz.files))]
+        elif state.get("swa_count"):
+            raise ConfigError(f"{run_dir} has {state['swa_count']} SWA epochs in its state but no {SWA_FILE}; "
+                              "it cannot average on. Resume from a run folder that holds it, or start afresh.")
+
+    def add(self, weights: list[np.ndarray], epoch: int) -> None:
+        n = int(self.state.get("swa_count", 0)) + 1
+        w = [np.asarray(v, dtype=np.float64) for v in weights]
+        self.mean = w if self.mean is None else [m + (v - m) / n for m, v in zip(self.mean, w)]
+        with atomic_path(self.path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **{f"w{i}": m for i, m in enumerate(self.mean)})
+        self.state["swa_count"] = n
+
+
+def _finish_swa(model, swa: _SwaAverage, state: dict, data: TrainingData, val_pipe, batch_size: int,
+                run_dir: Path) -> None:
+    """Load the average, recompute batch-norm statistics, validate; keep it if it beats the best epoch."""
+    model.set_weights([m.astype(v.dtype) for m, v in zip(swa.mean, model.get_weights())])
+    recompute_batchnorm(model, data.x_train, batch_size)
+    acc = float(model.evaluate(val_pipe.dataset(), verbose=0, return_dict=True)["accuracy"])
+    state["swa_val_accuracy"] = acc
+    state["swa_kept"] = acc > state["best_val_accuracy"]
+    _save_model(model, run_dir / SWA_MODEL_FILE)
+    if state["swa_kept"]:
+        _save_model(model, run_dir / MODEL_FILE)
+        state.update(best_val_accuracy=acc, best_epoch=state["epoch"])
+    atomic_write_json(run_dir / STATE_FILE, state)
+
+
+def recompute_batchnorm(model, x: np.ndarray, batch_size: int = 64) -> int:
+    """Set every trainable BatchNormalization layer's moving statistics to their exact mean over
+    the images ``x`` (one pass in training mode, momentum i/(i+1) at batch i), as SWA needs: the
+    averaged weights have statistics of their own. Returns the number of layers updated."""
+    import keras
+
+    bns = [l for l in model._flatten_layers(include_self=False)
+           if isinstance(l, keras.layers.BatchNormalization) and l.trainable]
+    if not bns:
+        return 0
+    saved = [l.momentum for l in bns]
+    try:
+        for i, batch in enumerate(ArrayPipeline(x, batch_size=batch_size).dataset()):
+            for l in bns:
+                l.momentum = i / (i + 1.0)
+            model(batch, training=True)
+    finally:
+        for l, m in zip(bns, saved):
+            l.momentum = m
+    return len(bns)
 
 
 # -- model ---------------------------------------------------------------------------------
@@ -340,6 +414,8 @@ def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir:
         "best_val_accuracy": float(state["best_val_accuracy"]) if state["best_epoch"] else None,
         "epochs_completed": int(state["epoch"]),
         "epochs": int(cfg.train.epochs),
+        **({"swa_epochs": int(cfg.train.swa_epochs), "swa_val_accuracy": state.get("swa_val_accuracy"),
+            "swa_kept": bool(state.get("swa_kept"))} if cfg.train.swa_epochs else {}),
         "stopped": reason,
         "n_train": int(len(data.x_train)),
         "n_val": int(len(data.x_val)),
