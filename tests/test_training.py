@@ -740,7 +740,7 @@ def test_recompute_batchnorm_sets_exact_means():
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99)(inputs))
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(64, 4)).astype(np.float32)
-    assert recompute_batchnorm(model, x, batch_size=16) == 1
+    assert recompute_batchnorm(model, [(x[i:i + 16], None) for i in range(0, 64, 16)]) == 1
     bn = model.layers[-1]
     np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(0), rtol=1e-5)
     batch_vars = np.mean([x[i:i + 16].var(0) for i in range(0, 64, 16)], axis=0)
