@@ -163,6 +163,8 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home, monke
     at.number_input(key="train_epochs").set_value(1)
     at.text_input(key="train_name").input("dash_job")
     at.multiselect(key="train_corruptions").set_value(["lighting"])
+    at.slider(key="train_mixup").set_value(0.2)
+    at.number_input(key="train_swa_epochs").set_value(2)
     ok(at.button(key="train_submit").click().run())
     jobs = JobManager(empty_home).list()
     assert len(jobs) == 1
@@ -171,6 +173,8 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home, monke
     cfg = RunStore(empty_home).get(job.run_id).config()
     assert (cfg["name"], cfg["data"]["path"], cfg["train"]["epochs"]) == ("dash_job", "synthetic:n=210", 1)
     assert cfg["augment"]["corruptions"] == ["lighting"] and cfg["augment"]["corruption_p"] == 0.3
+    assert cfg["augment"]["mixup"] == 0.2 and cfg["augment"]["erasing"] == 0.0 and cfg["train"]["ema"] == 0.0
+    assert (cfg["train"]["swa_epochs"], cfg["train"]["swa_lr"]) == (2, 0.0001)
     assert job.status in ("queued", "running") and not job.cancel_requested
     ok(at.button(key=f"cancel_{job.id}").click().run())
     done = JobManager(empty_home).wait(job.id, timeout=300, poll=0.5)

@@ -78,6 +78,25 @@ with right:
                                "corruptions (the ones of the Robustness page), at severity 1-3.")
     corruption_p = st.slider("Share of corrupted training images", 0.0, 1.0, 0.3, 0.05, key="train_corruption_p",
                              disabled=not (aug and corruptions))
+with st.expander("Regularisation: the levers of the bundled models' recipes (experiments/fer2013_member_*.toml)"):
+    g1, g2, g3 = st.columns(3)
+    weight_decay = g1.number_input("Weight decay (decoupled)", 0.0, 0.5, 0.0, 0.005, format="%.3f", key="train_wd",
+                                   help="The bundled fer_nets use 0.01 with Adam.")
+    smoothing = g2.slider("Label smoothing", 0.0, 0.5, 0.0, 0.05, key="train_smoothing",
+                          help="The bundled fer_nets use 0.1.")
+    erasing = g3.slider("Random erasing (probability)", 0.0, 1.0, 0.0, 0.1, key="train_erasing", disabled=not aug,
+                        help="A rectangle of noise on this share of training images; the bundled fer_nets use 0.5.")
+    mixup = g1.slider("Mixup alpha", 0.0, 1.0, 0.0, 0.1, key="train_mixup", disabled=not aug,
+                      help="Blend pairs of faces and their labels (Zhang et al. 2018); member N uses 0.2.")
+    cutmix = g2.slider("CutMix alpha", 0.0, 1.0, 0.0, 0.1, key="train_cutmix", disabled=not aug,
+                       help="Paste a patch of another face, labels by area (Yun et al. 2019); member O used 1.0.")
+    ema = g3.select_slider("EMA of the weights", [0.0, 0.99, 0.995, 0.999, 0.9995], 0.0, key="train_ema",
+                           help="Validate and keep a moving average of the weights (member H: 0.999); 0 = off.")
+    swa_epochs = int(g1.number_input("SWA epochs after the schedule", 0, 500, 0, key="train_swa_epochs",
+                                     help="Stochastic weight averaging: this many more epochs at a constant rate, "
+                                          "their weights averaged (kept if better on validation); 0 = off."))
+    swa_lr = g2.number_input("SWA learning rate", 1e-6, 1.0, 1e-4, format="%.5f", key="train_swa_lr",
+                             disabled=not swa_epochs)
 run_name = st.text_input("Run name", key="train_name", placeholder=f"{model}_{slug(dkey)}").strip() \
     or f"{model}_{slug(dkey)}"
 
@@ -90,14 +109,17 @@ if rate is None:
     st.caption(f"≈ {n_train:,} training images per epoch. Speed of **{model}** unknown: no measurement yet. Its "
                f"first run will measure it, or run `python -m fer_core bench train` (writes `{BENCH_FILE}`).")
 else:
-    st.info(rate.estimate(n_train, epochs))
+    st.info(rate.estimate(n_train, epochs + swa_epochs))
 
 config = {
     "name": run_name, "imbalance": imbalance,
     "data": {"path": data_path, **({"subset": subset} if subset else {})},
     "model": {"name": model},
-    "train": {"epochs": epochs, "batch_size": batch, "optimizer": optimizer, "lr": float(lr), "schedule": schedule},
+    "train": {"epochs": epochs, "batch_size": batch, "optimizer": optimizer, "lr": float(lr), "schedule": schedule,
+              "weight_decay": float(weight_decay), "label_smoothing": float(smoothing), "ema": float(ema),
+              "swa_epochs": swa_epochs, "swa_lr": float(swa_lr)},
     "augment": {"enabled": aug, "flip": flip, "rotation": float(rotation), "zoom": float(zoom), "shift": float(shift),
+                "erasing": float(erasing), "mixup": float(mixup), "cutmix": float(cutmix),
                 "corruptions": corruptions, "corruption_p": float(corruption_p)},
 }
 # -- where it runs ----------------------------------------------------------------------------
