@@ -72,6 +72,15 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_npz(path: str | Path, **arrays: Any) -> None:
+    """Write ``arrays`` as an uncompressed ``.npz`` to ``path`` atomically."""
+    import numpy as np
+
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:  # a file object: numpy would append ".npz" to the temporary name
+            np.savez(fh, **arrays)
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json_text(obj) + "\n")

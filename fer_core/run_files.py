@@ -9,6 +9,8 @@ CHECKPOINT_FILE = "checkpoint.keras"
 SWA_FILE = "swa.npz"
 #: The SWA average with its recomputed batch-norm statistics (also ``model.keras`` if it validated best).
 SWA_MODEL_FILE = "swa.keras"
+#: A distilled run's teacher probabilities on its train images, kept for its next sessions.
+TEACHER_FILE = "teacher.npz"
 #: Training state beside the checkpoint: epoch, best score, history, optimiser schedule.
 STATE_FILE = "state.json"
 #: Scores of the best model on the evaluation split.

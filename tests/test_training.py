@@ -533,6 +533,17 @@ def test_teacher_targets_blend_its_probabilities(ds, tmp_path):
         prepare_data(load_config(cfg_dict(train={"teacher": "no-such-run"})), ds)
     with pytest.raises(ConfigError, match="must know exactly the dataset's classes"):
         prepare_data(cfg, ds.with_classes(list(ds.classes[:5])))
+    # a run folder keeps its teacher's probabilities: the next session reads them, never re-scores
+    cache = tmp_path / "run" / "teacher.npz"
+    cache.parent.mkdir()
+    first = prepare_data(cfg, ds, teacher_cache=cache)
+    np.testing.assert_allclose(first.y_train, data.y_train, atol=1e-6)
+    (tmp_path / "teacher.keras").unlink()
+    for model_file in RunStore().get(run.id).path.glob("*.keras"):
+        model_file.unlink()  # the teacher is gone: only the cache can give its probabilities now
+    np.testing.assert_array_equal(prepare_data(cfg, ds, teacher_cache=cache).y_train, first.y_train)
+    with pytest.raises(FERError):  # other images: the cache does not match, the (missing) teacher is asked
+        prepare_data(load_config(cfg_dict(train={"teacher": run.id}, data={"subset": 50})), ds, teacher_cache=cache)
 
 
 def test_augmenter_switches():

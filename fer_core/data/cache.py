@@ -16,7 +16,7 @@ import numpy as np
 
 from ..paths import cache_dir
 from ..errors import DataError
-from ..io import atomic_path
+from ..io import atomic_write_npz
 from .dataset import FERDataset, LoadIssue
 
 CACHE_VERSION = 2
@@ -70,9 +70,7 @@ def save_npz(ds: FERDataset, path: str | Path) -> None:
         arrays["soft_labels"] = ds.soft_labels
     if ds.not_face is not None:
         arrays["not_face"] = ds.not_face
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+    atomic_write_npz(path, **arrays)
 
 
 def load_npz(path: str | Path) -> FERDataset:

@@ -13,12 +13,11 @@ from ..runs import Run
 
 def save_predictions(path, probs: np.ndarray, labels: np.ndarray, sources, classes, split: str) -> None:
     """Write a run's ``predictions.npz`` atomically: probs (n, C), labels, sources, classes, split."""
-    from ..io import atomic_path
+    from ..io import atomic_write_npz
 
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, probs=np.asarray(probs, np.float32), labels=np.asarray(labels).astype(np.int64),
-                 sources=np.asarray(sources).astype(str), classes=np.asarray(classes, dtype=str),
-                 split=np.asarray(split))
+    atomic_write_npz(path, probs=np.asarray(probs, np.float32), labels=np.asarray(labels).astype(np.int64),
+                     sources=np.asarray(sources).astype(str), classes=np.asarray(classes, dtype=str),
+                     split=np.asarray(split))
 
 
 @dataclass

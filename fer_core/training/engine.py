@@ -26,10 +26,10 @@ import numpy as np
 
 from ..paths import machine_name
 from ..errors import ConfigError
-from ..io import atomic_path, atomic_write_json
+from ..io import atomic_path, atomic_write_json, atomic_write_npz
 from ..models.files import load_model_file
 from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
-                         MODEL_FILE, PREDICTIONS_FILE, STATE_FILE, SWA_FILE, SWA_MODEL_FILE)
+                         MODEL_FILE, PREDICTIONS_FILE, STATE_FILE, SWA_FILE, SWA_MODEL_FILE, TEACHER_FILE)
 from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
 from .pipeline import ArrayPipeline, build_augmenter, build_mixer
 from .prepare import TrainingData, prepare_data
@@ -89,7 +89,8 @@ def train(
     emit(phase="loading", message=f"loading {cfg.data.path}")
 
     data = prepare_data(cfg, dataset, progress=lambda frac, msg: emit(phase="loading", message=msg,
-                                                                        fraction=round(float(frac), 3)))
+                                                                        fraction=round(float(frac), 3)),
+                        teacher_cache=run_dir / TEACHER_FILE)
     emit(phase="loading", message=f"{len(data.x_train)} train / {len(data.x_val)} val / "
                                   f"{len(data.x_eval)} {data.eval_split} images")
 
@@ -294,9 +295,7 @@ class _SwaAverage:
         n = int(self.state.get("swa_count", 0)) + 1
         w = [np.asarray(v, dtype=np.float64) for v in weights]
         self.mean = w if self.mean is None else [m + (v - m) / n for m, v in zip(self.mean, w)]
-        with atomic_path(self.path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **{f"w{i}": m for i, m in enumerate(self.mean)})
+        atomic_write_npz(self.path, **{f"w{i}": m for i, m in enumerate(self.mean)})
         self.state["swa_count"] = n
 
 

@@ -7,6 +7,7 @@ target rows, ready for :mod:`fer_core.training.pipeline`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -175,14 +176,40 @@ def teacher_probs(ref: str, images: np.ndarray, classes: tuple[str, ...], progre
     return probs[:, [names.index(c) for c in classes]].astype(np.float32).reshape(n, len(classes))
 
 
-def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
+def cached_teacher_probs(ref: str, images: np.ndarray, classes: tuple[str, ...], cache: Path | None,
+                         progress=None) -> np.ndarray:
+    """:func:`teacher_probs`, kept in ``cache`` (an ``.npz`` in the run folder) so that a resumed run
+    trains on the very targets it started with and does not score the train images again (an
+    ensemble teacher with ten-crop takes tens of minutes). The cache holds the teacher id, the
+    classes and a digest of the images; any mismatch scores afresh. Written atomically."""
+    import hashlib
+
+    from ..io import atomic_write_npz
+
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+    key = np.array([ref, "|".join(classes), digest])
+    if cache is not None and cache.is_file():
+        try:
+            with np.load(cache) as npz:
+                if np.array_equal(npz["key"], key):
+                    return npz["probs"].astype(np.float32)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or from another version: score again and overwrite
+    probs = teacher_probs(ref, images, classes, progress=progress)
+    if cache is not None:
+        atomic_write_npz(cache, key=key, probs=probs)
+    return probs
+
+
+def prepare_data(cfg: TrainConfig, ds=None, progress=None, teacher_cache: Path | None = None) -> TrainingData:
     """Turn a configuration (and optionally an already loaded dataset) into training arrays.
 
     Steps: load (unless ``ds`` is given) -> drop classes with no image at all -> carve val from
     train if there is no val split (``data.val_fraction``, ``data.seed``) -> stratified subset per
     split (``data.subset``) -> convert to the model's channels and size -> rebalance the train
     split (``imbalance``; val and test are never touched) -> targets (one-hot or FER+ votes,
-    blended with a teacher's probabilities when ``train.teacher`` is set).
+    blended with a teacher's probabilities when ``train.teacher`` is set; ``teacher_cache``, a
+    file path, keeps those probabilities for the run's next sessions).
     """
     from ..data import with_val_split
 
@@ -255,7 +282,7 @@ def prepare_data(cfg: TrainConfig, ds=None, progress=None) -> TrainingData:
     if soft_train is not None and cfg.train.soft_weight < 1:
         notes.append(f"targets: {1 - cfg.train.soft_weight:.0%} labels + {cfg.train.soft_weight:.0%} FER+ votes")
     if cfg.train.teacher is not None:
-        taught = teacher_probs(cfg.train.teacher, x_train, classes, progress=progress)
+        taught = cached_teacher_probs(cfg.train.teacher, x_train, classes, teacher_cache, progress=progress)
         w = cfg.train.teacher_weight
         y_train = _blend(y_train, taught, w)
         summary["teacher"] = {"id": cfg.train.teacher, "weight": w,
