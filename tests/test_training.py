@@ -542,6 +542,9 @@ def test_teacher_targets_blend_its_probabilities(ds, tmp_path):
     for model_file in RunStore().get(run.id).path.glob("*.keras"):
         model_file.unlink()  # the teacher is gone: only the cache can give its probabilities now
     np.testing.assert_array_equal(prepare_data(cfg, ds, teacher_cache=cache).y_train, first.y_train)
+    cache.write_bytes(b"PK\x03\x04 torn")  # a damaged cache is scored again (here: the teacher is gone)
+    with pytest.raises(FERError):
+        prepare_data(cfg, ds, teacher_cache=cache)
     with pytest.raises(FERError):  # other images: the cache does not match, the (missing) teacher is asked
         prepare_data(load_config(cfg_dict(train={"teacher": run.id}, data={"subset": 50})), ds, teacher_cache=cache)
 

@@ -156,7 +156,7 @@ def train(
         if improved:
             _save_model(model, run_dir / MODEL_FILE)
         if in_swa:
-            swa.add(model.get_weights(), epoch + 1)
+            swa.add(model.get_weights())
         raw_weights.restore(model)  # ... and train on from the raw ones
         seconds = time.monotonic() - t0
         row = {
@@ -291,7 +291,7 @@ class _SwaAverage:
             raise ConfigError(f"{run_dir} has {state['swa_count']} SWA epochs in its state but no {SWA_FILE}; "
                               "it cannot average on. Resume from a run folder that holds it, or start afresh.")
 
-    def add(self, weights: list[np.ndarray], epoch: int) -> None:
+    def add(self, weights: list[np.ndarray]) -> None:
         n = int(self.state.get("swa_count", 0)) + 1
         w = [np.asarray(v, dtype=np.float64) for v in weights]
         self.mean = w if self.mean is None else [m + (v - m) / n for m, v in zip(self.mean, w)]

@@ -183,6 +183,7 @@ def cached_teacher_probs(ref: str, images: np.ndarray, classes: tuple[str, ...],
     ensemble teacher with ten-crop takes tens of minutes). The cache holds the teacher id, the
     classes and a digest of the images; any mismatch scores afresh. Written atomically."""
     import hashlib
+    import zipfile
 
     from ..io import atomic_write_npz
 
@@ -193,7 +194,7 @@ def cached_teacher_probs(ref: str, images: np.ndarray, classes: tuple[str, ...],
             with np.load(cache) as npz:
                 if np.array_equal(npz["key"], key):
                     return npz["probs"].astype(np.float32)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # unreadable or from another version: score again and overwrite
     probs = teacher_probs(ref, images, classes, progress=progress)
     if cache is not None:
