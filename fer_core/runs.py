@@ -33,7 +33,7 @@ from .errors import ConfigError, DataError, FERError, ModelFileError, close_matc
 from .io import atomic_path, atomic_write_json
 from .names import slug
 from .run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, JOB_FILE, METRICS_FILE,
-                        MODEL_FILE, PREDICTIONS_FILE, PROGRESS_FILE, STATE_FILE)
+                        MODEL_FILE, PREDICTIONS_FILE, PROGRESS_FILE, STATE_FILE, SWA_FILE, TEACHER_FILE)
 
 __all__ = ["RUN_STATUSES", "Run", "RunStore", "UnknownRunError", "now_iso"]
 
@@ -42,6 +42,11 @@ RUN_STATUSES: tuple[str, ...] = ("created", "running", "done", "failed", "cancel
 #: Version of the SQLite layout; an index with another version is rebuilt from the folders
 #: (2: runs.sweep, the sweep a run is a trial of).
 SCHEMA_VERSION = 2
+#: What carries an unfinished run to another machine (:meth:`RunStore.pack`): the checkpoint and
+#: its state, the best model so far, the record, config and history, and when present the SWA
+#: average and the teacher's probabilities (so the resumed run averages on and trains on the
+#: same targets).
+PACK_FILES = (CHECKPOINT_FILE, STATE_FILE, MODEL_FILE, "run.json", CONFIG_FILE, HISTORY_FILE, SWA_FILE, TEACHER_FILE)
 #: Fields :meth:`RunStore.update` may change.
 RUN_FIELDS: tuple[str, ...] = ("name", "model", "dataset", "status", "test_accuracy", "macro_f1")
 
@@ -481,13 +486,9 @@ class RunStore:
         and for bundled models (read-only)."""
         _refuse_bundled(run_id, "delete")
         run = self.get(run_id)
+        self._refuse_active(run_id, "cancel them first")
         with self.connect() as con:
-            active = [r[0] for r in con.execute(
-                "SELECT id FROM jobs WHERE run_id=? AND status IN ('queued','running')", (run_id,))]
             jobs = [r[0] for r in con.execute("SELECT id FROM jobs WHERE run_id=?", (run_id,))]
-        if active:
-            raise ConfigError(f"Run {run_id} has active job(s) {active}; cancel them first "
-                              f"(`python -m fer_core jobs cancel {active[0]}`).")
         trash = self.runs_dir / f".deleting-{run_id}-{secrets.token_hex(2)}"
         os.replace(run.path, trash)
         with self.connect(write=True) as con:
@@ -496,6 +497,69 @@ class RunStore:
         shutil.rmtree(trash, ignore_errors=True)
         for jid in jobs:
             shutil.rmtree(self.jobs_dir / jid, ignore_errors=True)
+
+    def _refuse_active(self, run_id: str, what: str) -> None:
+        with self.connect() as con:
+            active = [r[0] for r in con.execute(
+                "SELECT id FROM jobs WHERE run_id=? AND status IN ('queued','running')", (run_id,))]
+        if active:
+            raise ConfigError(f"Run {run_id} has active job(s) {active}; {what} "
+                              f"(`python -m fer_core jobs cancel {active[0]} --wait`).")
+
+    def pack(self, run_id: str, dest: str | Path) -> Path:
+        """Copy what resumes run ``run_id`` (:data:`PACK_FILES`) into the folder ``dest``, e.g.
+        ``experiments/checkpoints/<config name>``, to carry it to another machine. Refuses while a
+        job of the run is active (a checkpoint and its state must come from the same epoch end:
+        cancel at the epoch boundary first) and for runs without a checkpoint. ``dest`` is
+        replaced as a whole, never left half-written."""
+        _refuse_bundled(run_id, "pack")
+        run = self.get(run_id)
+        self._refuse_active(run_id, "cancel them at an epoch boundary first")
+        if not run.has_checkpoint:
+            raise ConfigError(f"Run {run_id} has no checkpoint to resume from ({CHECKPOINT_FILE} + {STATE_FILE}); "
+                              "there is nothing to pack.")
+        dest = Path(dest)
+        if dest.exists() and any(dest.iterdir()):
+            held = read_json(dest / "run.json", {}) or {}
+            if held.get("id") != run_id:
+                raise ConfigError(f"{dest} is not empty and is not a pack of run {run_id}; give an empty or new folder.")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        stage = dest.parent / f".packing-{dest.name}-{secrets.token_hex(2)}"
+        stage.mkdir()
+        try:
+            for name in PACK_FILES:
+                if (run.path / name).is_file():
+                    shutil.copyfile(run.path / name, stage / name)
+            old = dest.parent / f".replaced-{dest.name}-{secrets.token_hex(2)}"
+            if dest.exists():
+                os.replace(dest, old)
+            os.replace(stage, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        return dest
+
+    def unpack(self, src: str | Path) -> Run:
+        """Register a folder written by :meth:`pack` as a run of this store, under its own id, ready
+        to resume (``python -m fer_core train RUN/config.toml --resume --run-dir RUN``)."""
+        src = Path(src)
+        rec = read_json(src / "run.json")
+        if not isinstance(rec, dict) or not rec.get("id"):
+            raise ConfigError(f"{src} is not a run pack: it has no run.json with a run id (make one with "
+                              "`python -m fer_core runs pack RUN_ID DEST`).")
+        missing = [n for n in (CHECKPOINT_FILE, STATE_FILE, CONFIG_FILE) if not (src / n).is_file()]
+        if missing:
+            raise ConfigError(f"{src} is not a complete run pack: {', '.join(missing)} missing.")
+        target = self._run_dir(str(rec["id"]))
+        if target.exists():
+            raise ConfigError(f"Run {rec['id']} is already in {self.runs_dir}; resume it from {target}.")
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        stage = self.runs_dir / f".unpacking-{rec['id']}-{secrets.token_hex(2)}"
+        shutil.copytree(src, stage)
+        os.replace(stage, target)
+        with file_lock(target / ".lock"):
+            self._write_record(rec)
+        return self.get(target.name)
 
     def import_model(self, path: str | Path, name: str | None = None) -> Run:
         """Register an external ``.keras`` file as a finished run (the file is copied).

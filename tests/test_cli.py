@@ -176,3 +176,41 @@ def test_tensorflow_start_up_noise_is_hidden(model_path, tmp_path):
     for noise in ("absl::InitializeLog", "cuInit", "cuda drivers", "cpu_feature_guard",
                   "This TensorFlow binary is optimized", "oneDNN"):
         assert noise not in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_runs_pack_and_unpack_carry_an_unfinished_run_to_another_home(tmp_path, monkeypatch, capsys):
+    """`runs pack` copies what resumes a run (not while its job is active); `runs unpack` registers it
+    in another $FER_STUDIO_HOME under its own id, and training resumes there at the next epoch."""
+    from fer_core.errors import ConfigError
+    from fer_core.runs import RunStore
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "a"))
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'name = "tiny"\n[data]\npath = "{DATA}"\n[model]\nname = "baseline_cnn"\n'
+                   '[train]\nepochs = 1\nbatch_size = 64\nseed = 0\n')
+    assert main(["train", str(cfg)]) == 0
+    (run,) = RunStore().list(bundled=False)
+    (run.path / "teacher.npz").write_bytes(b"kept")  # the optional files travel too
+    pack = tmp_path / "repo" / "checkpoints" / "tiny"
+    assert main(["runs", "pack", run.id, str(pack)]) == 0
+    assert sorted(p.name for p in pack.iterdir()) == sorted(
+        ["checkpoint.keras", "state.json", "model.keras", "run.json", "config.toml", "history.json", "teacher.npz"])
+    assert main(["runs", "pack", run.id, str(pack)]) == 0  # packing again replaces the pack
+    with pytest.raises(ConfigError, match="not a pack of run"):
+        RunStore().pack(run.id, cfg.parent)
+    capsys.readouterr()
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "b"))
+    assert main(["runs", "unpack", str(pack)]) == 0
+    assert "--resume --run-dir" in capsys.readouterr().out
+    moved = RunStore().get(run.id)
+    assert moved.has_checkpoint and (moved.path / "teacher.npz").read_bytes() == b"kept"
+    with pytest.raises(ConfigError, match="already in"):
+        RunStore().unpack(pack)
+    with pytest.raises(ConfigError, match="not a run pack"):
+        RunStore().unpack(tmp_path)
+    (moved.path / "teacher.npz").unlink()  # not a real cache: the run has no teacher anyway
+    two = tmp_path / "two.toml"
+    two.write_text(cfg.read_text().replace("epochs = 1", "epochs = 2"))
+    assert main(["train", str(two), "--resume", "--run-dir", str(moved.path)]) == 0
+    assert len(json.loads((moved.path / "history.json").read_text())) == 2

@@ -2,6 +2,7 @@
 
     python -m fer_core runs [list] [--status S] [--json [OUT]]
     python -m fer_core runs show RUN_ID | delete RUN_ID | rebuild | import MODEL.keras
+    python -m fer_core runs pack RUN_ID DEST | unpack DEST
 
 Bundled models (``fer_core/pretrained``) are listed after the user's runs, marked ``bundled``;
 they are read-only.
@@ -71,6 +72,26 @@ def cmd_runs_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs_pack(args: argparse.Namespace) -> int:
+    from ..runs import RunStore
+
+    dest = RunStore().pack(args.run_id, args.dest)
+    if not emit_json(args, {"run": args.run_id, "pack": str(dest), "files": sorted(p.name for p in dest.iterdir())}):
+        print(f"packed run {args.run_id} into {dest} ({', '.join(sorted(p.name for p in dest.iterdir()))}); "
+              f"on the other machine: python -m fer_core runs unpack {dest}")
+    return 0
+
+
+def cmd_runs_unpack(args: argparse.Namespace) -> int:
+    from ..runs import RunStore
+
+    run = RunStore().unpack(args.pack)
+    resume = f"python -m fer_core train {run.path / 'config.toml'} --resume --run-dir {run.path}"
+    if not emit_json(args, run.to_dict() | {"resume": resume}):
+        print(f"unpacked run {run.id} into {run.path}; resume it with:\n  {resume}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``runs``."""
     _, rsub = add_list_command(subparsers, "runs", "list and inspect training runs", "runs", RUN_STATUSES,
@@ -91,3 +112,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None)
     add_json_option(p, nested=True)
     p.set_defaults(handler=cmd_runs_import)
+    p = rsub.add_parser("pack", help="copy what resumes an unfinished run into a folder, to carry it to another "
+                                     "machine (e.g. experiments/checkpoints/NAME)")
+    p.add_argument("run_id")
+    p.add_argument("dest", help="the folder to write (replaced as a whole)")
+    add_json_option(p, nested=True)
+    p.set_defaults(handler=cmd_runs_pack)
+    p = rsub.add_parser("unpack", help="register a folder written by `runs pack` as a run here, ready to resume")
+    p.add_argument("pack", help="the pack folder")
+    add_json_option(p, nested=True)
+    p.set_defaults(handler=cmd_runs_unpack)
