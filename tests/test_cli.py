@@ -197,6 +197,15 @@ def test_runs_pack_and_unpack_carry_an_unfinished_run_to_another_home(tmp_path, 
     assert sorted(p.name for p in pack.iterdir()) == sorted(
         ["checkpoint.keras", "state.json", "model.keras", "run.json", "config.toml", "history.json", "teacher.npz"])
     assert main(["runs", "pack", run.id, str(pack)]) == 0  # packing again replaces the pack
+    from fer_core.runs import upsert_job
+
+    with RunStore().connect(write=True) as con:  # a job of the run is running: no pack, no delete
+        upsert_job(con, {"id": "job-1", "run_id": run.id, "status": "running", "kind": "train", "created": "now"})
+    for refused in (lambda: RunStore().pack(run.id, pack), lambda: RunStore().delete(run.id)):
+        with pytest.raises(ConfigError, match="jobs cancel job-1 --wait"):
+            refused()
+    with RunStore().connect(write=True) as con:
+        con.execute("UPDATE jobs SET status='cancelled' WHERE id='job-1'")
     with pytest.raises(ConfigError, match="not a pack of run"):
         RunStore().pack(run.id, cfg.parent)
     capsys.readouterr()
