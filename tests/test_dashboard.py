@@ -26,6 +26,8 @@ from fer_core.data import write_fer2013_csv
 from fer_core.data.synthetic import make_synthetic
 from fer_core.jobs import JobManager
 from fer_core.runs import RunStore
+from fer_core.paths import PROJECT_ROOT as ROOT
+from fer_core.training.config import config_to_dict, load_config
 
 pytestmark = pytest.mark.slow  # trains runs, starts training jobs
 ROUTER = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
@@ -102,7 +104,6 @@ def empty_home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="module")
 def trained_home(tmp_path_factory) -> Path:
     """Two tiny five-layer runs (different seeds) on 280 synthetic faces, trained in-process."""
-    from fer_core.training.config import config_to_dict, load_config
     from fer_core.training.engine import train
 
     home = tmp_path_factory.mktemp("dashboard_runs")
@@ -413,3 +414,19 @@ def test_every_page_on_real_fer2013(empty_home, fer2013_root):
     at = open_page("views/robustness.py")
     ok(at.slider(key="rob_index").set_value(17).run())
     assert "test/" in texts(at, "caption")  # a real file of the test split is shown
+
+
+def test_train_submits_an_experiments_configuration_as_it_is(empty_home, monkeypatch):
+    monkeypatch.setenv("FER_STUDIO_PROGRESS_DELAY", "2")
+    at = open_page("views/train.py")
+    at.selectbox(key="recipe_file").set_value(ROOT / "experiments" / "synthetic_quick.toml")
+    ok(at.run())
+    assert any("synthetic" in str(c.value) for c in at.code)  # its header, as written
+    ok(at.button(key="recipe_submit").click().run())
+    (job,) = JobManager(empty_home).list()
+    assert job.id in texts(at, "success")
+    cfg = RunStore(empty_home).get(job.run_id).config()
+    want = config_to_dict(load_config(ROOT / "experiments" / "synthetic_quick.toml"))
+    assert cfg["name"] == "synthetic_quick" and cfg["train"] == want["train"] and cfg["model"] == want["model"]
+    JobManager(empty_home).cancel(job.id)
+    stop_jobs(empty_home)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fer_core.errors import ConfigError, DataError, FERError
-from fer_core.training import (apply_overrides, class_weights, config_to_dict, dump_config, load_config,
+from fer_core.training import (apply_overrides, class_weights, config_header, config_to_dict, dump_config, load_config,
                                resample, resolve_path, to_toml)
 from fer_core.training.prepare import prepare_data, stratified_subset
 
@@ -182,8 +182,9 @@ def test_experiment_configs_load(path):
     text = path.read_text()
     cfg = load_config(path)
     assert cfg.name == path.stem
-    header = [line for line in text.splitlines() if line.startswith("#")]
-    assert text.startswith("#") and any("§" in line for line in header), "header must cite the paper section"
+    header = config_header(path)
+    assert text.startswith("#") and "§" in header, "header must cite the paper section"
+    assert header.splitlines()[0] == text.splitlines()[0][2:] and "\n#" not in header and "name =" not in header
 
 
 def test_experiments_cover_the_papers():

@@ -4,6 +4,7 @@ resume, log of failures)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import streamlit as st
 
@@ -17,7 +18,9 @@ from fer_core.remote import ADDRESS_ENV, resolve_address
 from fer_core.sweeps import SCHEDULERS, submit_sweep
 from fer_core.robustness import CORRUPTIONS, SUBSETS
 from fer_core.throughput import BENCH_FILE, expected_rate
-from fer_core.training.config import IMBALANCE, OPTIMIZERS, SCHEDULES, DataSpec, load_config
+from fer_core.paths import PROJECT_ROOT
+from fer_core.training.config import (IMBALANCE, OPTIMIZERS, SCHEDULES, DataSpec, config_header, config_to_dict,
+                                      load_config, resolve_path)
 from fer_core.training.sizes import SYNTHETIC_FRACTIONS, epoch_images, synthetic_train_counts
 
 st.title("Train")
@@ -157,6 +160,34 @@ if st.button("Submit training job", type="primary", key="train_submit", disabled
     else:
         st.success(f"Submitted job **{job.id}** for run **{config['name']}** ({job.status})"
                    + (f" on the Ray cluster at {job.ray_address}." if job.ray_address else "."))
+
+with st.expander("Reproduce a setting: submit a configuration of experiments/ as it is"):
+    files = sorted((PROJECT_ROOT / "experiments").glob("*.toml"))
+    pick = st.selectbox("Configuration", files, format_func=lambda f: f.name, key="recipe_file",
+                        help="The papers' settings, the bundled models' recipes and their quick variants "
+                             "(README, Results and Bundled models).")
+    try:
+        recipe = load_config(pick)
+    except FERError as exc:
+        st.error(f"{pick.name} is not a valid configuration: {exc}")
+        recipe = None
+    if recipe is not None:
+        st.markdown(f"**{recipe.model.name}** · {recipe.train.epochs} epochs"
+                    + (f" + {recipe.train.swa_epochs} SWA" if recipe.train.swa_epochs else "")
+                    + f" · data `{recipe.data.path}`" + (f" · teacher `{recipe.train.teacher}`" if recipe.train.teacher
+                                                         else ""))
+        st.code(config_header(pick) or "(no description)", language=None, wrap_lines=True)
+        data_there = recipe.data.path.startswith("synthetic") or Path(resolve_path(recipe.data.path)).exists()
+        if not data_there:
+            st.warning(f"Its dataset `{recipe.data.path}` is not on this machine: the job would fail. Put the data "
+                       "there (see ../shared/data/README.md) or pick another configuration.")
+        if st.button("Submit this configuration", key="recipe_submit", disabled=not data_there):
+            try:
+                job = JobManager().submit(config_to_dict(recipe), params=_where())
+            except FERError as exc:
+                st.error(f"Not submitted: {exc}")
+            else:
+                st.success(f"Submitted job **{job.id}** for run **{recipe.name}** ({job.status}).")
 
 with st.expander("Sweep: train a grid of these settings with Ray Tune"):
     grid_text = st.text_area("Grid: one key=value1,value2 per line", "train.lr=0.01,0.001", key="sweep_grid",

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from .config import (AugmentSpec, DataSpec, ModelSpec, TrainConfig, TrainSpec, apply_overrides,
-                     config_to_dict, dump_config, load_config, resolve_path, to_toml, validate)
+                     config_header, config_to_dict, dump_config, load_config, resolve_path, to_toml, validate)
 from .imbalance import class_weights, resample
 
 __all__ = ["AugmentSpec", "DataSpec", "ModelSpec", "TrainConfig", "TrainSpec", "apply_overrides",
-           "class_weights", "config_to_dict", "dump_config", "load_config", "prepare_data", "resample",
+           "class_weights", "config_header", "config_to_dict", "dump_config", "load_config", "prepare_data", "resample",
            "resolve_path", "to_toml", "train", "validate"]
 
 

@@ -270,6 +270,17 @@ def resolve_path(path: str) -> str:
     return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
 
 
+def config_header(path: str | Path) -> str:
+    """The comment block that opens a configuration file (what it reproduces, why, results), with
+    the ``#`` marks removed; "" when it has none."""
+    lines = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].removeprefix(" "))
+    return "\n".join(lines).strip()
+
+
 # -- loading -------------------------------------------------------------------------------
 def load_config(source: str | Path | Mapping[str, Any] | TrainConfig) -> TrainConfig:
     """Read and validate a configuration.
