@@ -555,8 +555,11 @@ class RunStore:
             raise ConfigError(f"Run {rec['id']} is already in {self.runs_dir}; resume it from {target}.")
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         stage = self.runs_dir / f".unpacking-{rec['id']}-{secrets.token_hex(2)}"
-        shutil.copytree(src, stage)
-        os.replace(stage, target)
+        try:
+            shutil.copytree(src, stage)
+            os.replace(stage, target)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)  # gone already when it became the run
         with file_lock(target / ".lock"):
             self._write_record(rec)
         return self.get(target.name)
