@@ -43,7 +43,7 @@ RUN_STATUSES: tuple[str, ...] = ("created", "running", "done", "failed", "cancel
 #: (2: runs.sweep, the sweep a run is a trial of).
 SCHEMA_VERSION = 2
 #: What carries an unfinished run to another machine (:meth:`RunStore.pack`): the checkpoint and
-#: its state, the best model so far, the record, config and history, and when present the SWA
+#: its state, the best model so far (without optimizer state), the record, config and history, and when present the SWA
 #: average and the teacher's probabilities (so the resumed run averages on and trains on the
 #: same targets).
 PACK_FILES = (CHECKPOINT_FILE, STATE_FILE, MODEL_FILE, "run.json", CONFIG_FILE, HISTORY_FILE, SWA_FILE, TEACHER_FILE)
@@ -528,7 +528,9 @@ class RunStore:
         stage.mkdir()
         try:
             for name in PACK_FILES:
-                if (run.path / name).is_file():
+                if name == MODEL_FILE and (run.path / name).is_file():
+                    _save_without_optimizer(run.path / name, stage / name)
+                elif (run.path / name).is_file():
                     shutil.copyfile(run.path / name, stage / name)
             old = dest.parent / f".replaced-{dest.name}-{secrets.token_hex(2)}"
             if dest.exists():
@@ -607,6 +609,14 @@ class RunStore:
         with file_lock(folder / ".lock"):
             self._write_record(rec)
         return self.get(folder.name)
+
+
+def _save_without_optimizer(src: Path, dst: Path) -> None:
+    """The best model of a run without its optimizer state (a third of the size: only the
+    checkpoint resumes training, the best model is only evaluated)."""
+    from .models.files import load_model_file
+
+    load_model_file(src).save(dst)
 
 
 def _bundled_to_run(b: Any) -> Run:

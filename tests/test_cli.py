@@ -197,6 +197,7 @@ def test_runs_pack_and_unpack_carry_an_unfinished_run_to_another_home(tmp_path, 
     assert sorted(p.name for p in pack.iterdir()) == sorted(
         ["checkpoint.keras", "state.json", "model.keras", "run.json", "config.toml", "history.json", "teacher.npz"])
     assert main(["runs", "pack", run.id, str(pack)]) == 0  # packing again replaces the pack
+    assert (pack / "model.keras").stat().st_size < 0.6 * (run.path / "model.keras").stat().st_size  # no optimizer
     from fer_core.runs import upsert_job
 
     with RunStore().connect(write=True) as con:  # a job of the run is running: no pack, no delete
