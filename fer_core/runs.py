@@ -509,12 +509,12 @@ class RunStore:
     def pack(self, run_id: str, dest: str | Path) -> Path:
         """Copy what resumes run ``run_id`` (:data:`PACK_FILES`) into the folder ``dest``, e.g.
         ``experiments/checkpoints/<config name>``, to carry it to another machine. Refuses while a
-        job of the run is active (a checkpoint and its state must come from the same epoch end:
-        cancel at the epoch boundary first) and for runs without a checkpoint. ``dest`` is
-        replaced as a whole, never left half-written."""
+        job of the run is active (the job writes the checkpoint and its state one after the other:
+        cancel it first, best just after an epoch ends, as the epoch under way is lost) and for
+        runs without a checkpoint. ``dest`` is replaced as a whole, never left half-written."""
         _refuse_bundled(run_id, "pack")
         run = self.get(run_id)
-        self._refuse_active(run_id, "cancel them at an epoch boundary first")
+        self._refuse_active(run_id, "cancel them first (the epoch under way is lost: best just after one ends)")
         if not run.has_checkpoint:
             raise ConfigError(f"Run {run_id} has no checkpoint to resume from ({CHECKPOINT_FILE} + {STATE_FILE}); "
                               "there is nothing to pack.")
