@@ -76,8 +76,9 @@ def cmd_runs_pack(args: argparse.Namespace) -> int:
     from ..runs import RunStore
 
     dest = RunStore().pack(args.run_id, args.dest)
-    if not emit_json(args, {"run": args.run_id, "pack": str(dest), "files": sorted(p.name for p in dest.iterdir())}):
-        print(f"packed run {args.run_id} into {dest} ({', '.join(sorted(p.name for p in dest.iterdir()))}); "
+    files = sorted(p.name for p in dest.iterdir())
+    if not emit_json(args, {"run": args.run_id, "pack": str(dest), "files": files}):
+        print(f"packed run {args.run_id} into {dest} ({', '.join(files)}); "
               f"on the other machine: python -m fer_core runs unpack {dest}")
     return 0
 

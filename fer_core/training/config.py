@@ -126,8 +126,9 @@ class TrainSpec:
         In [0, 1), 0 = off
     swa_epochs : stochastic weight averaging (Izmailov et al. UAI 2018): after the ``epochs`` of
         the schedule, this many more at the constant rate ``swa_lr``, the weights averaged over
-        their ends; the batch-norm statistics are then recomputed on the train images and the
-        average, validated, replaces the best epoch's model if it is more accurate on validation.
+        their ends; the batch-norm statistics are then recomputed on an epoch of training batches
+        (augmented as in training) and the average, validated, replaces the best epoch's model if
+        it is more accurate on validation.
         0 = off. May be added to a finished run (``--resume``)
     swa_lr : the constant learning rate of the SWA epochs (> 0)
     soft_labels : train on the FER+ vote distributions (``dataset.soft_labels``)
@@ -167,6 +168,11 @@ class TrainSpec:
     seed: int = 0
     time_limit_min: float | None = None
     steps_per_execution: int = 1
+
+    @property
+    def total_epochs(self) -> int:
+        """The schedule's epochs, then the SWA ones."""
+        return self.epochs + self.swa_epochs
 
 
 @dataclass

@@ -83,7 +83,7 @@ def train(
     cfg = load_config(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    total = cfg.train.epochs + cfg.train.swa_epochs  # the schedule's epochs, then the SWA ones
+    total = cfg.train.total_epochs
     emit = _Emitter(progress, total)
     state = _start_state(cfg, run_dir, resume)
     emit(phase="loading", message=f"loading {cfg.data.path}")
@@ -215,7 +215,7 @@ def train(
 
 # -- state ---------------------------------------------------------------------------------
 def _fresh_state(cfg: TrainConfig) -> dict:
-    return {"epoch": 0, "epochs": cfg.train.epochs + cfg.train.swa_epochs, "best_val_accuracy": -1.0, "best_epoch": 0,
+    return {"epoch": 0, "epochs": cfg.train.total_epochs, "best_val_accuracy": -1.0, "best_epoch": 0,
             "lr": cfg.train.lr, "wait": 0, "lr_wait": 0, "history": [], "status": "running",
             "images_seen": 0, "fit_seconds": 0.0, "clock_seconds": 0.0}
 
@@ -241,7 +241,7 @@ def _start_state(cfg: TrainConfig, run_dir: Path, resume: bool) -> dict:
                 f"Only {', '.join('.'.join(k) for k in sorted(RESUMABLE_CHANGES))} may change on resume."
             )
     state = json.loads(state_path.read_text())
-    total = cfg.train.epochs + cfg.train.swa_epochs
+    total = cfg.train.total_epochs
     state["epochs"] = total
     status = state.get("status")
     es = cfg.train.early_stopping
