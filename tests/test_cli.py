@@ -128,8 +128,9 @@ def test_bench_predict_times_an_ensemble_in_keras_only(tiny_model_file):
     assert (table["latency_median_ms"] > 0).all()
 
 
-def test_json_convention_bare_prints_and_out_writes(tmp_path, capsys):
+def test_json_convention_bare_prints_and_out_writes(tmp_path, monkeypatch, capsys):
     """Every ``--json``: bare prints only JSON on stdout; ``--json OUT`` writes OUT and says so."""
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))  # its own empty studio, whatever ran before
     assert main(["data", "info", DATA, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_images"] == 400
     out = tmp_path / "info.json"
