@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import ConfigError, FERError
+from .errors import ConfigError, DataError, FERError
 from .io import atomic_write_json
 from .runs import RunStore, file_lock, now_iso, read_json, unknown_id_error
 
@@ -118,6 +118,9 @@ def create_sweep(cfg: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *,
         raise ConfigError(f"--scheduler must be one of {', '.join(SCHEDULERS)}; got {scheduler!r}.")
     grid = parse_grid(grid)
     trials = trial_configs(cfg, grid, samples)
+    for _, trial in trials:  # a grid may vary data.path
+        if missing := trial.data_missing():
+            raise DataError(missing)
     folder = sweeps_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     for _ in range(100):

@@ -346,6 +346,18 @@ def test_queued_jobs_are_capped(tmp_path, monkeypatch):
         JobManager(tmp_path)
 
 
+def test_a_training_job_whose_data_is_not_here_is_refused_at_submit(tmp_path):
+    jm = JobManager(tmp_path)
+    gone = tmp_path / "no_fer2013_here"
+    with pytest.raises(DataError, match=f"data.path '{gone}' is not on this machine.*shared/data/README.md"):
+        jm.submit({**_cfg("elsewhere"), "data": {"path": str(gone)}})
+    assert jm.list() == [] and jm.store.list() == []  # no job, no run left behind
+    gone.mkdir()  # the same configuration once the folder is there passes this check
+    from fer_core.training.config import load_config
+    assert load_config({**_cfg("elsewhere"), "data": {"path": str(gone)}}).data_missing() is None
+    assert load_config(_cfg("synthetic")).data_missing() is None
+
+
 def test_index_reconciles_with_records_after_a_crash_between_the_two_writes(tmp_path):
     """job.json / run.json are written first, then the SQLite row: a crash in between must not leave a
     job or run shown as running forever."""

@@ -346,11 +346,16 @@ def test_cli_bad_sweep_and_address_exit_2_with_one_line(tmp_path, monkeypatch, c
     monkeypatch.delenv(ADDRESS_ENV, raising=False)
     cfg = tmp_path / "c.toml"
     cfg.write_text('name = "c"\n[data]\npath = "synthetic:n=300"\n[train]\nepochs = 1\n')
+    away = tmp_path / "away.toml"
+    away.write_text(cfg.read_text().replace("synthetic:n=300", "gone"))
     for argv, pattern in ((["sweep", str(cfg), "--grid", "train.lr"], "key=value1,value2"),
                           (["sweep", str(cfg), "--grid", "train.lr=0.1,-2"], r"sweep setting .*train.lr must be"),
                           (["sweep", str(cfg), "--grid", "train.lr=0.1", "--ray", "auto"], "not host:port"),
                           (["jobs", "submit", str(cfg), "--ray", "h:99999"], "outside 1..65535"),
-                          (["sweeps", "show", "nope"], "No sweep with id")):
+                          (["sweeps", "show", "nope"], "No sweep with id"),
+                          (["sweep", str(cfg), "--grid", f"data.path=synthetic:n=300,{tmp_path / 'gone'}"],
+                           "data.path .*gone' is not on this machine"),
+                          (["jobs", "submit", str(away)], "data.path .*gone' is not on this machine")):
         capsys.readouterr()
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()

@@ -4,7 +4,6 @@ resume, log of failures)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import streamlit as st
 
@@ -20,7 +19,7 @@ from fer_core.robustness import CORRUPTIONS, SUBSETS
 from fer_core.throughput import BENCH_FILE, expected_rate
 from fer_core.paths import PROJECT_ROOT
 from fer_core.training.config import (IMBALANCE, OPTIMIZERS, SCHEDULES, DataSpec, config_header, config_to_dict,
-                                      load_config, resolve_path)
+                                      load_config)
 from fer_core.training.sizes import SYNTHETIC_FRACTIONS, epoch_images, synthetic_train_counts
 
 st.title("Train")
@@ -177,10 +176,10 @@ with st.expander("Reproduce a setting: submit a configuration of experiments/ as
                     + f" · data `{recipe.data.path}`" + (f" · teacher `{recipe.train.teacher}`" if recipe.train.teacher
                                                          else ""))
         st.code(config_header(pick) or "(no description)", language=None, wrap_lines=True)
-        data_there = recipe.data.path.startswith("synthetic") or Path(resolve_path(recipe.data.path)).exists()
-        if not data_there:
-            st.warning(f"Its dataset `{recipe.data.path}` is not on this machine: the job would fail. Put the data "
-                       "there (see ../shared/data/README.md) or pick another configuration.")
+        missing = recipe.data_missing()
+        data_there = missing is None
+        if missing:
+            st.warning(f"{missing} Or pick another configuration.")
         if st.button("Submit this configuration", key="recipe_submit", disabled=not data_there):
             try:
                 job = JobManager().submit(config_to_dict(recipe), params=_where())

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..errors import ConfigError, FERError
+from ..errors import ConfigError, DataError, FERError
 from ..io import atomic_write_json, atomic_write_text
 from ..paths import PROJECT_ROOT
 from ..run_files import JOB_FILE, PROGRESS_FILE
@@ -201,6 +201,7 @@ class JobManager:
         Job, ``status`` "running" or "queued"
         """
         spec = _check_kind(kind)
+        new_config = _config_dict(kind, config) if resume_run is None and spec.makes_run else None
         self._check_queue_room()
         if resume_run is not None:
             run = self.store.get(resume_run)
@@ -212,7 +213,7 @@ class JobManager:
                 raise ConfigError(f"Run {run.id} has no checkpoint to resume from (no checkpoint.keras + "
                                   f"state.json in {run.path}); submit its configuration again instead.")
         elif spec.makes_run:
-            run = self.store.create(_config_dict(kind, config))
+            run = self.store.create(new_config)
         else:
             run = None
         job_id = self._new_job(kind, run.id if run else None, resume_run is not None, params or {})
@@ -456,7 +457,10 @@ def _config_dict(kind: str, config: Mapping[str, Any] | str | Path | None) -> di
     if kind == "train":
         from ..training.config import config_to_dict, load_config
 
-        return config_to_dict(load_config(config))
+        cfg = load_config(config)
+        if missing := cfg.data_missing():
+            raise DataError(missing)
+        return config_to_dict(cfg)
     if isinstance(config, (str, Path)):
         p = Path(config)
         if p.suffix.lower() == ".json":

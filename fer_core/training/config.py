@@ -262,6 +262,15 @@ class TrainConfig:
         """``data.path`` made absolute against the project root (``"synthetic..."`` unchanged)."""
         return resolve_path(self.data.path)
 
+    def data_missing(self) -> str | None:
+        """Why ``data.path`` cannot be read on this machine (it names no file or folder here), or
+        None when it is there or synthetic."""
+        where = self.resolved_data_path()
+        if where.startswith("synthetic") or Path(where).exists():
+            return None
+        return (f"data.path {self.data.path!r} is not on this machine (no file or folder at {where}); put the data "
+                "there (see ../shared/data/README.md for the FER datasets) or set data.path to where it is.")
+
 
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "augment": AugmentSpec, "eval": EvalSpec,
              "resources": ResourceSpec}
