@@ -65,21 +65,35 @@ def val_accuracy(probs, data) -> float:
     return float((probs.argmax(1) == data.labels_val).mean())
 
 
+_AUGMENTS = ("flip", "rotation", "zoom", "shift", "erasing", "mixup", "cutmix", "corruptions")
+
+
 def recipe_of(cfg: dict) -> str:
-    t, a = cfg.get("train", {}), cfg.get("augment", {})
-    aug = ", ".join(f"{k} {v}" for k, v in a.items()
-                    if k in ("flip", "rotation", "zoom", "shift", "erasing", "mixup", "cutmix") and v)
-    taught = (f"; targets {1 - t['teacher_weight']:.0%} labels + {t['teacher_weight']:.0%} the probabilities of "
-              f"teacher {t['teacher']} (distillation)" if t.get("teacher") else "")
+    """One line for a card: the architecture, optimiser, regularisation, augmentation and targets of
+    a run's configuration (every option that changes what is learned, not only the usual ones)."""
+    t, a, m = cfg.get("train", {}), cfg.get("augment", {}), cfg.get("model", {})
+    aug = (", ".join(f"{k} {a[k]}" for k in _AUGMENTS if a.get(k)) or "none") if a.get("enabled", True) else "off"
+    opt = t.get("optimizer") + (f" (momentum {t.get('momentum')})" if t.get("optimizer") == "sgd" else "")
+    more = []
+    if t.get("teacher"):
+        w = t.get("teacher_weight", 0.5)
+        more.append(f"targets {1 - w:.0%} labels + {w:.0%} the probabilities of teacher {t['teacher']} (distillation)")
     if t.get("soft_labels"):
         w = t.get("soft_weight", 1.0)
-        taught += f"; targets {1 - w:.0%} labels + {w:.0%} the FER+ vote distributions"
+        more.append(f"targets {1 - w:.0%} labels + {w:.0%} the FER+ vote distributions")
     if t.get("ema"):
-        taught += f"; EMA of the weights (momentum {t['ema']}) for validation and the saved model"
-    return (f"{cfg.get('model', {}).get('name')} {cfg.get('model', {}).get('kwargs') or ''}, "
-            f"{t.get('optimizer')} lr {t.get('lr')} ({t.get('schedule')}), weight decay {t.get('weight_decay', 0)}, "
-            f"batch {t.get('batch_size')}, label smoothing {t.get('label_smoothing', 0)}, seed {t.get('seed')}; "
-            f"augmentation: {aug or 'none'}; imbalance: {cfg.get('imbalance', 'none')}{taught}")
+        more.append(f"EMA of the weights (momentum {t['ema']}) for validation and the saved model")
+    if t.get("swa_epochs"):
+        more.append(f"then {t['swa_epochs']} epochs of SWA at lr {t.get('swa_lr')} (the average kept only if "
+                    "it beats the best epoch on validation)")
+    if t.get("early_stopping"):
+        more.append(f"early stopping after {t['early_stopping']} epochs without a better validation accuracy")
+    if t.get("time_limit_min"):
+        more.append(f"a time budget of {t['time_limit_min']:g} min (the epochs done depend on the machine)")
+    return (f"{m.get('name')}{' ' + str(m['kwargs']) if m.get('kwargs') else ''}, {opt} lr {t.get('lr')} ({t.get('schedule')}), "
+            f"weight decay {t.get('weight_decay', 0)}, batch {t.get('batch_size')}, label smoothing "
+            f"{t.get('label_smoothing', 0)}, seed {t.get('seed')}; augmentation: {aug}; imbalance: "
+            f"{cfg.get('imbalance', 'none')}" + "".join(f"; {x}" for x in more))
 
 
 def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,

@@ -213,6 +213,30 @@ def test_dashboard_shows_bundled_models_on_a_fresh_install(scored_shelf):
     assert "tiny ensemble" in " ".join(str(e.value) for e in at.get("caption"))
 
 
+def test_bundle_script_describes_every_option_that_changes_what_is_learned():
+    import importlib.util
+
+    from fer_core.training.config import config_to_dict, load_config
+
+    spec = importlib.util.spec_from_file_location("bundle_models", ROOT / "experiments" / "bundle_models.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    base = {"name": "r", "data": {"path": "synthetic"}, "model": {"name": "fer_net"}}
+    plain = script.recipe_of(config_to_dict(load_config(base)))
+    assert plain.startswith("fer_net, adam lr 0.001 (plateau_halve), weight decay 0.0") and ";" in plain
+    assert "SWA" not in plain and "teacher" not in plain and "momentum" not in plain
+    rich = script.recipe_of(config_to_dict(load_config({
+        **base, "model": {"name": "fer_net", "kwargs": {"deep": True}},
+        "train": {"optimizer": "sgd", "momentum": 0.8, "swa_epochs": 12, "swa_lr": 2e-4, "ema": 0.999,
+                  "teacher": "fer2013-fast", "teacher_weight": 0.25, "early_stopping": 7, "time_limit_min": 30},
+        "augment": {"cutmix": 1.0, "corruptions": ["lighting"]}})))
+    for part in ("fer_net {'deep': True}, sgd (momentum 0.8)", "cutmix 1.0", "corruptions ['lighting']",
+                 "75% labels + 25% the probabilities of teacher fer2013-fast", "EMA of the weights (momentum 0.999)",
+                 "12 epochs of SWA at lr 0.0002", "early stopping after 7 epochs", "time budget of 30 min"):
+        assert part in rich, part
+    assert "augmentation: off" in script.recipe_of(config_to_dict(load_config({**base, "augment": {"enabled": False}})))
+
+
 def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     """experiments/bundle_models.py end to end on a 1-epoch synthetic run: half-size weights whose
     card, predictions and record are all recomputed from what ships; then removal."""
