@@ -13,15 +13,13 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from .data.align import align_face
-from .data.faces import Face, crop_face, get_detector
+from .data.crops import FaceCropper
+from .data.faces import Face
 from .data.images import MAX_PIXELS, check_image, read_image
 from .errors import ConfigError
 from .evaluation.evaluate import model_classes
 from .evaluation.predict import model_input_shape, predict_probs
 from .run_files import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE
-
-ALIGNED_SIZE = 192  # side of an eye-aligned crop (shown to the user; resized to the model input)
 
 
 class TopClass:
@@ -111,7 +109,7 @@ def draw_labels(image: np.ndarray, labels: Sequence[tuple[Sequence[int], str]], 
     return out
 
 
-class Predictor:
+class Predictor(FaceCropper):
     """Detect faces in photos and classify each one with a model or ensemble.
 
     Parameters
@@ -119,34 +117,22 @@ class Predictor:
     model : a Keras model, an :class:`~fer_core.evaluation.Ensemble`, or anything
         :func:`~fer_core.evaluation.predict.predict_probs` accepts.
     classes : the model's class names in output order (default: inferred, see ``model_classes``).
-    detector : ``"blazeface"`` (default: best recall and no false box on the shared real photos,
-        tens of ms, finds the eyes), ``"haar"`` (OpenCV; boxes some clothing) or ``"mtcnn"`` (slower).
-    align : crop faces with their eyes where FER2013 has them (:mod:`fer_core.data.align`) when the
-        detector finds the eyes; otherwise (or False) a square box crop with ``margin``.
-    face_check : keep a Haar or MTCNN box only when BlazeFace also finds a face in it (drops boxed
-        clothing and other non-faces; BlazeFace boxes need no check).
-    min_face : smallest face side in pixels the detector reports.
-    margin : crop margin around each detected box, as a fraction of the box.
+    detector, min_face, margin, detect_width, align, face_check : how faces are found and cropped
+        (:class:`~fer_core.data.crops.FaceCropper`; BlazeFace and eye-aligned crops by default).
     fallback : classify the whole image as one face when no face is found.
     tta : test-time augmentation for the classifier (``None``: the model's own default).
     max_pixels : decoding bound (decompression bombs are refused).
-    detect_width : photos wider than this are searched for faces on a copy scaled down to this
-        width (boxes are scaled back; crops come from the full-resolution photo). Detection cost
-        grows with the pixel count, so this keeps a 640x480 photo fast. ``None`` detects at full size.
     """
 
     def __init__(self, model: Any, *, classes: Sequence[str] | None = None, detector: str = "blazeface",
                  min_face: int = 30, margin: float = 0.15, fallback: bool = False,
                  tta: str | Sequence[str] | None = None, max_pixels: int = MAX_PIXELS,
                  detect_width: int | None = 320, align: bool = True, face_check: bool = True):
-        if margin < 0:
-            raise ConfigError(f"margin must be >= 0, got {margin}.")
+        super().__init__(detector=detector, min_face=min_face, margin=margin, detect_width=detect_width,
+                         align=align, face_check=face_check)
         self.model = model
         self.classes = model_classes(model, classes=classes)
-        self.detector = get_detector(detector, min_size=int(min_face))
-        self.margin, self.fallback, self.tta, self.max_pixels = margin, fallback, tta, max_pixels
-        self.detect_width, self.min_face = detect_width, int(min_face)
-        self.align, self.face_check = bool(align), bool(face_check)
+        self.fallback, self.tta, self.max_pixels = fallback, tta, max_pixels
         try:  # crops go straight to the model's input size; ensembles (mixed sizes) get 96x96
             h, w, _ = model_input_shape(model)
         except ConfigError:
@@ -190,37 +176,6 @@ class Predictor:
         h, w = self._crop_size
         batch = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops])
         return predict_probs(self.model, batch, tta=self.tta)
-
-    def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """The crop the classifier sees: eye-aligned when the eyes are known (and ``align``), else the box."""
-        if self.align and face.eyes is not None:
-            try:
-                return align_face(image, *face.eyes, size=ALIGNED_SIZE)
-            except ValueError:  # degenerate eye points: fall back to the box
-                pass
-        return crop_face(image, face, margin=self.margin)
-
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """The faces of an RGB image (largest first), with the detector and checks of this predictor."""
-        faces = self._detect_scaled(image)
-        if self.face_check and self.detector.method != "blazeface" and faces:
-            checker = get_detector("blazeface")
-            faces = [f for f in faces if checker.detect(crop_face(image, f, margin=0.3))]
-        return faces
-
-    def _detect_scaled(self, image: np.ndarray) -> list[Face]:
-        w = image.shape[1]
-        if self.detect_width is None or w <= self.detect_width or self.detector.method == "blazeface":
-            return self.detector.detect(image)  # BlazeFace scales the photo to 192x192 itself
-        scale = self.detect_width / w
-        # Keep the smallest face the user asked for detectable on the smaller copy.
-        small_min = max(12, int(self.min_face * scale))
-        detector = get_detector(self.detector.method, min_size=small_min)
-        small = cv2.resize(image, (self.detect_width, max(1, int(round(image.shape[0] * scale)))),
-                           interpolation=cv2.INTER_AREA)
-        return [Face(tuple(int(round(v / scale)) for v in f.box), f.score,
-                     None if f.eyes is None else tuple((x / scale, y / scale) for x, y in f.eyes))
-                for f in detector.detect(small)]
 
 
 def _resolve_ref(ref: str | Path) -> tuple[Callable[[], Any], Path | None, bool]:

@@ -1,5 +1,6 @@
 """BlazeFace on the shared real photos: every counted face, no false box, eyes inside the box;
-the photo pipeline's face check drops Haar's boxed jeans; bad input."""
+the photo pipeline's face check drops Haar's boxed jeans; an upload's face is the crop Predict makes; bad
+input."""
 from __future__ import annotations
 
 import numpy as np
@@ -53,6 +54,26 @@ def test_face_check_drops_non_faces_from_haar(photos):
     blaze = Predictor(model).predict_image(rgb)
     assert len(blaze.faces) == 6
     assert all(f.crop.shape[:2] == (192, 192) for f in blaze.faces)  # eye-aligned crops
+
+
+def test_an_uploaded_face_is_the_crop_predict_makes(photos):
+    """Explain and Robustness take an upload's largest face as Predict crops it (BlazeFace, eyes
+    aligned), not a Haar box, which on this photo also boxes a pair of jeans."""
+    import cv2
+
+    from fer_core.data.images import resize, to_grey
+    from fer_core.data.upload import face_from_upload
+    from fer_core.inference import Predictor
+    from fer_core.models import create_model
+
+    model = create_model("five_layer", input_shape=(48, 48, 1), num_classes=7)
+    for name in ("multiface.jpg", "obama.jpg"):
+        rgb = photos[name]
+        data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+        face, note = face_from_upload(data, name, (48, 48), grey=True)
+        largest = max(Predictor(model).predict_image(rgb).faces, key=lambda f: f.box[2] * f.box[3])
+        assert note.startswith(f"largest of {EXPECTED[name][0]} detected face(s), cropped (eye-aligned")
+        assert np.array_equal(face, to_grey(resize(largest.crop, (48, 48))))
 
 
 def test_blank_image_and_bad_model_name():

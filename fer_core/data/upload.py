@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .faces import crop_face, get_detector
+from .crops import FaceCropper
 from .images import read_image, resize, to_grey
 
 
 def face_from_upload(data: bytes, name: str, size: tuple[int, int], grey: bool) -> tuple[np.ndarray, str]:
-    """Decode an uploaded image, cut out its largest face (Haar cascade) and resize it.
+    """Decode an uploaded image, cut out its largest face and resize it.
+
+    The face is found and cropped as ``predict`` does it (:class:`~fer_core.data.crops.FaceCropper`'s
+    defaults: BlazeFace, eye-aligned crop), so Explain and Robustness see the crop Predict shows.
 
     Parameters
     ----------
@@ -27,10 +30,13 @@ def face_from_upload(data: bytes, name: str, size: tuple[int, int], grey: bool) 
 
     check_upload_size(len(data), name, MAX_PHOTO_MB)
     img = read_image(data, color="rgb", name=name)
-    faces = get_detector("haar").detect(img)
+    cropper = FaceCropper()
+    faces = cropper.detect(img)
     note = "no face found, so the whole image is used"
     if faces:
-        img = crop_face(img, max(faces, key=lambda f: f.area), margin=0.15)
-        note = f"largest of {len(faces)} detected face(s), cropped"
+        face = max(faces, key=lambda f: f.area)
+        img = cropper.crop(img, face)
+        how = "eye-aligned" if cropper.align and face.eyes is not None else "boxed"
+        note = f"largest of {len(faces)} detected face(s), cropped ({how}, as Predict does)"
     img = resize(img, size)
     return (to_grey(img) if grey else img), note
