@@ -180,6 +180,16 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45,
     return np.clip((1 - alpha) * rgb + alpha * colour, 0, 255).astype(np.uint8)
 
 
+def explain_panel(image: np.ndarray, heatmap: np.ndarray, side: int = 192) -> np.ndarray:
+    """The face and its map side by side, each enlarged to about ``side`` pixels (RGB uint8): what
+    the Explain page shows, as one picture for ``python -m fer_core explain``."""
+    from .data.images import enlarge
+
+    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    gap = np.full((enlarge(rgb, side).shape[0], 8, 3), 255, np.uint8)
+    return np.concatenate([enlarge(rgb, side), gap, enlarge(overlay(image, heatmap), side)], axis=1)
+
+
 def _upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     if cam.shape != (h, w):

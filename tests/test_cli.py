@@ -1,4 +1,4 @@
-"""The command line end to end on synthetic data: data, evaluate, robustness, export, predict."""
+"""The command line end to end on synthetic data: data, evaluate, robustness, export, explain, predict."""
 from __future__ import annotations
 
 import json
@@ -94,6 +94,50 @@ def test_export_matches_keras_top1(model_path, tmp_path, fmt, capsys):
     exported = ExportedModel(out)
     x = np.random.default_rng(0).uniform(0, 255, (5, 48, 48, 1)).astype(np.float32)
     assert exported.predict_on_batch(x).shape == (5, 7)
+
+
+@pytest.mark.slow
+def test_explain_writes_maps_of_test_images_mistakes_and_photos(model_path, tmp_path, capsys):
+    import cv2
+    import keras
+
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import predict_probs
+    from fer_core.explain import explain
+
+    test = load_dataset(DATA).split("test")
+    photo, broken = tmp_path / "me.png", tmp_path / "broken.jpg"
+    cv2.imwrite(str(photo), cv2.resize(test.images[1], (160, 160)))
+    broken.write_bytes(b"not an image")
+    out, rec = tmp_path / "maps", tmp_path / "explain.json"
+    argv = ["explain", str(model_path), str(photo), str(broken), "--data", DATA, "--index", "0", "3",
+            "--mistakes", "2", "--out", str(out), "--json", str(rec)]
+    assert main(argv) == 2  # the broken file is reported; every other face still gets its map
+    assert "broken.jpg" in capsys.readouterr().err
+    rows = json.loads(rec.read_text())
+    assert [r.get("error", "")[:10] for r in rows][:1] == [f"{broken}"[:10]]
+    faces = [r for r in rows if "error" not in r]
+    assert [r["map"].rsplit("/", 1)[1] for r in faces][:3] == ["me_gradcam.png", "test_0_gradcam.png",
+                                                               "test_3_gradcam.png"]
+    model = keras.models.load_model(model_path)
+    for r, i in zip(faces[1:3], (0, 3)):  # real predictions and maps of the very images
+        probs = predict_probs(model, test.images[i][None])[0]
+        assert r["true"] == CLASSES[test.labels[i]] and r["predicted"] == CLASSES[int(probs.argmax())]
+        assert r["confidence"] == pytest.approx(float(probs.max()), abs=1e-5)
+        heat = explain(model, test.images[i], "gradcam", int(probs.argmax()))
+        y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+        assert r["peak"] == [round((y + 0.5) / heat.shape[0], 3), round((x + 0.5) / heat.shape[1], 3)]
+    mistakes = faces[3:]
+    assert len(mistakes) == 2 and all(m["predicted"] != m["true"] for m in mistakes)
+    assert mistakes[0]["confidence"] >= mistakes[1]["confidence"]
+    for r in faces:
+        panel = cv2.imread(r["map"])
+        assert panel.shape[0] >= 144 and panel.shape[1] == 2 * panel.shape[0] + 8
+    assert main(["explain", str(model_path), str(photo), "--class", "suprise", "--out", str(out)]) == 2
+    assert "did you mean 'surprise'" in capsys.readouterr().err
+    assert main(["explain", str(model_path), str(photo), "--method", "occlusion", "--class", "fear",
+                 "--out", str(out)]) == 0
+    assert "occlusion map of 'fear'" in capsys.readouterr().out and (out / "me_occlusion.png").is_file()
 
 
 def test_runs_command_lists_nothing_then_json(tmp_path, monkeypatch, capsys):

@@ -214,6 +214,14 @@ def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     return out
 
 
+def enlarge(image: np.ndarray, side: int = 144) -> np.ndarray:
+    """A small face scaled up by a whole factor to about ``side`` pixels (nearest neighbour keeps
+    the pixels honest) for display."""
+    h, w = image.shape[:2]
+    scale = max(1, side // max(h, w))
+    return cv2.resize(image, (w * scale, h * scale), interpolation=cv2.INTER_NEAREST)
+
+
 def resize_batch(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Resize every image of a (n, h, w[, 3]) batch; returns a new uint8 array."""
     h, w = (size, size) if isinstance(size, int) else size
