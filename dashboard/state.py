@@ -16,6 +16,7 @@ import streamlit as st
 
 from fer_core import choices
 from fer_core.choices import ModelChoice, mtime
+from fer_core import paths
 from fer_core.paths import data_dir
 from fer_core.data import FERDataset, load_dataset
 from fer_core.data.registry import DatasetEntry, list_datasets
@@ -132,7 +133,7 @@ def bundled_runs() -> list[Run]:
 
 def ensembles_dir() -> Path:
     """``<data_dir>/ensembles``: one ``.json`` per saved ensemble."""
-    return data_dir() / "ensembles"
+    return paths.ensembles_dir()
 
 
 def saved_ensembles() -> list[Path]:
@@ -253,15 +254,10 @@ def run_report(run_id: str) -> Any:
 
 @st.cache_data(show_spinner="Evaluating the ensemble…", max_entries=16)
 def _ensemble_report(path: str, stamp: float, home_dir: str, first_member: str) -> Any:
-    from fer_core.evaluation import evaluate_probs, predict_probs
+    from fer_core.evaluation.evalset import score_ensemble
 
     choice = ModelChoice(f"ens:{Path(path).name}", "", "ensemble", path, None, False)
-    ens = load_model(choice)
-    es = run_eval_set(first_member)
-    probs = predict_probs(ens, es.images)
-    return evaluate_probs(es.labels, probs, es.classes, sources=es.sources,
-                          meta={"name": ens.name, "dataset": store().get(first_member).dataset, "split": es.split,
-                                "tta": ens.tta})
+    return score_ensemble(load_model(choice), run_eval_set(first_member), store().get(first_member).dataset)
 
 
 def report(choice: ModelChoice) -> Any:

@@ -14,6 +14,11 @@ def data_dir() -> Path:
     return path
 
 
+def ensembles_dir() -> Path:
+    """``<data_dir>/ensembles``: one ``.json`` per ensemble saved from the dashboard or the CLI."""
+    return data_dir() / "ensembles"
+
+
 def cache_dir() -> Path:
     """Folder for dataset caches (``.npz`` files keyed by source content)."""
     path = data_dir() / "cache"

@@ -1,4 +1,5 @@
-"""The command line end to end on synthetic data: data, evaluate, robustness, export, explain, predict."""
+"""The command line end to end on synthetic data: data, evaluate, compare, robustness, export, explain,
+predict."""
 from __future__ import annotations
 
 import json
@@ -140,6 +141,73 @@ def test_explain_writes_maps_of_test_images_mistakes_and_photos(model_path, tmp_
     assert "occlusion map of 'fear'" in capsys.readouterr().out and (out / "me_occlusion.png").is_file()
 
 
+@pytest.mark.slow
+def test_compare_scores_models_on_the_same_images_and_tests_the_difference(model_path, tiny_model_file, tmp_path,
+                                                                            monkeypatch, capsys):
+    import keras
+
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import predict_probs
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    out = tmp_path / "cmp.json"
+    assert main(["compare", str(model_path), tiny_model_file, "--data", DATA, "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    test = load_dataset(DATA).split("test")
+    acc = [float((predict_probs(keras.models.load_model(m), test.images).argmax(1) == test.labels).mean())
+           for m in (model_path, tiny_model_file)]
+    assert [r["images"] for r in got["metrics"]] == [len(test.labels)] * 2
+    assert [float(r["accuracy (95% CI)"].split("%")[0]) for r in got["metrics"]] == [round(100 * a, 1) for a in acc]
+    (t,) = got["paired_tests"]
+    assert (t["model_a"], t["model_b"], t["n_images"]) == (str(model_path), tiny_model_file, len(test.labels))
+    assert (t["a"], t["b"]) == pytest.approx(acc)
+    assert t["diff"] == pytest.approx(acc[0] - acc[1]) and t["decision"] in ("A is better", "B is better",
+                                                                            "no clear difference")
+    assert (t["ci_low"] > 0) == (t["decision"] == "A is better")
+    capsys.readouterr()
+    assert main(["compare", str(model_path), tiny_model_file]) == 2  # files have no saved predictions
+    assert "give --data PATH" in capsys.readouterr().err
+    assert main(["compare", str(model_path), str(model_path), "--data", DATA]) == 2
+    assert "two or more different models" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ensemble_is_saved_where_the_dashboard_looks_and_scored_on_real_predictions(tmp_path, monkeypatch, capsys):
+    from fer_core.evaluation import predict_probs
+    from fer_core.evaluation.ensemble import load_ensemble
+    from fer_core.evaluation.evalset import run_eval_set
+    from fer_core.runs import RunStore
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("FER_STUDIO_HOME", str(home))
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'name = "tiny"\n[data]\npath = "{DATA}"\n[model]\nname = "baseline_cnn"\n'
+                   '[train]\nepochs = 1\nbatch_size = 32\n')
+    for seed in (1, 2):
+        assert main(["train", str(cfg), "--set", f"train.seed={seed}"]) == 0
+    a, b = sorted(r.id for r in RunStore(home).list(bundled=False))
+    out = tmp_path / "ens.json"
+    capsys.readouterr()
+    assert main(["ensemble", "duo pair", a, b, "--weights", "3", "1", "--tta", "flip", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    path = home / "ensembles" / "duo_pair.json"
+    assert got["path"] == str(path) and got["members"] == [a, b]
+    ens = load_ensemble(path)
+    assert ens.tta == "flip" and list(ens.weights) == pytest.approx([0.75, 0.25])
+    es = run_eval_set(RunStore(home).get(a))
+    assert got["accuracy"] == pytest.approx(float((predict_probs(ens, es.images).argmax(1) == es.labels).mean()))
+    assert got["n_images"] == len(es.labels) and set(got["member_accuracy"]) == {a, b}
+    assert main(["ensemble", "duo pair", a, b]) == 2  # nothing replaced without --force
+    assert "--force" in capsys.readouterr().err
+    assert main(["ensemble", "duo pair", a, b, "--force"]) == 0 and load_ensemble(path).tta == "none"
+    for bad in (["ensemble", "solo", a], ["ensemble", "twice", a, a], ["ensemble", "ghost", a, "no-such-run"]):
+        assert main(bad) == 2, bad
+    assert not (home / "ensembles" / "solo.json").exists() and not (home / "ensembles" / "ghost.json").exists()
+    capsys.readouterr()
+    assert main(["compare", a, b, "--json"]) == 0  # runs: their saved test predictions, no --data needed
+    assert json.loads(capsys.readouterr().out)["paired_tests"][0]["n_images"] == len(es.labels)
+
+
 def test_runs_command_lists_nothing_then_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path))
     assert main(["runs", "--json"]) == 0
@@ -192,7 +260,8 @@ def test_help_lists_every_command_with_help(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
-    for command in ("data", "train", "jobs", "runs", "evaluate", "robustness", "predict", "export", "bench"):
+    for command in ("data", "train", "jobs", "runs", "evaluate", "compare", "ensemble", "robustness", "predict",
+                    "explain", "export", "bench"):
         assert f"\n    {command} " in text or f"\n    {command}\n" in text, command
 
     def check(parser, path):  # every (sub)command has a one-line help and a description

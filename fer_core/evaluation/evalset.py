@@ -82,6 +82,17 @@ def run_report(run: Run) -> Any:
     return evaluate_predictions(run.predictions(), meta={"name": run.name, "model": run.model, "dataset": run.dataset})
 
 
+def score_ensemble(ensemble: Any, es: EvalSet, dataset: str | None = None) -> Any:
+    """EvalReport of an ensemble on an evaluation set (with the ensemble's own TTA), e.g. its first
+    member's test images (:func:`run_eval_set`)."""
+    from . import evaluate_probs, predict_probs
+
+    probs = predict_probs(ensemble, es.images)
+    return evaluate_probs(es.labels, probs, es.classes, sources=es.sources,
+                          meta={"name": ensemble.name, "dataset": dataset or es.dataset, "split": es.split,
+                                "tta": ensemble.tta})
+
+
 def confident_mistakes(report: Any, es: EvalSet, k: int = 8) -> list[tuple[int, str, int]]:
     """The ``k`` most confident wrong predictions of ``report`` on ``es``: (image index, caption,
     index of the predicted class in ``report.classes``)."""
