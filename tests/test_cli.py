@@ -47,6 +47,36 @@ def test_data_info_and_audit(tmp_path, capsys):
     assert json.loads(out.read_text())["summary"]["n_images"] == 400
 
 
+def test_data_add_list_remove_and_a_registered_name_as_path(tmp_path, monkeypatch, capsys):
+    import cv2
+
+    from fer_core.data import load_dataset
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    faces = load_dataset("synthetic:n=70,seed=2")
+    folder = tmp_path / "mine"
+    for i, (img, lab, split) in enumerate(zip(faces.images, faces.labels, faces.splits)):
+        d = folder / ("test" if split == "test" else "train") / faces.classes[lab]
+        d.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(d / f"{i}.png"), img)
+    assert main(["data", "list", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []
+    assert main(["data", "add", str(folder), "--name", "my faces"]) == 0
+    assert "registered 'my faces'" in capsys.readouterr().out
+    assert main(["data", "add", str(tmp_path / "gone"), "--name", "my faces", "--replace"]) == 2
+    capsys.readouterr()
+    assert main(["data", "list", "--json"]) == 0  # a failed replacement keeps the old entry
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert (entry["name"], entry["path"], entry["exists"]) == ("my faces", str(folder.resolve()), True)
+    assert main(["data", "info", "my faces", "--json", str(tmp_path / "info.json")]) == 0
+    assert json.loads((tmp_path / "info.json").read_text())["n_images"] == 70
+    assert main(["data", "info", "my face"]) == 2
+    assert "did you mean 'my faces'" in capsys.readouterr().err
+    assert main(["data", "remove", "my faces"]) == 0 and main(["data", "remove", "my faces"]) == 2
+    capsys.readouterr()
+    assert main(["data", "list", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []
+    assert folder.is_dir()  # its files are left alone
+
+
 def test_bad_input_exits_2(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err

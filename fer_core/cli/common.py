@@ -8,12 +8,13 @@ text), ``--json OUT`` writes it to the file OUT and says so.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, Callable
 
 from ..data.faces import METHODS
 from ..training.config import FORMATS
 
-DATA_HELP = "dataset: 'synthetic', a FER2013 CSV, an image folder, or a .zip"
+DATA_HELP = "dataset: 'synthetic', a FER2013 CSV, an image folder, a .zip, or the name of a registered dataset"
 
 
 def add_data_options(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
@@ -50,8 +51,19 @@ def load_data(args: argparse.Namespace):
     if getattr(args, "skip_bad", False):
         opts["on_error"] = "skip"
     ferplus = getattr(args, "ferplus", "auto")
-    return load_dataset(args.data, getattr(args, "data_format", "auto"),
-                        ferplus=None if str(ferplus).lower() == "none" else ferplus,
+    path, fmt = args.data, getattr(args, "data_format", "auto")
+    if not str(path).startswith("synthetic") and not Path(path).expanduser().exists():
+        from ..data.registry import list_datasets
+        from ..errors import DataError, did_you_mean
+
+        entries = list_datasets()
+        entry = next((e for e in entries if e.name == path), None)
+        if entry is not None:  # a dataset registered on the Data page or with `data add`
+            path, fmt, opts = entry.path, fmt if fmt != "auto" else entry.format, {**entry.options, **opts}
+        elif entries:
+            raise DataError(f"{path}: no such file or folder, and no dataset is registered under that name"
+                            f"{did_you_mean(path, [e.name for e in entries])}; `data list` shows the registered ones.")
+    return load_dataset(path, fmt, ferplus=None if str(ferplus).lower() == "none" else ferplus,
                         cache=not getattr(args, "no_cache", False), **opts)
 
 

@@ -36,16 +36,17 @@ def check_allowed(path: str | Path) -> Path:
 
 
 def register_path(path: str | Path, name: str | None = None, *, skip_bad: bool = False,
-                  allowed_only: bool = True) -> tuple[DatasetEntry, FERDataset]:
+                  allowed_only: bool = True, replace: bool = False) -> tuple[DatasetEntry, FERDataset]:
     """Load ``path`` once (to check it reads), then register it; ``skip_bad`` skips unreadable files.
 
-    ``allowed_only`` (the dashboard's case) refuses paths outside the allowed folders.
+    ``allowed_only`` (the dashboard's case) refuses paths outside the allowed folders; ``replace``
+    replaces an entry of the same name (only once the new path has loaded).
     """
     if allowed_only:
         check_allowed(path)
     options = {"on_error": "skip"} if skip_bad else {}
     ds = load_dataset(str(path), **options)
-    return register_dataset(str(path), name or None, options=options), ds
+    return register_dataset(str(path), name or None, options=options, replace=replace), ds
 
 
 def check_upload_size(size: int, name: str, limit_mb: int) -> None:

@@ -176,7 +176,7 @@ def register_dataset(
         same = [e for e in entries if e.name == name]
         if same and not replace:
             raise ConfigError(f"A dataset named {name!r} is already registered ({same[0].path}); "
-                              "choose another name or pass replace=True.")
+                              "choose another name, or replace the entry (`data add --replace`; replace=True in Python).")
         entry = DatasetEntry(name=name, path=str(p), format=format, options=opts, added=now_iso())
         entries = [e for e in entries if e.name != name] + [entry]
         _write(reg, entries)
