@@ -5,7 +5,7 @@ Everything the dashboard does can be scripted from here. Commands print human-re
 Errors on bad input print one clear line and exit with status 2. TensorFlow's start-up lines
 are hidden unless ``--verbose`` is given. One module per command group:
 
-    data.py      data info | data audit
+    data.py      data info | audit | add | list | remove
     train.py     train (foreground) | jobs (background)
     runs.py      runs
     sweep.py     sweep (Ray Tune grid) | sweeps
