@@ -180,14 +180,20 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45,
     return np.clip((1 - alpha) * rgb + alpha * colour, 0, 255).astype(np.uint8)
 
 
-def explain_panel(image: np.ndarray, heatmap: np.ndarray, side: int = 192) -> np.ndarray:
-    """The face and its map side by side, each enlarged to about ``side`` pixels (RGB uint8): what
-    the Explain page shows, as one picture for ``python -m fer_core explain``."""
+def side_by_side(*images: np.ndarray, side: int = 192) -> np.ndarray:
+    """Faces (grey or RGB uint8 of one size) in a row, each enlarged to about ``side`` pixels, with
+    white gaps (RGB uint8): one picture of what a page shows side by side."""
     from .data.images import enlarge
 
-    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    gap = np.full((enlarge(rgb, side).shape[0], 8, 3), 255, np.uint8)
-    return np.concatenate([enlarge(rgb, side), gap, enlarge(overlay(image, heatmap), side)], axis=1)
+    tiles = [enlarge(i if i.ndim == 3 else np.repeat(i[..., None], 3, axis=2), side) for i in images]
+    gap = np.full((tiles[0].shape[0], 8, 3), 255, np.uint8)
+    return np.concatenate([x for t in tiles for x in (gap, t)][1:], axis=1)
+
+
+def explain_panel(image: np.ndarray, heatmap: np.ndarray, side: int = 192) -> np.ndarray:
+    """The face and its map side by side (RGB uint8): what the Explain page shows, as one picture
+    for ``python -m fer_core explain``."""
+    return side_by_side(image, overlay(image, heatmap), side=side)
 
 
 def _upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -32,7 +32,7 @@ def stderr_to_devnull() -> Iterator[None]:
 
 
 def import_tensorflow_quietly(verbose: bool = False) -> None:
-    """Import TensorFlow now, silencing its start-up lines unless ``verbose``.
+    """Import TensorFlow now, silencing its start-up lines and Python warnings unless ``verbose``.
 
     ``TF_CPP_MIN_LOG_LEVEL`` is set to 3 unless it is already set. A no-op when TensorFlow is
     already imported (its noise, if any, has been printed by then).
@@ -41,4 +41,7 @@ def import_tensorflow_quietly(verbose: bool = False) -> None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with stderr_to_devnull():
-        import tensorflow  # noqa: F401
+        import tensorflow
+    # its Python warnings too (e.g. "triggered tf.function retracing" when an ensemble's test-time
+    # views come in batches of several sizes): advice for TensorFlow developers, not for the user
+    tensorflow.get_logger().setLevel("ERROR")

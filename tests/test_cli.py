@@ -1,5 +1,5 @@
-"""The command line end to end on synthetic data: data, evaluate, compare, robustness, export, explain,
-predict."""
+"""The command line end to end on synthetic data: data, evaluate, compare, ensemble, robustness, export,
+explain, whatif, predict."""
 from __future__ import annotations
 
 import json
@@ -238,6 +238,39 @@ def test_ensemble_is_saved_where_the_dashboard_looks_and_scored_on_real_predicti
     assert json.loads(capsys.readouterr().out)["paired_tests"][0]["n_images"] == len(es.labels)
 
 
+@pytest.mark.slow
+def test_whatif_edits_faces_and_compares_real_predictions(model_path, tmp_path, capsys):
+    import cv2
+    import keras
+
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import predict_probs
+    from fer_core.robustness.whatif import WhatIf, apply_whatif
+
+    test = load_dataset(DATA).split("test")
+    out, rec = tmp_path / "whatif", tmp_path / "whatif.json"
+    assert main(["whatif", str(model_path), "--data", DATA, "--index", "2", "--set", "occlusion=eye_band",
+                 "occlusion_size=0.4", "blur=1.5", "--out", str(out), "--json", str(rec)]) == 0
+    (row,) = json.loads(rec.read_text())
+    assert row["settings"] == {"blur": 1.5, "occlusion": "eye_band", "occlusion_size": 0.4}
+    edited = apply_whatif(test.images[2], WhatIf(blur=1.5, occlusion="eye_band", occlusion_size=0.4))
+    before, after = predict_probs(keras.models.load_model(model_path), np.stack([test.images[2], edited]))
+    assert list(row["before"]["probs"].values()) == pytest.approx(before.tolist(), abs=1e-5)
+    assert list(row["after"]["probs"].values()) == pytest.approx(after.tolist(), abs=1e-5)
+    assert row["prediction_changed"] == (before.argmax() != after.argmax())
+    picture = cv2.imread(row["picture"], cv2.IMREAD_GRAYSCALE)
+    assert picture.shape[1] == 2 * picture.shape[0] + 8 and not np.array_equal(picture[:, :picture.shape[0]],
+                                                                               picture[:, -picture.shape[0]:])
+    assert main(["whatif", str(model_path), "--data", DATA, "--index", "2", "--json", str(rec)]) == 0
+    (row,) = json.loads(rec.read_text())  # nothing set: nothing moves
+    assert row["settings"] == {} and row["before"] == row["after"]
+    capsys.readouterr()
+    for bad, says in ((["--set", "brightnes=0.1"], "did you mean 'brightness'"), (["--set", "blur=99"], "blur must be"),
+                      (["--set", "jpeg_quality=high"], "needs a whole number"), ([], "nothing to edit")):
+        assert main(["whatif", str(model_path), *(["--data", DATA, "--index", "2"] if bad else []), *bad]) == 2
+        assert says in capsys.readouterr().err, says
+
+
 def test_runs_command_lists_nothing_then_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path))
     assert main(["runs", "--json"]) == 0
@@ -291,7 +324,7 @@ def test_help_lists_every_command_with_help(capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     for command in ("data", "train", "jobs", "runs", "evaluate", "compare", "ensemble", "robustness", "predict",
-                    "explain", "export", "bench"):
+                    "explain", "whatif", "export", "bench"):
         assert f"\n    {command} " in text or f"\n    {command}\n" in text, command
 
     def check(parser, path):  # every (sub)command has a one-line help and a description

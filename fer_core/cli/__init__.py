@@ -12,6 +12,8 @@ are hidden unless ``--verbose`` is given. One module per command group:
     analysis.py  evaluate | robustness | predict | export
     compare.py   compare | ensemble
     explain.py   explain
+    whatif.py    whatif
+    faces.py     (the faces explain and whatif take)
     bench.py     bench train | bench predict
 """
 from __future__ import annotations
@@ -27,13 +29,13 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; each command's handler is ``args.handler``."""
-    from . import analysis, bench, compare, data, explain, runs, sweep, train
+    from . import analysis, bench, compare, data, explain, runs, sweep, train, whatif
 
     parser = argparse.ArgumentParser(prog="python -m fer_core",
                                      description="FER Studio: facial expression recognition from the command line.")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages too")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, train, sweep, runs, analysis, compare, explain, bench):
+    for module in (data, train, sweep, runs, analysis, compare, explain, whatif, bench):
         module.register(sub)
     _finish(parser)
     return parser
