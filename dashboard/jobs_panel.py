@@ -18,6 +18,13 @@ def _cancel(job_id: str) -> None:
         st.session_state["train_flash"] = f"Could not cancel {job_id}: {exc}"
 
 
+def _stop_at_epoch_end(job_id: str) -> None:
+    try:
+        JobManager().cancel(job_id, at_epoch_end=True)
+    except FERError as exc:
+        st.session_state["train_flash"] = f"Could not stop {job_id}: {exc}"
+
+
 def _job_card(jm: JobManager, job) -> None:
     run, name = None, job.run_id or f"sweep {job.sweep_id}"
     if job.run_id:
@@ -30,7 +37,8 @@ def _job_card(jm: JobManager, job) -> None:
     with st.container(border=True):
         where = f" · on Ray `{job.ray_address}`" if job.ray_address else (" · local Ray" if job.sweep_id else "")
         st.markdown(f"{STATUS_ICON.get(job.status, '')} **{name}** · job `{job.id}` · **{job.status}**{where}"
-                    f"{' (cancel requested)' if job.cancel_requested and job.status == 'running' else ''}")
+                    f"{' (cancel requested)' if job.cancel_requested and job.status == 'running' else ''}"
+                    f"{' (stopping at the end of this epoch)' if job.stop_requested and not job.cancel_requested and job.status == 'running' else ''}")
         frac = job_fraction(prog, job.status)
         st.progress(frac, text=job_progress_text(prog, job.status))
         hist = prog.get("history") or (run.history() if run is not None else [])
@@ -41,10 +49,15 @@ def _job_card(jm: JobManager, job) -> None:
             with st.expander("Learning curves"):
                 st.plotly_chart(charts.training_curves({name: hist}, ["accuracy", "val_accuracy", "loss", "val_loss"],
                                                        "Learning curves"), key=f"train_curve_{job.id}")
-        b1, b2, _ = st.columns([1, 1, 4])
+        b1, b2, _ = st.columns([1, 2, 3])
         if job.status in ("queued", "running") and not job.cancel_requested:
             b1.button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,),
-                      help="stop after the current batch; the best model so far is kept and evaluated")
+                      help="stop after the current batch (the epoch under way is lost); the best model so far is "
+                           "kept and evaluated")
+        if (job.status == "running" and job.kind == "train" and not job.ray_address and not job.stop_requested
+                and not job.cancel_requested):
+            b2.button("Stop after this epoch", key=f"stop_{job.id}", on_click=_stop_at_epoch_end, args=(job.id,),
+                      help="finish and save the epoch under way, then stop (resumable, nothing lost)")
         if job.resumable:
             if b2.button("Resume", key=f"resume_{job.id}", help="continue from the last saved epoch, as a new job"):
                 try:

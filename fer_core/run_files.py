@@ -25,3 +25,5 @@ CONFIG_FILE = "config.toml"
 JOB_FILE = "job.json"
 #: A job's latest progress event.
 PROGRESS_FILE = "progress.json"
+#: Flag file in a job folder: stop when the epoch under way ends (``jobs cancel --at-epoch-end``)
+STOP_FLAG = "stop_after_epoch"

@@ -498,23 +498,24 @@ class RunStore:
         for jid in jobs:
             shutil.rmtree(self.jobs_dir / jid, ignore_errors=True)
 
-    def _refuse_active(self, run_id: str, what: str) -> None:
+    def _refuse_active(self, run_id: str, what: str, how: str = "--wait 60") -> None:
         with self.connect() as con:
             active = [r[0] for r in con.execute(
                 "SELECT id FROM jobs WHERE run_id=? AND status IN ('queued','running')", (run_id,))]
         if active:
             raise ConfigError(f"Run {run_id} has active job(s) {active}; {what} "
-                              f"(`python -m fer_core jobs cancel {active[0]} --wait`).")
+                              f"(`python -m fer_core jobs cancel {active[0]} {how}`).")
 
     def pack(self, run_id: str, dest: str | Path) -> Path:
         """Copy what resumes run ``run_id`` (:data:`PACK_FILES`) into the folder ``dest``, e.g.
         ``experiments/checkpoints/<config name>``, to carry it to another machine. Refuses while a
         job of the run is active (the job writes the checkpoint and its state one after the other:
-        cancel it first, best just after an epoch ends, as the epoch under way is lost) and for
+        stop it first, best with ``cancel(..., at_epoch_end=True)``, which saves the epoch under way) and for
         runs without a checkpoint. ``dest`` is replaced as a whole, never left half-written."""
         _refuse_bundled(run_id, "pack")
         run = self.get(run_id)
-        self._refuse_active(run_id, "cancel them first (the epoch under way is lost: best just after one ends)")
+        self._refuse_active(run_id, "stop them first, best once the epoch under way is saved",
+                            "--at-epoch-end --wait 900")
         if not run.has_checkpoint:
             raise ConfigError(f"Run {run_id} has no checkpoint to resume from ({CHECKPOINT_FILE} + {STATE_FILE}); "
                               "there is nothing to pack.")

@@ -379,8 +379,9 @@ def test_runs_pack_and_unpack_carry_an_unfinished_run_to_another_home(tmp_path, 
 
     with RunStore().connect(write=True) as con:  # a job of the run is running: no pack, no delete
         upsert_job(con, {"id": "job-1", "run_id": run.id, "status": "running", "kind": "train", "created": "now"})
-    for refused in (lambda: RunStore().pack(run.id, pack), lambda: RunStore().delete(run.id)):
-        with pytest.raises(ConfigError, match="jobs cancel job-1 --wait"):
+    for refused, how in ((lambda: RunStore().pack(run.id, pack), "job-1 --at-epoch-end --wait 900"),
+                         (lambda: RunStore().delete(run.id), "job-1 --wait 60")):
+        with pytest.raises(ConfigError, match=f"jobs cancel {how}"):
             refused()
     with RunStore().connect(write=True) as con:
         con.execute("UPDATE jobs SET status='cancelled' WHERE id='job-1'")

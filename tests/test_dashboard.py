@@ -177,7 +177,15 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home, monke
     assert cfg["augment"]["mixup"] == 0.2 and cfg["augment"]["erasing"] == 0.0 and cfg["train"]["ema"] == 0.0
     assert (cfg["train"]["swa_epochs"], cfg["train"]["swa_lr"]) == (2, 0.0001)
     assert job.status in ("queued", "running") and not job.cancel_requested
-    ok(at.button(key=f"cancel_{job.id}").click().run())
+    deadline = time.monotonic() + 300
+    while JobManager(empty_home).get(job.id).status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    ok(at.run())  # running now: it can also stop when its epoch ends
+    ok(at.button(key=f"stop_{job.id}").click().run())
+    assert JobManager(empty_home).get(job.id).stop_requested and "stopping at the end of this epoch" in texts(
+        at, "markdown")
+    assert not [b for b in at.button if b.key == f"stop_{job.id}"]  # asked once
+    ok(at.button(key=f"cancel_{job.id}").click().run())  # and a cancel can still follow
     done = JobManager(empty_home).wait(job.id, timeout=300, poll=0.5)
     assert done.status == "cancelled", JobManager(empty_home).log_tail(job.id)
     stop_jobs(empty_home)

@@ -293,6 +293,34 @@ def test_cancel_running_training_job(trainer):
     assert not _temp_files(jm.root)
 
 
+def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(trainer):
+    jm = trainer
+    job = jm.submit(_cfg("stopped", epochs=4))
+    queued = jm.submit(_cfg("waiting"))
+    assert jm.cancel(queued.id, at_epoch_end=True).status == "cancelled"  # nothing under way: cancelled now
+    _poll(lambda: (_training_progress(jm, job.id) or (0,))[0] >= 2 or jm.get(job.id).status != "running",
+          what="epoch 2 of the training job")
+    under_way = jm.progress(job.id)["epoch"]
+    asked = jm.cancel(job.id, at_epoch_end=True)
+    assert asked.status == "running" and asked.stop_requested and not asked.cancel_requested
+    assert (job.path / "stop_after_epoch").is_file() and not (job.path / "cancel").exists()
+    done = jm.wait(job.id, timeout=TIMEOUT, poll=0.2)
+    assert (done.status, done.error) == ("cancelled", None), jm.log_tail(job.id)
+    run = jm.store.get(job.run_id)
+    saved = json.loads((run.path / "state.json").read_text())["epoch"]
+    assert under_way <= len(run.history()) == saved < 4  # the epoch under way was finished and saved
+    assert done.resumable and run.status == "cancelled"
+    assert run.test_accuracy == pytest.approx(run.metrics()["accuracy"])
+    again = jm.wait(jm.resume(job.id).id, timeout=TIMEOUT, poll=0.2)
+    assert again.status == "done" and jm.progress(again.id)["first_epoch"] == saved + 1
+    assert [h["epoch"] for h in jm.store.get(job.run_id).history()] == [1, 2, 3, 4]
+    other = jm.submit({"name": "s"}, kind="sleep_steps", params={"steps": 400, "step_s": 0.05})
+    _poll(lambda: jm.get(other.id).status == "running", what="the sleep job to start")
+    with pytest.raises(ConfigError, match="only local training jobs stop at an epoch's end"):
+        jm.cancel(other.id, at_epoch_end=True)
+    jm.cancel(other.id, wait=30)
+
+
 # ---------------------------------------------------------------------------------- CLI
 def test_cli_lists_runs_and_jobs_as_json(tmp_path, monkeypatch, capsys):
     from fer_core.cli import runs as runs_cli, train as train_cli

@@ -26,6 +26,8 @@ class JobContext:
     params : kind-specific options given at submit time
     progress : call with a dict at every step (written to progress.json and the index)
     should_stop : returns True once the job was cancelled; poll it often and return early
+    stop_at_epoch_end : returns True once a stop at the end of the current epoch was asked for
+        (training jobs: :meth:`~fer_core.jobs.JobManager.cancel` with ``at_epoch_end``)
     """
 
     job_id: str
@@ -34,6 +36,7 @@ class JobContext:
     params: dict[str, Any]
     progress: Callable[[dict[str, Any]], None]
     should_stop: Callable[[], bool]
+    stop_at_epoch_end: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ def _train_kind(ctx: JobContext) -> Any:
                             should_stop=ctx.should_stop)
     from ..training.engine import train
 
-    return train(cfg, ctx.run.path, progress=ctx.progress, resume=ctx.resume, should_stop=ctx.should_stop)
+    return train(cfg, ctx.run.path, progress=ctx.progress, resume=ctx.resume, should_stop=ctx.should_stop,
+                 stop_at_epoch_end=ctx.stop_at_epoch_end)
 
 
 @register_kind("sweep", can_resume=lambda run: False, makes_run=False)

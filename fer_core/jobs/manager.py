@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping
 from ..errors import ConfigError, DataError, FERError
 from ..io import atomic_write_json, atomic_write_text
 from ..paths import PROJECT_ROOT
-from ..run_files import JOB_FILE, PROGRESS_FILE
+from ..run_files import JOB_FILE, PROGRESS_FILE, STOP_FLAG
 from ..runs import RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job
 from .kinds import _check_kind
 from .liveness import _CHILDREN, _alive, _boot_id, _proc_stat
@@ -147,6 +147,7 @@ class JobManager:
             started=row["started"], finished=row["finished"], pid=row["pid"], resume=bool(row["resume"]),
             error=row["error"], log_tail=rec.get("log_tail", ""), progress=progress or {},
             resumable=resumable, cancel_requested=row["cancel_requested"], path=folder,
+            stop_requested=rec.get("stop_requested"),
             ray_address=params.get("ray_address") or None, sweep_id=params.get("sweep_id"),
         )
 
@@ -295,14 +296,20 @@ class JobManager:
         """The last ``n`` lines of the worker's log ("" before it starts)."""
         return _tail(self._dir(job_id) / "log.txt", n)
 
-    def cancel(self, job_id: str, *, wait: float | None = None) -> Job:
+    def cancel(self, job_id: str, *, wait: float | None = None, at_epoch_end: bool = False) -> Job:
         """Cancel a job: a queued one at once; a running one by raising its cancel flag.
 
         A running worker stops at its next ``should_stop()`` poll; if it is still alive
         ``cancel_grace`` seconds later, the next reader sends SIGTERM (then SIGKILL after another
         grace period). ``wait`` blocks up to that many seconds for the job to end. Cancelling a
         finished job changes nothing.
+
+        ``at_epoch_end`` (running local training jobs): stop when the epoch under way ends and is
+        saved, so no training is lost (a cancel drops the unfinished epoch); no signal is sent, and
+        a plain cancel can still follow.
         """
+        if at_epoch_end:
+            return self._stop_at_epoch_end(job_id, wait)
         with self._locked(job_id) as rec:
             if rec["status"] == "queued":
                 rec.update(status="cancelled", finished=now_iso(), error="cancelled before it started")
@@ -311,6 +318,22 @@ class JobManager:
                 atomic_write_text(self._dir(job_id) / "cancel", now_iso() + "\n")
                 rec["cancel_requested"] = now_iso()
                 rec["cancel_requested_ts"] = time.time()
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                return self.wait(job_id, timeout=wait)
+        return self.get(job_id)
+
+    def _stop_at_epoch_end(self, job_id: str, wait: float | None) -> Job:
+        with self._locked(job_id) as rec:
+            if rec["status"] == "running":
+                if rec["kind"] != "train" or (rec.get("params") or {}).get("ray_address"):
+                    raise ConfigError(f"Job {job_id} is a {'Ray ' if rec['kind'] == 'train' else ''}{rec['kind']} "
+                                      "job: only local training jobs stop at an epoch's end; cancel it instead.")
+                if not rec.get("stop_requested"):
+                    atomic_write_text(self._dir(job_id) / STOP_FLAG, now_iso() + "\n")
+                    rec["stop_requested"] = now_iso()
+        if self.get(job_id).status == "queued":
+            return self.cancel(job_id, wait=wait)  # nothing under way: cancel it now
         if wait:
             with contextlib.suppress(TimeoutError):
                 return self.wait(job_id, timeout=wait)

@@ -34,6 +34,7 @@ class Job:
     progress : the latest progress event the index holds (refreshed at most every 0.5 s)
     resumable : failed or cancelled with a checkpoint to continue from
     cancel_requested : when cancel was asked for (None if never)
+    stop_requested : when a stop at the end of the current epoch was asked for (None if never)
     path : the job's folder
     ray_address : the Ray cluster it runs on (None: a local process)
     sweep_id : the sweep a ``sweep`` job runs (None otherwise)
@@ -53,6 +54,7 @@ class Job:
     progress: dict[str, Any] = field(default_factory=dict)
     resumable: bool = False
     cancel_requested: str | None = None
+    stop_requested: str | None = None
     path: Path = field(default_factory=Path)
     ray_address: str | None = None
     sweep_id: str | None = None

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from ..errors import ClusterError
 from ..io import atomic_write_json, remove_stale_temps
-from ..run_files import METRICS_FILE, PROGRESS_FILE
+from ..run_files import METRICS_FILE, PROGRESS_FILE, STOP_FLAG
 from ..runs import now_iso
 from .kinds import JobContext, _check_kind
 from .liveness import _boot_id, _proc_stat
@@ -94,7 +94,7 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
     run_id = rec.get("run_id")  # None for kinds that make no run (sweeps)
     for stale in (folder, *([jm.store.runs_dir / run_id] if run_id else [])):  # left by a worker killed mid-write
         remove_stale_temps(stale)
-    cancel_flag = folder / "cancel"
+    cancel_flag, stop_flag = folder / "cancel", folder / STOP_FLAG
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(folder / "heartbeat", stop), daemon=True)
     beat.start()
@@ -112,9 +112,10 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
               + (f" on the Ray cluster at {rec['params']['ray_address']}"
                  if (rec.get("params") or {}).get("ray_address") else ""), flush=True)
         ctx = JobContext(job_id=job_id, run=run, resume=bool(rec.get("resume")), params=rec.get("params") or {},
-                         progress=writer, should_stop=should_stop)
-        _check_kind(rec["kind"]).fn(ctx)
-        status = "cancelled" if should_stop() else "done"
+                         progress=writer, should_stop=should_stop, stop_at_epoch_end=stop_flag.exists)
+        result = _check_kind(rec["kind"]).fn(ctx)
+        stopped = isinstance(result, dict) and result.get("stopped") == "cancelled"  # at an epoch's end, as asked
+        status = "cancelled" if should_stop() or stopped else "done"
     except _Terminated:
         status = "cancelled" if should_stop() else "failed"
         error = "cancelled (stopped by SIGTERM)" if status == "cancelled" else "terminated by SIGTERM"

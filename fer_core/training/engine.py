@@ -52,6 +52,7 @@ def train(
     progress: Progress | None = None,
     resume: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    stop_at_epoch_end: Callable[[], bool] | None = None,
     dataset=None,
     model_fn: Callable[..., Any] | None = None,
 ) -> dict:
@@ -72,6 +73,9 @@ def train(
         starts afresh when there is no checkpoint
     should_stop : polled every batch; when it returns True training stops cleanly (the unfinished
         epoch is discarded, the best model so far is evaluated and kept)
+    stop_at_epoch_end : polled between epochs; when it returns True training stops as
+        ``should_stop`` does, but only once this call has finished at least one epoch (so nothing
+        is lost and the run can be resumed from a checkpoint of its own)
     dataset : an already loaded FERDataset to use instead of loading ``cfg.data``
     model_fn : builds the model instead of ``fer_core.models.create_model``, same signature
         ``(name, input_shape=, num_classes=, weights=, **kwargs) -> keras.Model``
@@ -130,10 +134,12 @@ def train(
     raw_weights = _RawWeights()
     reason = state.get("status") if state.get("status") in ("completed", "early_stopping") else None
     swa = _SwaAverage(run_dir, state) if t.swa_epochs else None
-    for epoch in range(state["epoch"], total):
+    first_epoch = state["epoch"]
+    for epoch in range(first_epoch, total):
         if reason is not None:
             break
-        if should_stop is not None and should_stop():
+        if (should_stop is not None and should_stop()) or (
+                epoch > first_epoch and stop_at_epoch_end is not None and stop_at_epoch_end()):
             reason = "cancelled"
             break
         if deadline is not None and time.monotonic() >= deadline:
