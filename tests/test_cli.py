@@ -230,7 +230,8 @@ def test_ensemble_is_saved_where_the_dashboard_looks_and_scored_on_real_predicti
     assert main(["ensemble", "duo pair", a, b]) == 2  # nothing replaced without --force
     assert "--force" in capsys.readouterr().err
     assert main(["ensemble", "duo pair", a, b, "--force"]) == 0 and load_ensemble(path).tta == "none"
-    for bad in (["ensemble", "solo", a], ["ensemble", "twice", a, a], ["ensemble", "ghost", a, "no-such-run"]):
+    for bad in (["ensemble", "solo", a], ["ensemble", "twice", a, a], ["ensemble", "ghost", a, "no-such-run"],
+                ["ensemble", "nested", a, "default"]):
         assert main(bad) == 2, bad
     assert not (home / "ensembles" / "solo.json").exists() and not (home / "ensembles" / "ghost.json").exists()
     capsys.readouterr()

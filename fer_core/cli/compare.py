@@ -83,6 +83,9 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         raise ConfigError("an ensemble needs two or more different members (run ids or bundled ids).")
     store = RunStore()
     runs = [store.get(m) for m in args.members]
+    if nested := [r.id for r in runs if r.model == "ensemble"]:
+        raise ConfigError(f"{', '.join(nested)} {'is an ensemble' if len(nested) == 1 else 'are ensembles'}; "
+                          "an ensemble's members are single models: give its members instead.")
     classes = {run_classes(r.path) for r in runs}
     if len(classes) > 1 or None in classes:
         raise ConfigError("the members do not all record the same classes with their test predictions (an unfinished "
