@@ -312,8 +312,7 @@ class JobManager:
             return self._stop_at_epoch_end(job_id, wait)
         with self._locked(job_id) as rec:
             if rec["status"] == "queued":
-                rec.update(status="cancelled", finished=now_iso(), error="cancelled before it started")
-                self._set_run_status(rec["run_id"], "cancelled")
+                self._cancel_queued(rec)
             elif rec["status"] == "running" and not rec.get("cancel_requested"):
                 atomic_write_text(self._dir(job_id) / "cancel", now_iso() + "\n")
                 rec["cancel_requested"] = now_iso()
@@ -323,17 +322,21 @@ class JobManager:
                 return self.wait(job_id, timeout=wait)
         return self.get(job_id)
 
+    def _cancel_queued(self, rec: dict) -> None:
+        rec.update(status="cancelled", finished=now_iso(), error="cancelled before it started")
+        self._set_run_status(rec["run_id"], "cancelled")
+
     def _stop_at_epoch_end(self, job_id: str, wait: float | None) -> Job:
         with self._locked(job_id) as rec:
-            if rec["status"] == "running":
+            if rec["status"] == "queued":  # nothing under way: cancelled now
+                self._cancel_queued(rec)
+            elif rec["status"] == "running":
                 if rec["kind"] != "train" or (rec.get("params") or {}).get("ray_address"):
                     raise ConfigError(f"Job {job_id} is a {'Ray ' if rec['kind'] == 'train' else ''}{rec['kind']} "
                                       "job: only local training jobs stop at an epoch's end; cancel it instead.")
                 if not rec.get("stop_requested"):
                     atomic_write_text(self._dir(job_id) / STOP_FLAG, now_iso() + "\n")
                     rec["stop_requested"] = now_iso()
-        if self.get(job_id).status == "queued":
-            return self.cancel(job_id, wait=wait)  # nothing under way: cancel it now
         if wait:
             with contextlib.suppress(TimeoutError):
                 return self.wait(job_id, timeout=wait)
