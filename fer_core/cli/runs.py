@@ -118,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_id")
     p.add_argument("dest", help="the folder to write (replaced as a whole)")
     add_json_option(p, nested=True)
-    p.set_defaults(handler=cmd_runs_pack)
+    p.set_defaults(handler=cmd_runs_pack, uses_tf=True)  # the best model is re-saved without its optimizer
     p = rsub.add_parser("unpack", help="register a folder written by `runs pack` as a run here, ready to resume")
     p.add_argument("pack", help="the pack folder")
     add_json_option(p, nested=True)
