@@ -262,7 +262,7 @@ def test_whatif_edits_faces_and_compares_real_predictions(model_path, tmp_path, 
     picture = cv2.imread(row["picture"], cv2.IMREAD_GRAYSCALE)
     assert picture.shape[1] == 2 * picture.shape[0] + 8 and not np.array_equal(picture[:, :picture.shape[0]],
                                                                                picture[:, -picture.shape[0]:])
-    assert main(["whatif", str(model_path), "--data", DATA, "--index", "2", "--json", str(rec)]) == 0
+    assert main(["whatif", str(model_path), "--data", DATA, "--index", "2", "--out", str(out), "--json", str(rec)]) == 0
     (row,) = json.loads(rec.read_text())  # nothing set: nothing moves
     assert row["settings"] == {} and row["before"] == row["after"]
     capsys.readouterr()
