@@ -71,6 +71,9 @@ def test_data_add_list_remove_and_a_registered_name_as_path(tmp_path, monkeypatc
     assert json.loads((tmp_path / "info.json").read_text())["n_images"] == 70
     assert main(["data", "info", "my face"]) == 2
     assert "did you mean 'my faces'" in capsys.readouterr().err
+    for command in (["evaluate", "x"], ["compare", "x", "y"]):
+        assert main([*command, "--data", "my faces", "--split", "val"]) == 2  # the folder has train and test
+        assert "mine has no 'val' split; it has ['train', 'test']" in capsys.readouterr().err
     assert main(["data", "remove", "my faces"]) == 0 and main(["data", "remove", "my faces"]) == 2
     capsys.readouterr()
     assert main(["data", "list", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []

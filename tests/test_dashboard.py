@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -280,11 +281,16 @@ def test_compare_two_runs_side_by_side(runs_home):
 
 def test_ensemble_builder_saves_and_evaluates(runs_home_copy):
     at = open_page("views/compare.py")
+    first, second = at.multiselect(key="ens_members").value
+    ok(at.multiselect(key="ens_members").set_value([second, first]).run())  # the weights follow this order
+    at.number_input(key=f"ens_w_{second}").set_value(3.0)
     at.multiselect(key="ens_tta").set_value(["flip"])
     at.text_input(key="ens_name").input("pair")
     ok(at.button(key="ens_save").click().run())
     assert "Saved **pair**" in texts(at, "success")
-    assert (runs_home_copy / "ensembles" / "pair.json").is_file()
+    saved = json.loads((runs_home_copy / "ensembles" / "pair.json").read_text())
+    weight = {m["ref"]: m["weight"] for m in saved["members"]}
+    assert weight[second.split(":")[-1]] == pytest.approx(0.75) and weight[first.split(":")[-1]] == pytest.approx(0.25)
     at = open_page("views/compare.py")
     assert any(o.startswith("ensemble pair (2 models)") for o in at.multiselect(key="cmp_pick").options)
 

@@ -8,6 +8,7 @@ from dashboard import charts, state, widgets
 from dashboard.sweeps_panel import sweeps_panel
 from fer_core.errors import FERError
 from fer_core.evaluation import TTA_MODES, save_ensemble
+from fer_core.evaluation.evalset import check_ensemble_members
 from fer_core.evaluation.verdict import compare_reports
 from fer_core.names import slug
 from fer_core.tables import accuracy_text, evaluated_on, macro_f1_text, metrics_table
@@ -119,20 +120,17 @@ else:
                          help="flip: also the mirrored face; shift: 4 copies moved by 2 px; probabilities averaged")
     ens_name = c2.text_input("Name", "ensemble", key="ens_name")
     if st.button("Save and evaluate the ensemble", key="ens_save", disabled=len(members) < 2):
-        member_runs = [c.run_id for c in runs if c.key in members]
-        member_classes = {state.classes_of(c) for c in runs if c.key in members}
-        if len(member_classes) > 1:
-            st.error("These runs predict different classes; an ensemble needs members with the same classes.")
+        path = state.ensembles_dir() / f"{slug(ens_name)}.json"
+        try:
+            run_of = {c.key: c.run_id for c in runs}  # in the order of the members, as the weights are
+            member_runs, classes = check_ensemble_members([run_of[k] for k in members], state.store())
+            save_ensemble(path, [r.id for r in member_runs], weights, tta=tta or "none",
+                          name=ens_name.strip() or "ensemble", classes=list(classes))
+            choice = next(c for c in state.model_choices() if c.path == str(path))
+            r = state.report(choice)
+        except (FERError, StopIteration) as exc:
+            st.error(f"Ensemble not saved or not evaluated: {exc}")
         else:
-            path = state.ensembles_dir() / f"{slug(ens_name)}.json"
-            try:
-                save_ensemble(path, member_runs, weights, tta=tta or "none", name=ens_name.strip() or "ensemble",
-                              classes=list(member_classes.pop()))
-                choice = next(c for c in state.model_choices() if c.path == str(path))
-                r = state.report(choice)
-            except (FERError, StopIteration) as exc:
-                st.error(f"Ensemble not saved or not evaluated: {exc}")
-            else:
-                st.success(f"Saved **{ens_name}** ({path.name}): accuracy {accuracy_text(r)}, "
-                           f"macro-F1 {macro_f1_text(r)} on {r.n} images. "
-                           "It is now in the pickers of every page.")
+            st.success(f"Saved **{ens_name}** ({path.name}): accuracy {accuracy_text(r)}, "
+                       f"macro-F1 {macro_f1_text(r)} on {r.n} images. "
+                       "It is now in the pickers of every page.")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, FERError
-from .common import add_data_options, add_json_option, emit_json, load_data, text_printer
+from .common import add_data_options, add_json_option, emit_json, load_data, load_split_data, text_printer
 
 RUN_HELP = "run id, run folder, .keras model or ensemble .json"
 #: fer_core.evaluation.TTA_MODES, spelt out: importing fer_core.evaluation would add ~0.6 s to every command
@@ -17,13 +17,10 @@ def _data_and_model(args: argparse.Namespace):
     """The dataset (checked for ``--split``), the model and its classes."""
     from ..inference import load_model_ref
 
-    ds = load_data(args)
+    ds = load_split_data(args, allow_all=True)
     if args.faces:
         no_face = [i for i in ds.issues if "no face" in i.reason]
         text_printer(args)(f"face detection ({args.faces}): {len(no_face)} image(s) had no face and were left out")
-    if args.split != "all" and args.split not in ds.available_splits():
-        raise ConfigError(f"{ds.display_name} has no {args.split!r} split; it has {ds.available_splits()}. "
-                          "Use --split with one of them (or 'all').")
     model, classes = load_model_ref(args.run)
     return ds, model, classes
 

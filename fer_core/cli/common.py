@@ -67,6 +67,18 @@ def load_data(args: argparse.Namespace):
                         cache=not getattr(args, "no_cache", False), **opts)
 
 
+def load_split_data(args: argparse.Namespace, *, allow_all: bool = False):
+    """:func:`load_data`, checked to have the split ``args.split`` (or ``'all'`` when *allow_all*)."""
+    from ..errors import ConfigError
+
+    ds = load_data(args)
+    if not (allow_all and args.split == "all") and args.split not in ds.available_splits():
+        also = " (or 'all')" if allow_all else ""
+        raise ConfigError(f"{ds.display_name} has no {args.split!r} split; it has {ds.available_splits()}. "
+                          f"Use --split with one of them{also}.")
+    return ds
+
+
 def add_json_option(p: argparse.ArgumentParser, what: str = "the results", note: str = "", *,
                     nested: bool = False) -> None:
     """Add ``--json [OUT]``. ``nested``: a subcommand's copy that keeps the parent command's value."""

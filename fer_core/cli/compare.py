@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import ConfigError, FERError
 from .analysis import RUN_HELP, TTA_CHOICES
-from .common import add_data_options, add_json_option, emit_json, load_data, text_printer
+from .common import add_data_options, add_json_option, emit_json, load_split_data, text_printer
 
 
 def _compared_reports(args: argparse.Namespace) -> dict[str, object]:
@@ -32,9 +32,7 @@ def _compared_reports(args: argparse.Namespace) -> dict[str, object]:
     from ..evaluation import evaluate_model
     from ..inference import default_tta, load_model_ref
 
-    ds = load_data(args)
-    if args.split not in ds.available_splits():
-        raise ConfigError(f"{ds.display_name} has no {args.split!r} split; it has {ds.available_splits()}.")
+    ds = load_split_data(args)
     reports = {}
     for ref in args.runs:
         model, classes = load_model_ref(ref)
@@ -72,29 +70,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_ensemble(args: argparse.Namespace) -> int:
     from ..evaluation import save_ensemble
     from ..evaluation.ensemble import load_ensemble
-    from ..evaluation.evalset import run_eval_set, run_report, score_ensemble
-    from ..inference import run_classes
+    from ..evaluation.evalset import check_ensemble_members, run_eval_set, run_report, score_ensemble
     from ..names import slug
     from ..paths import ensembles_dir
-    from ..runs import RunStore
     from ..tables import accuracy_text, macro_f1_text
 
-    if len(args.members) < 2 or len(set(args.members)) < len(args.members):
-        raise ConfigError("an ensemble needs two or more different members (run ids or bundled ids).")
-    store = RunStore()
-    runs = [store.get(m) for m in args.members]
-    if nested := [r.id for r in runs if r.model == "ensemble"]:
-        raise ConfigError(f"{', '.join(nested)} {'is an ensemble' if len(nested) == 1 else 'are ensembles'}; "
-                          "an ensemble's members are single models: give its members instead.")
-    classes = {run_classes(r.path) for r in runs}
-    if len(classes) > 1 or None in classes:
-        raise ConfigError("the members do not all record the same classes with their test predictions (an unfinished "
-                          "run, or runs on different classes); an ensemble needs members with the same classes.")
+    runs, classes = check_ensemble_members(args.members)
     path = ensembles_dir() / f"{slug(args.name)}.json"
     if path.exists() and not args.force:
         raise ConfigError(f"an ensemble is already saved as {path}; pick another name or add --force to replace it.")
     save_ensemble(path, [r.id for r in runs], args.weights, tta=args.tta or "none", name=args.name,
-                  classes=list(classes.pop()))
+                  classes=list(classes))
     say = text_printer(args)
     say(f"saved {path}: {args.name} = " + " + ".join(r.id for r in runs) + f", TTA {'+'.join(args.tta or ['none'])}"
         " (the dashboard lists it; evaluate, predict, explain and compare take the file)")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, FERError
 from .analysis import RUN_HELP, TTA_CHOICES
-from .common import add_data_options, load_data
+from .common import add_data_options, load_split_data
 
 
 @dataclass
@@ -76,9 +76,7 @@ def faces_asked(args: argparse.Namespace, model: Any, classes: list[str], size: 
         print(f"error: {message}", file=sys.stderr)
     mistakes = getattr(args, "mistakes", 0)
     if args.index or mistakes:
-        ds = load_data(args)
-        if args.split not in ds.available_splits():
-            raise ConfigError(f"{ds.display_name} has no {args.split!r} split; it has {ds.available_splits()}.")
+        ds = load_split_data(args)
         part = ds.split(args.split)
         for i in args.index or []:
             if not 0 <= i < len(part.images):

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..data import FERDataset
-from ..errors import FERError
+from ..errors import ConfigError, FERError
 from ..runs import Run
 
 
@@ -80,6 +80,27 @@ def run_report(run: Run) -> Any:
     from . import evaluate_predictions
 
     return evaluate_predictions(run.predictions(), meta={"name": run.name, "model": run.model, "dataset": run.dataset})
+
+
+def check_ensemble_members(refs: list[str], store: Any = None) -> tuple[list[Run], tuple[str, ...]]:
+    """The runs (or bundled models) *refs* name and the classes they share, ready for
+    :func:`~fer_core.evaluation.save_ensemble`; ConfigError unless they are two or more different
+    single models that recorded the same classes with their test predictions."""
+    from ..inference import run_classes
+    from ..runs import RunStore
+
+    if len(refs) < 2 or len(set(refs)) < len(refs):
+        raise ConfigError("an ensemble needs two or more different members (run ids or bundled ids).")
+    store = store or RunStore()
+    runs = [store.get(r) for r in refs]
+    if nested := [r.id for r in runs if r.model == "ensemble"]:
+        raise ConfigError(f"{', '.join(nested)} {'is an ensemble' if len(nested) == 1 else 'are ensembles'}; "
+                          "an ensemble's members are single models: give its members instead.")
+    classes = {run_classes(r.path) for r in runs}
+    if len(classes) > 1 or None in classes:
+        raise ConfigError("the members do not all record the same classes with their test predictions (an unfinished "
+                          "run, or runs on different classes); an ensemble needs members with the same classes.")
+    return runs, classes.pop()
 
 
 def score_ensemble(ensemble: Any, es: EvalSet, dataset: str | None = None) -> Any:
