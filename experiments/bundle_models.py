@@ -30,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from fer_core.tf_quiet import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 
 from fer_core import bundled  # noqa: E402
 from fer_core.io import atomic_write_json  # noqa: E402

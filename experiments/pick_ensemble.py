@@ -24,6 +24,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from fer_core.tf_quiet import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 
 from fer_core import bundled  # noqa: E402
 from fer_core.evaluation import predict_probs  # noqa: E402
