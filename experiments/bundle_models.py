@@ -234,6 +234,9 @@ def main() -> None:
         modes = [m for m in args.tta.split("+") if m]  # "flip+shift" -> ["flip", "shift"]
         scores.append(bundle_ensemble(bid, title, members.split(","), modes[0] if len(modes) == 1 else modes, ds,
                                       args.latency, args.calibrate))
+    if scores and not args.latency:
+        print("note: no latency measured, so these cards lack it (tests/test_pretrained.py asks for it); "
+              "bundle them again with --latency on an idle machine")
     if scores:  # the best validation accuracy over every bundled entry, not only the new ones
         val = {b.id: b.card().get("validation_accuracy") for b in bundled.list_bundled()}
         best = max((bid for bid, v in val.items() if isinstance(v, (int, float))), key=lambda bid: val[bid])

@@ -36,6 +36,16 @@ def test_manifest_default_and_checksums():
         assert b.record.get("bundled") is True
 
 
+def test_every_card_has_its_latency():
+    """Issue 12 asks each card for the latency per face: Keras, ONNX and TFLite (ensembles: Keras,
+    as the Predict page runs them). ``bundle_models.py --latency`` measures it."""
+    for b in SHIPPED:
+        card = b.card()
+        want = {"keras"} if card.get("kind") == "ensemble" else {"keras", "onnx", "tflite"}
+        assert want <= set(card.get("latency_ms") or {}), f"{b.id}: no latency on its card (bundle it with --latency)"
+        assert all(v > 0 for v in card["latency_ms"].values()) and card.get("latency_machine"), b.id
+
+
 def test_size_budget():
     total = sum(p.stat().st_size for p in bundled.pretrained_dir().rglob("*.keras"))
     assert total <= 30 * 2**20, f"bundled weights take {total / 2**20:.1f} MB (budget 30 MB)"
