@@ -3,7 +3,7 @@
     .venv/bin/python experiments/bundle_models.py \
         --model RUN_DIR ID "TITLE" [--model ...] \
         [--ensemble ID "TITLE" MEMBER_ID,MEMBER_ID,... ] [--tta flip] [--calibrate] [--latency] \
-        [--float16] [--single-tta tencrop] [--remove ID ...]
+        [--float16] [--single-tta tencrop] [--remove ID ...] [--default ID]
 
 For each ``--model``: the run's ``model.keras`` is re-saved without its optimizer state (a third
 of the size), its test predictions and results are copied, and its card is computed afresh on the
@@ -13,8 +13,10 @@ re-store it); ``--single-tta`` scores them with another TTA than their config's 
 validation), which predicting and evaluating them by name then use. Each
 ``--ensemble`` soft-votes bundled models with ``--tta``; its test predictions are computed here;
 ``--calibrate`` gives it the temperature that best fits the validation faces (Guo et al. 2017).
-``default`` becomes the entry with the best *validation* accuracy (the 5% of train the configs hold
-out): PublicTest picks nothing. Needs the dataset the runs were trained on. ``--remove`` drops
+``--default ID`` makes a bundled entry ``default`` (chosen on validation, e.g. by
+``pick_ensemble.py --policies``); without it ``default`` stays as it is, and an empty shelf's first
+``default`` is the entry with the best *validation* accuracy (the 5% of train the configs hold out).
+PublicTest picks nothing. Needs the dataset the runs were trained on. ``--remove`` drops
 superseded entries first (ensembles before their members; never ``default``), to keep the weights
 within the repository's budget.
 """
@@ -214,6 +216,7 @@ def main() -> None:
     ap.add_argument("--single-tta", choices=["none", "flip", "shift", "tencrop"],
                     help="the --model entries' TTA on their cards (default: their config's eval.tta)")
     ap.add_argument("--remove", nargs="+", default=[], metavar="ID", help="bundled ids to remove, in this order")
+    ap.add_argument("--default", metavar="ID", help="make this bundled entry `default` (chosen on validation)")
     args = ap.parse_args()
     for bid in args.remove:
         bundled.uninstall_bundled(bid)
@@ -237,13 +240,28 @@ def main() -> None:
     if scores and not args.latency:
         print("note: no latency measured, so these cards lack it (tests/test_pretrained.py asks for it); "
               "bundle them again with --latency on an idle machine")
-    if scores:  # the best validation accuracy over every bundled entry, not only the new ones
+    set_default(args.default, changed=bool(scores))
+
+
+def set_default(bid: str | None, *, changed: bool) -> None:
+    """Make ``bid`` the ``default``; without one, keep the current ``default``, or on a shelf that has
+    none yet (after ``changed``), take the entry with the best validation accuracy."""
+    manifest_path = bundled.pretrained_dir() / bundled.MANIFEST
+    current = bundled.default_id()
+    if bid is None and (current or not changed):
+        if current:
+            print(f"default stays {current} (--default ID to change it)")
+        return
+    if bid is None:
         val = {b.id: b.card().get("validation_accuracy") for b in bundled.list_bundled()}
-        best = max((bid for bid, v in val.items() if isinstance(v, (int, float))), key=lambda bid: val[bid])
-        manifest = json.loads((bundled.pretrained_dir() / bundled.MANIFEST).read_text())
-        manifest["default"] = best
-        atomic_write_json(bundled.pretrained_dir() / bundled.MANIFEST, manifest)
-        print(f"default -> {best} (best validation accuracy)")
+        bid = max((i for i, v in val.items() if isinstance(v, (int, float))), key=lambda i: val[i])
+        why = "best validation accuracy"
+    else:
+        bid, why = bundled.get_bundled(bid).id, "--default"  # a clear error when it is not bundled
+    manifest = json.loads(manifest_path.read_text())
+    manifest["default"] = bid
+    atomic_write_json(manifest_path, manifest)
+    print(f"default -> {bid} ({why})")
 
 
 if __name__ == "__main__":

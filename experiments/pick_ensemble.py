@@ -1,7 +1,7 @@
 """Which bundled models, with which test-time augmentation, make the best ensemble? Validation only.
 
     .venv/bin/python experiments/pick_ensemble.py fer2013-fernet-a fer2013-fernet-b fer2013-fast \
-        [--tta none flip flip+shift] [--min-size 2]
+        [--tta none flip flip+shift] [--min-size 2] [--policies]
 
 Scores every subset of the given bundled models (soft voting, equal weights, as
 :class:`fer_core.evaluation.Ensemble` does) under each TTA option on the validation images the
@@ -12,6 +12,11 @@ option and averaged per subset. Prints a Markdown table, best first, with a 95% 
 gives each member's average effect: the mean accuracy of the subsets of a size that hold it minus
 the mean of those that do not, per TTA option; a member whose effect is not positive at the sizes
 that matter earns no place, whatever the single best subset says (a one-face lead is noise).
+A third table (``--policies``) compares ways of building the ensemble by nested cross-validation on
+the validation faces: each way picks its members on 4/5 of them and is scored on the other fifth
+(5 folds, 20 shuffles): "best subset" (the best-scoring subset, how the defaults were picked until
+2026-12-06), "all" (every given member: nothing is picked, so nothing is over-fitted) and "top k"
+(the k best single members).
 """
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ def main() -> None:
     ap.add_argument("--tta", nargs="+", default=["none", "flip", "flip+shift"],
                     help="TTA options to compare; '+' joins modes (default: none flip flip+shift)")
     ap.add_argument("--min-size", type=int, default=1, help="smallest subset scored (default 1: singles too)")
+    ap.add_argument("--policies", action="store_true",
+                    help="also compare ways of building the ensemble by nested cross-validation on validation")
     args = ap.parse_args()
 
     cfgs = [bundled.get_bundled(i).record["config"] for i in args.ids]
@@ -76,6 +83,41 @@ def main() -> None:
         for (member, tta), by_size in effects.items():
             print(f"| {member} | {tta} | " + " | ".join(f"{100 * by_size[k]:+.2f}" if k in by_size else ""
                                                        for k in sizes) + " |")
+    if args.policies:
+        for tta in args.tta:
+            scores = policy_cv({i: probs[i, tta] for i in args.ids}, y, min_size=max(1, args.min_size))
+            print(f"\nways to build the ensemble, TTA {tta}: accuracy on the held-out fifth of validation (nested "
+                  "cross-validation: 5 folds x 20 shuffles)\n")
+            print("| policy | held-out accuracy | minus \"all\" (paired) | folds it beats \"all\" |\n| --- | --- | --- | --- |")
+            for name, acc in scores.items():
+                diff = acc - scores["all"]
+                print(f"| {name} | {acc.mean():.2%} | {100 * diff.mean():+.2f} | {np.mean(diff > 0):.0%} |")
+
+
+def policy_cv(probs: dict[str, np.ndarray], y: np.ndarray, *, min_size: int = 1, folds: int = 5,
+              repeats: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
+    """Held-out accuracy of each way of building a soft-voting ensemble from ``probs`` (member ->
+    (n, classes) validation probabilities), by nested cross-validation: per shuffle and fold, a
+    policy picks its members on the other folds and is scored on this one. Returns policy -> one
+    accuracy per (shuffle, fold), in the same order for every policy (so differences are paired)."""
+    ids = list(probs)
+    subsets = [s for k in range(min_size, len(ids) + 1) for s in itertools.combinations(range(len(ids)), k)]
+    stacked = np.stack([probs[i] for i in ids])  # (members, n, classes)
+    correct = np.stack([stacked[list(s)].mean(axis=0).argmax(1) == y for s in subsets])  # (subsets, n)
+    index = {frozenset(s): row for row, s in enumerate(subsets)}
+    single = stacked.argmax(2) == y
+    tops = [k for k in (3, 5) if min_size <= k < len(ids)]
+    out: dict[str, list[float]] = {"best subset": [], "all": [], **{f"top {k}": [] for k in tops}}
+    rng = np.random.default_rng(seed)
+    for _ in range(repeats):
+        for held in np.array_split(rng.permutation(len(y)), folds):
+            fit = np.setdiff1d(np.arange(len(y)), held)
+            out["best subset"].append(correct[correct[:, fit].sum(1).argmax(), held].mean())
+            out["all"].append(correct[index[frozenset(range(len(ids)))], held].mean())
+            order = np.argsort(-single[:, fit].sum(1), kind="stable")
+            for k in tops:
+                out[f"top {k}"].append(correct[index[frozenset(order[:k].tolist())], held].mean())
+    return {name: np.asarray(v) for name, v in out.items()}
 
 
 def member_effects(rows: list[tuple], ids: list[str]) -> dict[tuple[str, str], dict[int, float]]:

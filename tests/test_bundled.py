@@ -298,14 +298,38 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     assert json.loads(out.read_text())["accuracy"] == pytest.approx(card["figures"]["accuracy"], abs=1e-9)
 
 
-def test_pick_ensemble_member_effects():
-    """experiments/pick_ensemble.py's member effect: mean accuracy of the subsets of a size holding
-    a member minus those without it; sizes where one kind is missing are left out."""
+def _pick_ensemble_script():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("pick_ensemble", ROOT / "experiments" / "pick_ensemble.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_pick_ensemble_policies_are_scored_on_held_out_faces():
+    """experiments/pick_ensemble.py --policies: each way of building the ensemble picks on some
+    validation faces and is scored on the others. A member that is right on every face, beside two
+    that agree on the same wrong class: picking finds the good one; averaging all of them is outvoted."""
+    n, classes = 200, 3
+    y = np.arange(n) % classes
+    good, wrong = np.eye(classes)[y], np.eye(classes)[(y + 1) % classes] * 0.9 + 0.05
+    probs = {"good": good, "bad1": wrong, "bad2": wrong.copy()}
+    scores = _pick_ensemble_script().policy_cv(probs, y, min_size=1, folds=4, repeats=3)
+    assert set(scores) == {"best subset", "all"}  # top 3 would be all of them
+    assert all(len(v) == 12 for v in scores.values())
+    assert (scores["best subset"] == 1.0).all() and (scores["all"] == 0.0).all()
+    # with half the faces flipped for "good", the held-out score is that of the picked member on them
+    noisy = good.copy()
+    noisy[::2] = np.eye(classes)[(y[::2] + 2) % classes]
+    scores = _pick_ensemble_script().policy_cv({**probs, "good": noisy}, y, min_size=1, folds=2, repeats=5)
+    assert 0.4 < scores["best subset"].mean() < 0.6 and scores["all"].max() < 0.6
+
+
+def test_pick_ensemble_member_effects():
+    """experiments/pick_ensemble.py's member effect: mean accuracy of the subsets of a size holding
+    a member minus those without it; sizes where one kind is missing are left out."""
+    script = _pick_ensemble_script()
     rows = [(0.60, "a", "flip", 0, 0), (0.70, "b", "flip", 0, 0), (0.50, "c", "flip", 0, 0),
             (0.72, "a + b", "flip", 0, 0), (0.58, "a + c", "flip", 0, 0), (0.66, "b + c", "flip", 0, 0),
             (0.69, "a + b + c", "flip", 0, 0)]
@@ -314,3 +338,21 @@ def test_pick_ensemble_member_effects():
     assert effects["c", "flip"][2] == pytest.approx((0.58 + 0.66) / 2 - 0.72)
     assert effects["b", "flip"][2] == pytest.approx((0.72 + 0.66) / 2 - 0.58)
     assert 3 not in effects["a", "flip"]  # every size-3 subset holds every member: nothing to compare
+
+
+def test_bundle_models_default_is_kept_unless_named(shelf, capsys):
+    """bundle_models.py keeps ``default`` when it bundles more (the choice was made on validation,
+    e.g. by ``pick_ensemble.py --policies``), and ``--default ID`` moves it to a bundled entry only."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundle_models", ROOT / "experiments" / "bundle_models.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.set_default(None, changed=True)
+    assert bundled.default_id() == "ens" and "default stays ens" in capsys.readouterr().out
+    script.set_default("m1", changed=False)
+    assert bundled.default_id() == "m1" and bundled.get_bundled("default").id == "m1"
+    bundled.verify(bundled.get_bundled("m1"))
+    with pytest.raises(BundledError, match="no bundled model 'nope'"):
+        script.set_default("nope", changed=False)
+    assert bundled.default_id() == "m1"
