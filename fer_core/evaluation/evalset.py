@@ -8,7 +8,7 @@ import numpy as np
 
 from ..data import FERDataset
 from ..errors import ConfigError, FERError
-from ..runs import Run
+from ..runs import Run, RunStore
 
 
 def save_predictions(path, probs: np.ndarray, labels: np.ndarray, sources, classes, split: str) -> None:
@@ -87,7 +87,6 @@ def check_ensemble_members(refs: list[str], store: Any = None) -> tuple[list[Run
     :func:`~fer_core.evaluation.save_ensemble`; ConfigError unless they are two or more different
     single models that recorded the same classes with their test predictions."""
     from ..inference import run_classes
-    from ..runs import RunStore
 
     if len(refs) < 2 or len(set(refs)) < len(refs):
         raise ConfigError("an ensemble needs two or more different members (run ids or bundled ids).")
