@@ -13,6 +13,16 @@ from fer_core.bundled import BundledError
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _experiment_script(name: str):
+    """experiments/<name>.py loaded as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 @pytest.fixture()
 def shelf(tmp_path, monkeypatch):
     """A bundled-model folder with two tiny untrained models and an ensemble of them."""
@@ -214,13 +224,9 @@ def test_dashboard_shows_bundled_models_on_a_fresh_install(scored_shelf):
 
 
 def test_bundle_script_describes_every_option_that_changes_what_is_learned():
-    import importlib.util
-
     from fer_core.training.config import config_to_dict, load_config
 
-    spec = importlib.util.spec_from_file_location("bundle_models", ROOT / "experiments" / "bundle_models.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _experiment_script("bundle_models")
     base = {"name": "r", "data": {"path": "synthetic"}, "model": {"name": "fer_net"}}
     plain = script.recipe_of(config_to_dict(load_config(base)))
     assert plain.startswith("fer_net, adam lr 0.001 (plateau_halve), weight decay 0.0") and ";" in plain
@@ -240,7 +246,6 @@ def test_bundle_script_describes_every_option_that_changes_what_is_learned():
 def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     """experiments/bundle_models.py end to end on a 1-epoch synthetic run: half-size weights whose
     card, predictions and record are all recomputed from what ships; then removal."""
-    import importlib.util
     import sys
 
     from fer_core.cli import main as cli
@@ -253,9 +258,7 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
                    '[train]\nepochs = 1\nbatch_size = 32\nseed = 0\n[eval]\ntta = "flip"\n')
     assert cli(["train", str(cfg)]) == 0
     (run,) = [r.path for r in RunStore(tmp_path / "home").list(bundled=False)]
-    spec = importlib.util.spec_from_file_location("bundle_models", ROOT / "experiments" / "bundle_models.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _experiment_script("bundle_models")
     monkeypatch.setattr(sys, "argv", ["bundle_models.py", "--model", str(run), "tiny-a", "Tiny A", "--float16"])
     script.main()
     b = bundled.get_bundled("tiny-a")
@@ -298,13 +301,6 @@ def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):
     assert json.loads(out.read_text())["accuracy"] == pytest.approx(card["figures"]["accuracy"], abs=1e-9)
 
 
-def _pick_ensemble_script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("pick_ensemble", ROOT / "experiments" / "pick_ensemble.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
 
 
 def test_pick_ensemble_policies_are_scored_on_held_out_faces():
@@ -315,21 +311,21 @@ def test_pick_ensemble_policies_are_scored_on_held_out_faces():
     y = np.arange(n) % classes
     good, wrong = np.eye(classes)[y], np.eye(classes)[(y + 1) % classes] * 0.9 + 0.05
     probs = {"good": good, "bad1": wrong, "bad2": wrong.copy()}
-    scores = _pick_ensemble_script().policy_cv(probs, y, min_size=1, folds=4, repeats=3)
+    scores = _experiment_script("pick_ensemble").policy_cv(probs, y, min_size=1, folds=4, repeats=3)
     assert set(scores) == {"best subset", "all"}  # top 3 would be all of them
     assert all(len(v) == 12 for v in scores.values())
     assert (scores["best subset"] == 1.0).all() and (scores["all"] == 0.0).all()
     # with half the faces flipped for "good", the held-out score is that of the picked member on them
     noisy = good.copy()
     noisy[::2] = np.eye(classes)[(y[::2] + 2) % classes]
-    scores = _pick_ensemble_script().policy_cv({**probs, "good": noisy}, y, min_size=1, folds=2, repeats=5)
+    scores = _experiment_script("pick_ensemble").policy_cv({**probs, "good": noisy}, y, min_size=1, folds=2, repeats=5)
     assert 0.4 < scores["best subset"].mean() < 0.6 and scores["all"].max() < 0.6
 
 
 def test_pick_ensemble_member_effects():
     """experiments/pick_ensemble.py's member effect: mean accuracy of the subsets of a size holding
     a member minus those without it; sizes where one kind is missing are left out."""
-    script = _pick_ensemble_script()
+    script = _experiment_script("pick_ensemble")
     rows = [(0.60, "a", "flip", 0, 0), (0.70, "b", "flip", 0, 0), (0.50, "c", "flip", 0, 0),
             (0.72, "a + b", "flip", 0, 0), (0.58, "a + c", "flip", 0, 0), (0.66, "b + c", "flip", 0, 0),
             (0.69, "a + b + c", "flip", 0, 0)]
@@ -343,11 +339,7 @@ def test_pick_ensemble_member_effects():
 def test_bundle_models_default_is_kept_unless_named(shelf, capsys):
     """bundle_models.py keeps ``default`` when it bundles more (the choice was made on validation,
     e.g. by ``pick_ensemble.py --policies``), and ``--default ID`` moves it to a bundled entry only."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bundle_models", ROOT / "experiments" / "bundle_models.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _experiment_script("bundle_models")
     script.set_default(None, changed=True)
     assert bundled.default_id() == "ens" and "default stays ens" in capsys.readouterr().out
     script.set_default("m1", changed=False)
