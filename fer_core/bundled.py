@@ -9,7 +9,8 @@ Layout::
     fer_core/pretrained/<id>/card.json/.md  the model card (fer_core.modelcard)
     fer_core/pretrained/<id>/config.toml, history.json, metrics.json, predictions.npz
 
-``default`` names the manifest's most accurate entry. Every file listed in the manifest is checked
+``default`` names the entry judged most accurate on validation (``experiments/bundle_models.py
+--default``; PublicTest picks nothing). Every file listed in the manifest is checked
 against its SHA-256 before use: a missing or altered file is an error naming it, never a silent
 fallback. Models load with ``safe_mode=True`` (no code inside a model file is run).
 """
