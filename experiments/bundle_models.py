@@ -218,6 +218,7 @@ def main() -> None:
     ap.add_argument("--remove", nargs="+", default=[], metavar="ID", help="bundled ids to remove, in this order")
     ap.add_argument("--default", metavar="ID", help="make this bundled entry `default` (chosen on validation)")
     args = ap.parse_args()
+    shelf_was_empty = bundled.default_id() is None  # install_bundled makes the first entry default
     for bid in args.remove:
         bundled.uninstall_bundled(bid)
         print(f"removed {bid}")
@@ -240,28 +241,22 @@ def main() -> None:
     if scores and not args.latency:
         print("note: no latency measured, so these cards lack it (tests/test_pretrained.py asks for it); "
               "bundle them again with --latency on an idle machine")
-    set_default(args.default, changed=bool(scores))
+    set_default(args.default, shelf_was_empty=shelf_was_empty and bool(scores))
 
 
-def set_default(bid: str | None, *, changed: bool) -> None:
-    """Make ``bid`` the ``default``; without one, keep the current ``default``, or on a shelf that has
-    none yet (after ``changed``), take the entry with the best validation accuracy."""
-    manifest_path = bundled.pretrained_dir() / bundled.MANIFEST
-    current = bundled.default_id()
-    if bid is None and (current or not changed):
-        if current:
-            print(f"default stays {current} (--default ID to change it)")
+def set_default(bid: str | None, *, shelf_was_empty: bool) -> None:
+    """Make ``bid`` the ``default``. Without one, ``default`` stays as it is, except on a shelf that
+    had none before this run: then the entry with the best validation accuracy takes it."""
+    if bid is None and not shelf_was_empty:
+        if bundled.default_id():
+            print(f"default stays {bundled.default_id()} (--default ID to change it)")
         return
+    why = "--default"
     if bid is None:
         val = {b.id: b.card().get("validation_accuracy") for b in bundled.list_bundled()}
         bid = max((i for i, v in val.items() if isinstance(v, (int, float))), key=lambda i: val[i])
         why = "best validation accuracy"
-    else:
-        bid, why = bundled.get_bundled(bid).id, "--default"  # a clear error when it is not bundled
-    manifest = json.loads(manifest_path.read_text())
-    manifest["default"] = bid
-    atomic_write_json(manifest_path, manifest)
-    print(f"default -> {bid} ({why})")
+    print(f"default -> {bundled.set_default(bid)} ({why})")  # a clear error when bid is not bundled
 
 
 if __name__ == "__main__":

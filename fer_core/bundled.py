@@ -268,6 +268,19 @@ def install_bundled(bid: str, *, title: str, source_run: str | Path | None = Non
     return get_bundled(bid)
 
 
+def set_default(ref: str) -> str:
+    """Make the bundled entry ``ref`` what ``default`` names and return its id; :class:`BundledError`
+    when nothing by that id is bundled. A maintainer's tool, like :func:`install_bundled`."""
+    from .io import atomic_write_json
+
+    bid = get_bundled(ref).id
+    root = pretrained_dir()
+    manifest = _read_manifest(root)
+    manifest["default"] = bid
+    atomic_write_json(root / MANIFEST, manifest)
+    return bid
+
+
 def uninstall_bundled(bid: str) -> None:
     """Remove bundled model ``bid`` from :func:`pretrained_dir` (a maintainer's tool, like
     :func:`install_bundled`). Refused while it is ``default`` or a member of a bundled ensemble;

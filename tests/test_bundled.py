@@ -340,11 +340,11 @@ def test_bundle_models_default_is_kept_unless_named(shelf, capsys):
     """bundle_models.py keeps ``default`` when it bundles more (the choice was made on validation,
     e.g. by ``pick_ensemble.py --policies``), and ``--default ID`` moves it to a bundled entry only."""
     script = _experiment_script("bundle_models")
-    script.set_default(None, changed=True)
+    script.set_default(None, shelf_was_empty=False)
     assert bundled.default_id() == "ens" and "default stays ens" in capsys.readouterr().out
-    script.set_default("m1", changed=False)
+    script.set_default("m1", shelf_was_empty=False)
     assert bundled.default_id() == "m1" and bundled.get_bundled("default").id == "m1"
     bundled.verify(bundled.get_bundled("m1"))
     with pytest.raises(BundledError, match="no bundled model 'nope'"):
-        script.set_default("nope", changed=False)
+        script.set_default("nope", shelf_was_empty=False)
     assert bundled.default_id() == "m1"
