@@ -479,6 +479,36 @@ def test_ensemble_with_tta_equals_the_weighted_average_of_member_tta(keras_model
     assert r.meta["tta"] == "flip" and r.meta["name"] == "pair"
 
 
+def test_fused_ensemble_call_gives_the_members_own_probabilities(keras_models, faces):
+    """Few faces go through all members in one compiled call; the result is the per-member path's."""
+    import keras
+    from keras import layers
+
+    grey, _ = keras_models
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input(shape=(48, 48, 1))
+    x = layers.Conv2D(4, 3, activation="relu")(layers.Rescaling(1 / 255)(inputs))
+    other = keras.Model(inputs, layers.Dense(7, activation="softmax")(layers.GlobalAveragePooling2D()(x)))
+    fused = Ensemble([(grey, 2.0), other], tta=["flip", "shift"], temperature=0.8)
+    plain = Ensemble([(grey, 2.0), other], tta=["flip", "shift"], temperature=0.8, fuse=False)
+    assert fused._fusable_shape() == (48, 48, 1) and plain._fusable_shape() is None
+    for n in (1, 3):  # one face, and a few (shapes retrace once)
+        got, want = fused.member_probs(faces[:n]), plain.member_probs(faces[:n])
+        assert fused._fused is not None and plain._fused is None
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-6)
+        np.testing.assert_allclose(fused.predict_probs(faces[:n]), plain.predict_probs(faces[:n]), atol=1e-6)
+    seen = []
+    fused.predict_probs(faces[:2], progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(4, 4)]
+    # more views than one batch holds: the per-member path, same answer
+    np.testing.assert_allclose(fused.predict_probs(faces, batch_size=8), plain.predict_probs(faces), atol=1e-6)
+    # members of different input sizes, or a nested ensemble, are not fused
+    _, rgb = keras_models
+    assert Ensemble([grey, rgb])._fusable_shape() is None
+    assert Ensemble([grey, plain])._fusable_shape() is None
+
+
 def test_ensemble_errors(keras_models):
     grey, _ = keras_models
     with pytest.raises(ConfigError, match="non-empty list"):

@@ -31,7 +31,7 @@ from ..data.images import resize_batch, to_grey, to_rgb
 from ..errors import ConfigError, DataError
 
 __all__ = ["SHIFT_PX", "TTA_MODES", "augment", "model_input_shape", "num_classes", "parse_tta",
-           "predict_probs", "to_model_input", "tta_views"]
+           "predict_probs", "to_model_input", "tta_views", "view_batch", "mean_over_views"]
 
 #: Test-time augmentation modes.
 TTA_MODES: tuple[str, ...] = ("none", "flip", "shift", "tencrop")
@@ -184,6 +184,20 @@ def to_model_input(images: np.ndarray, input_shape: tuple[int | None, int | None
     return x.astype(dtype, copy=False)
 
 
+def view_batch(x: np.ndarray, views: Sequence[str]) -> np.ndarray:
+    """The TTA views of model-ready images ``x`` stacked view by view: shape (len(views) * n, ...)."""
+    return np.concatenate([augment(x, v) for v in views]) if len(views) > 1 else x
+
+
+def mean_over_views(out: Any, n_views: int, n: int) -> np.ndarray:
+    """Per-image mean of a model's output on :func:`view_batch` images, float32 (n, n_classes)."""
+    out = np.asarray(out, dtype=np.float64)
+    if out.ndim != 2 or len(out) != n_views * n:
+        raise DataError(f"predict_probs: the model returned shape {out.shape} for {n_views * n} images; "
+                        "expected (n, n_classes) probabilities.")
+    return out.reshape(n_views, n, -1).mean(axis=0).astype(np.float32)
+
+
 # -- prediction ------------------------------------------------------------------------------
 def predict_probs(
     model: Any,
@@ -234,12 +248,7 @@ def predict_probs(
     chunks = []
     for start in range(0, n, step):
         x = to_model_input(x_all[start:start + step], shape)
-        batch = np.concatenate([augment(x, v) for v in views]) if len(views) > 1 else x
-        out = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
-        if out.ndim != 2 or len(out) != len(batch):
-            raise DataError(f"predict_probs: the model returned shape {out.shape} for {len(batch)} images; "
-                            "expected (n, n_classes) probabilities.")
-        chunks.append(out.reshape(len(views), len(x), -1).mean(axis=0).astype(np.float32))
+        chunks.append(mean_over_views(model.predict_on_batch(view_batch(x, views)), len(views), len(x)))
         if progress is not None:
             progress(min(start + step, n), n)
     return np.concatenate(chunks, axis=0)
