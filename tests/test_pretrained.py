@@ -28,10 +28,17 @@ def _card_tta(b: bundled.BundledModel) -> tuple[str, ...]:
     return parse_tta(b.card()["figures"]["tta"])
 
 
-_SINGLE_TTA = {_card_tta(b) for b in SHIPPED if b.kind == "model"}
-#: cards checked here: the single models, and the ensembles whose TTA a single card shares (their
-#: members' probabilities are then computed once for both)
-CARDS_HERE = [b.id for b in SHIPPED if b.kind == "model" or _card_tta(b) in _SINGLE_TTA]
+def _shares_member_views(b: bundled.BundledModel) -> bool:
+    """True for a single model, and for an ensemble whose TTA is each member's own card TTA (the
+    members' probabilities are then computed once, for both cards)."""
+    if b.kind == "model":
+        return True
+    tta = {b.id: _card_tta(b) for b in SHIPPED}
+    return all(tta.get(m) == tta[b.id] for m in b.card().get("members", ()))
+
+
+#: cards checked here: the single models and the ensembles that share their members' views
+CARDS_HERE = [b.id for b in SHIPPED if _shares_member_views(b)]
 #: the other ensembles' cards, checked in test_pretrained_ensembles.py: a separate file runs in
 #: another pytest-xdist worker (--dist loadfile), so the slowest cards do not queue behind each other
 CARDS_APART = [i for i in IDS if i not in CARDS_HERE]
