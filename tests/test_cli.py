@@ -307,6 +307,19 @@ def test_bench_predict_times_an_ensemble_in_keras_only(tiny_model_file):
     assert (table["latency_median_ms"] > 0).all()
 
 
+def test_bench_predict_times_votes_fused_and_unfused(tiny_model_file, tmp_path, capsys):
+    out = tmp_path / "votes.json"
+    assert main(["bench", "predict", "--vote", tiny_model_file, tiny_model_file, "--vote-tta", "flip", "flip+shift",
+                 "--unfused", "--repeats", "1", "--batch", "4", "--formats", "keras", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["model"] for r in rows] == ["vote of 2, flip", "vote of 2, flip, unfused", "vote of 2, flip+shift",
+                                          "vote of 2, flip+shift, unfused"]
+    assert [r["tta"] for r in rows][:1] == ["flip"] and all(r["latency_median_ms"] > 0 for r in rows)
+    capsys.readouterr()
+    assert main(["bench", "predict", "--vote", tiny_model_file, "--formats", "keras"]) == 2
+    assert "at least two members" in capsys.readouterr().err
+
+
 def test_json_convention_bare_prints_and_out_writes(tmp_path, monkeypatch, capsys):
     """Every ``--json``: bare prints only JSON on stdout; ``--json OUT`` writes OUT and says so."""
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))  # its own empty studio, whatever ran before

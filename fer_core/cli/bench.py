@@ -37,7 +37,8 @@ def cmd_bench_predict(args: argparse.Namespace) -> int:
     for ref in args.runs or []:
         models[str(ref)] = load_model_ref(ref)[0]
         tta[str(ref)] = default_tta(ref)
-    for name in args.models if not args.runs else []:
+    models.update(_votes(args.vote or [], args.vote_tta, args.unfused))
+    for name in args.models if not (args.runs or args.vote) else []:
         models[name] = create_model(name, (48, 48, 1), 7)
     table = bench_predict(models, repeats=args.repeats, batch=args.batch, detector=args.detector,
                           formats=tuple(args.formats), tta=tta)
@@ -46,6 +47,28 @@ def cmd_bench_predict(args: argparse.Namespace) -> int:
     say(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
     emit_json(args, {"photo": table.attrs["photo"], "rows": table.to_dict(orient="records")})
     return 0
+
+
+def _votes(refs: list[str], ttas: list[str], unfused: bool) -> dict[str, Any]:
+    """Equal-weight votes of ``refs``, one per TTA (modes joined by '+'), fused (and not, if asked)."""
+    from ..errors import ConfigError
+    from ..evaluation import Ensemble
+    from ..evaluation.evaluate import model_classes
+    from ..inference import load_model_ref
+
+    if not refs:
+        return {}
+    if len(refs) < 2:
+        raise ConfigError("bench predict --vote needs at least two members, e.g. --vote fer2013-fernet-g "
+                          "fer2013-fernet-h.")
+    members = [load_model_ref(r)[0] for r in refs]
+    classes = model_classes(members[0])
+    out: dict[str, Any] = {}
+    for tta in ttas:
+        for fuse in (True, False) if unfused else (True,):
+            name = f"vote of {len(members)}, {tta}{'' if fuse else ', unfused'}"
+            out[name] = Ensemble(members, name=name, tta=tta.split("+"), classes=classes, fuse=fuse)
+    return out
 
 
 def _has_tabulate() -> bool:
@@ -65,6 +88,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--models", nargs="*", default=["five_layer", "fer_net"],
                       help="registered architectures to time (untrained weights; speed only)")
     pred.add_argument("--runs", nargs="*", help="time these runs / .keras models instead")
+    pred.add_argument("--vote", nargs="*", metavar="REF",
+                      help="also time the equal-weight vote of these runs / bundled ids, once per --vote-tta "
+                           "(an ensemble that is not saved anywhere: to weigh TTA against latency)")
+    pred.add_argument("--vote-tta", nargs="*", default=["flip", "flip+shift", "tencrop"], metavar="TTA",
+                      help="the votes' TTA: none, flip, shift, tencrop or modes joined by '+' "
+                           "(default: flip flip+shift tencrop)")
+    pred.add_argument("--unfused", action="store_true",
+                      help="time each vote also with one call per member (Ensemble(fuse=False)) beside the fused one")
     pred.add_argument("--formats", nargs="*", default=["keras", "onnx", "tflite"])
     pred.add_argument("--repeats", type=int, default=50)
     pred.add_argument("--batch", type=int, default=256)
