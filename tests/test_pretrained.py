@@ -28,13 +28,13 @@ def _card_tta(b: bundled.BundledModel) -> tuple[str, ...]:
     return parse_tta(b.card()["figures"]["tta"])
 
 
+_TTA = {b.id: _card_tta(b) for b in SHIPPED}
+
+
 def _shares_member_views(b: bundled.BundledModel) -> bool:
     """True for a single model, and for an ensemble whose TTA is each member's own card TTA (the
     members' probabilities are then computed once, for both cards)."""
-    if b.kind == "model":
-        return True
-    tta = {b.id: _card_tta(b) for b in SHIPPED}
-    return all(tta.get(m) == tta[b.id] for m in b.card().get("members", ()))
+    return b.kind == "model" or all(_TTA.get(m) == _TTA[b.id] for m in b.card().get("members", ()))
 
 
 #: cards checked here: the single models and the ensembles that share their members' views

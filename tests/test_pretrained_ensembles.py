@@ -1,4 +1,4 @@
-"""Model cards of the bundled ensembles whose TTA no single model's card uses (see
+"""Model cards of the bundled ensembles whose TTA is not their members' own card TTA (see
 ``CARDS_APART`` in test_pretrained.py): checked in their own file so that pytest-xdist runs them
 in another worker than the other cards."""
 from __future__ import annotations
