@@ -78,7 +78,8 @@ def recipe_of(cfg: dict) -> str:
     a run's configuration (every option that changes what is learned, not only the usual ones)."""
     t, a, m = cfg.get("train", {}), cfg.get("augment", {}), cfg.get("model", {})
     aug = (", ".join(f"{k} {a[k]}" for k in _AUGMENTS if a.get(k)) or "none") if a.get("enabled", True) else "off"
-    opt = t.get("optimizer") + (f" (momentum {t.get('momentum')})" if t.get("optimizer") == "sgd" else "")
+    nesterov = "Nesterov " if t.get("nesterov") else ""
+    opt = t.get("optimizer") + (f" ({nesterov}momentum {t.get('momentum')})" if t.get("optimizer") == "sgd" else "")
     more = []
     if t.get("teacher"):
         w = t.get("teacher_weight", 0.5)

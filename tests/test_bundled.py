@@ -241,6 +241,8 @@ def test_bundle_script_describes_every_option_that_changes_what_is_learned():
                  "12 epochs of SWA at lr 0.0002", "early stopping after 7 epochs", "time budget of 30 min"):
         assert part in rich, part
     assert "augmentation: off" in script.recipe_of(config_to_dict(load_config({**base, "augment": {"enabled": False}})))
+    nesterov = load_config({**base, "train": {"optimizer": "sgd", "nesterov": True}})
+    assert "sgd (Nesterov momentum 0.9)" in script.recipe_of(config_to_dict(nesterov))
 
 
 def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):

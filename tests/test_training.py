@@ -372,6 +372,16 @@ def test_resume_continues_from_saved_epoch(ds, tmp_path):
 
 
 @pytest.mark.slow
+def test_sgd_nesterov_reaches_the_optimizer_and_survives_resume(ds, tmp_path):
+    import keras
+
+    run_train(cfg_dict(train={"epochs": 1, "optimizer": "sgd", "momentum": 0.8, "nesterov": True}), tmp_path, ds)
+    opt = keras.models.load_model(tmp_path / "checkpoint.keras").optimizer
+    assert isinstance(opt, keras.optimizers.SGD) and opt.nesterov and opt.momentum == pytest.approx(0.8)
+    with pytest.raises(ConfigError, match="train.nesterov"):
+        load_config(cfg_dict(train={"nesterov": "yes"}))
+
+
 def test_ema_keeps_averaged_weights_in_the_best_model_and_resumes(ds, tmp_path):
     import keras
 

@@ -112,6 +112,7 @@ class TrainSpec:
     optimizer : ``"sgd"`` (with ``momentum``) or ``"adam"``
     lr : initial learning rate (> 0)
     momentum : SGD momentum in [0, 1)
+    nesterov : Nesterov momentum for SGD (Sutskever et al. ICML 2013); ignored by Adam
     weight_decay : decoupled weight decay (Keras ``weight_decay``; 0 = off)
     schedule : ``"plateau_halve"`` (lr / 2 after ``patience_lr`` epochs without a new best val
         accuracy), ``"constant"``, ``"cosine"`` (from lr to 0 over ``epochs``) or
@@ -153,6 +154,7 @@ class TrainSpec:
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
+    nesterov: bool = False
     weight_decay: float = 0.0
     schedule: str = "plateau_halve"
     patience_lr: int = 10
@@ -464,6 +466,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     t.optimizer = _choice("train.optimizer", t.optimizer, OPTIMIZERS)
     t.lr = _num("train.lr", t.lr, 0.0, 10.0, lo_open=True)
     t.momentum = _num("train.momentum", t.momentum, 0.0, 1.0, hi_open=True)
+    t.nesterov = _bool("train.nesterov", t.nesterov)
     t.weight_decay = _num("train.weight_decay", t.weight_decay, 0.0, 1.0, hi_open=True)
     t.schedule = _choice("train.schedule", t.schedule, SCHEDULES)
     t.patience_lr = _int("train.patience_lr", t.patience_lr, 1)

@@ -363,7 +363,7 @@ def _compile(model, cfg: TrainConfig) -> None:
     common = dict(learning_rate=t.lr, weight_decay=t.weight_decay or None, use_ema=t.ema > 0,
                   ema_momentum=t.ema or 0.99)
     if t.optimizer == "sgd":
-        opt = keras.optimizers.SGD(momentum=t.momentum, **common)
+        opt = keras.optimizers.SGD(momentum=t.momentum, nesterov=t.nesterov, **common)
     else:
         opt = keras.optimizers.Adam(**common)
     model.compile(optimizer=opt,
