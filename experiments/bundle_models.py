@@ -208,7 +208,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", nargs=3, action="append", default=[], metavar=("RUN_DIR", "ID", "TITLE"))
     ap.add_argument("--ensemble", nargs=3, action="append", default=[], metavar=("ID", "TITLE", "MEMBERS"))
-    ap.add_argument("--tta", default="flip", help="ensembles' TTA: none, flip, shift, or modes joined by '+'")
+    ap.add_argument("--tta", default="flip", help="ensembles' TTA: none, flip, shift, tencrop or modes joined by '+', or spread (alone)")
     ap.add_argument("--calibrate", action="store_true",
                     help="fit the ensembles' temperature on the validation faces (temperature scaling)")
     ap.add_argument("--latency", action="store_true", help="time Keras/ONNX/TFLite per face for the cards (an ensemble: whole, in Keras)")

@@ -16,7 +16,7 @@ from fer_core.evaluation import (Ensemble, align_classes, align_labels, augment,
                                  evaluate_predictions, evaluate_probs, expected_calibration_error, load_ensemble,
                                  mcnemar, most_confident_mistakes, paired_bootstrap, per_image, predict_probs,
                                  save_ensemble, tta_views, TTA_MODES, apply_temperature, fit_temperature,
-                                 is_ensemble)
+                                 is_ensemble, member_views, parse_tta, SPREAD_PAIRS)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -507,6 +507,43 @@ def test_fused_ensemble_call_gives_the_members_own_probabilities(keras_models, f
     _, rgb = keras_models
     assert Ensemble([grey, rgb])._fusable_shape() is None
     assert Ensemble([grey, plain])._fusable_shape() is None
+
+
+def test_spread_gives_member_k_the_kth_mirror_pair_fused_or_not(keras_models, faces):
+    """tta='spread': member k of an ensemble averages pair k mod 6 of SPREAD_PAIRS; a single model sees
+    pair 0 (flip); it takes no other mode."""
+    import keras
+    from keras import layers
+
+    assert SPREAD_PAIRS[0] == ("identity", "flip") and len(SPREAD_PAIRS) == 6
+    assert {v for pair in SPREAD_PAIRS for v in pair} == set(tta_views(["flip", "tencrop"]))
+    assert tta_views("spread") == ["identity", "flip"] and member_views("spread", 7) == list(SPREAD_PAIRS[1])
+    assert member_views("tencrop", 3) == tta_views("tencrop")
+    with pytest.raises(ConfigError, match="spread"):
+        parse_tta(["spread", "flip"])
+    grey, rgb = keras_models
+    members = [grey]
+    for seed in range(1, 7):  # seven grey members: the 7th wraps round to pair 0
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input(shape=(48, 48, 1))
+        x = layers.Conv2D(4, 3, activation="relu")(layers.Rescaling(1 / 255)(inputs))
+        members.append(keras.Model(inputs, layers.Dense(7, activation="softmax")(layers.GlobalAveragePooling2D()(x))))
+    x = faces[..., None].astype(np.float32)
+    want = [np.mean([direct(m, augment(x, v)) for v in SPREAD_PAIRS[k % 6]], axis=0) for k, m in enumerate(members)]
+    for fuse in (True, False):
+        ens = Ensemble(members, tta="spread", fuse=fuse)
+        for n in (1, len(faces)):  # a photo's few faces (fused when fuse=True) and a batch
+            for got, w in zip(ens.member_probs(faces[:n], batch_size=64), want):
+                np.testing.assert_allclose(got, w[:n], atol=1e-6)
+        assert (ens._fused is not None) == fuse
+    np.testing.assert_allclose(Ensemble(members, tta="spread").predict_probs(faces),
+                               np.mean(want, axis=0), atol=1e-6)
+    np.testing.assert_allclose(predict_probs(grey, faces, tta="spread"), predict_probs(grey, faces, tta="flip"))
+    # members of other sizes (not fused): each still gets its pair, at its own input size
+    mixed = Ensemble([grey, rgb], tta="spread")
+    xr = to_rgb(resize_batch(faces, 40)).astype(np.float32)
+    crop = np.mean([direct(rgb, augment(xr, v)) for v in SPREAD_PAIRS[1]], axis=0)
+    np.testing.assert_allclose(mixed.member_probs(faces)[1], crop, atol=1e-6)
 
 
 def test_ensemble_errors(keras_models):

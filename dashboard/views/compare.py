@@ -117,7 +117,9 @@ else:
                                         key=f"ens_w_{key}"))
     c1, c2 = st.columns(2)
     tta = c1.multiselect("Test-time augmentation", [m for m in TTA_MODES if m != "none"], key="ens_tta",
-                         help="flip: also the mirrored face; shift: 4 copies moved by 2 px; probabilities averaged")
+                         help="flip: also the mirrored face; shift: 4 copies moved by 2 px; tencrop: 5 crops and their "
+                         "mirrors; probabilities averaged. spread (alone): member k sees the k-th of the "
+                         "ten-crop mirror pairs, at flip's cost")
     ens_name = c2.text_input("Name", "ensemble", key="ens_name")
     if st.button("Save and evaluate the ensemble", key="ens_save", disabled=len(members) < 2):
         path = state.ensembles_dir() / f"{slug(ens_name)}.json"

@@ -10,7 +10,7 @@ from .common import add_data_options, add_json_option, emit_json, load_data, loa
 
 RUN_HELP = "run id, run folder, .keras model or ensemble .json"
 #: fer_core.evaluation.TTA_MODES, spelt out: importing fer_core.evaluation would add ~0.6 s to every command
-TTA_CHOICES = ["none", "flip", "shift", "tencrop"]
+TTA_CHOICES = ["none", "flip", "shift", "tencrop", "spread"]
 
 
 def _data_and_model(args: argparse.Namespace):

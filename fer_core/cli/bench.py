@@ -91,9 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--vote", nargs="*", metavar="REF",
                       help="also time the equal-weight vote of these runs / bundled ids, once per --vote-tta "
                            "(an ensemble that is not saved anywhere: to weigh TTA against latency)")
-    pred.add_argument("--vote-tta", nargs="*", default=["flip", "flip+shift", "tencrop"], metavar="TTA",
-                      help="the votes' TTA: none, flip, shift, tencrop or modes joined by '+' "
-                           "(default: flip flip+shift tencrop)")
+    pred.add_argument("--vote-tta", nargs="*", default=["flip", "spread", "flip+shift", "tencrop"], metavar="TTA",
+                      help="the votes' TTA: none, flip, shift, tencrop, spread or modes joined by '+' "
+                           "(default: flip spread flip+shift tencrop)")
     pred.add_argument("--unfused", action="store_true",
                       help="time each vote also with one call per member (Ensemble(fuse=False)) beside the fused one")
     pred.add_argument("--formats", nargs="*", default=["keras", "onnx", "tflite"])

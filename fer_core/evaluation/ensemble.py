@@ -28,8 +28,8 @@ from ..errors import ConfigError, DataError
 from ..io import atomic_write_json
 from ..run_files import MODEL_FILE
 from .calibration import apply_temperature
-from .predict import (Progress, check_images, mean_over_views, model_input_shape, num_classes, parse_tta,
-                      predict_probs, to_model_input, tta_views, view_batch)
+from .predict import (Progress, check_images, mean_over_views, member_views, model_input_shape, num_classes,
+                      parse_tta, predict_probs, predict_views, to_model_input, view_batch)
 
 __all__ = ["ENSEMBLE_KIND", "Ensemble", "is_ensemble", "load_ensemble", "resolve_member", "save_ensemble"]
 
@@ -76,7 +76,8 @@ class Ensemble:
         0..255 input, softmax output) or anything with ``predict_probs`` (another Ensemble)
     name : shown in reports and the dashboard
     tta : test-time augmentation applied to every member by default (see
-        :mod:`fer_core.evaluation.predict`)
+        :mod:`fer_core.evaluation.predict`); ``"spread"`` gives member k the k-th view pair
+        (:func:`~fer_core.evaluation.predict.member_views`), so the members' order matters
     classes : the output class names, optional (all members must share the class order)
     refs : where each member came from (run ids or paths), kept for :meth:`save`
     temperature : applied to the mean probabilities (:func:`~fer_core.evaluation.calibration.apply_temperature`); 1 = off
@@ -152,18 +153,23 @@ class Ensemble:
         tta = self.tta if tta is None else _check_tta(tta, "Ensemble.predict_probs")
         x = check_images(images, caller=f"Ensemble {self.name!r}")
         n, k = len(x), len(self.members)
-        views = tta_views(tta)
+        views = [member_views(tta, i) for i in range(k)]
         shape = self._fusable_shape()
-        if shape is not None and 0 < n * len(views) <= batch_size:
-            outs = self._fused_call(view_batch(to_model_input(x, shape), views))
-            out = [mean_over_views(o, len(views), n) for o in outs]
+        if shape is not None and 0 < n * max(map(len, views)) <= batch_size:
+            ready = to_model_input(x, shape)
+            batches = {tuple(v): view_batch(ready, v) for v in views}
+            outs = self._fused_call([batches[tuple(v)] for v in views])
+            out = [mean_over_views(o, len(v), n) for o, v in zip(outs, views)]
             if progress is not None:
                 progress(k * n, k * n)
             return out
         out = []
         for i, m in enumerate(self.members):
             step = None if progress is None else (lambda done, total, i=i: progress(i * n + done, k * n))
-            p = predict_probs(m, x, batch_size=batch_size, tta=tta, progress=step)
+            if hasattr(m, "predict_probs"):  # a nested ensemble applies the TTA to its own members
+                p = predict_probs(m, x, batch_size=batch_size, tta=tta, progress=step)
+            else:
+                p = predict_views(m, x, views[i], batch_size=batch_size, progress=step)
             if out and p.shape != out[0].shape:
                 raise DataError(f"Ensemble {self.name!r}: member {i} returned probabilities of shape {p.shape}, "
                                 f"member 0 {out[0].shape}; members must predict the same classes.")
@@ -182,14 +188,16 @@ class Ensemble:
             return None
         return shapes.pop() if len(shapes) == 1 else None
 
-    def _fused_call(self, batch: np.ndarray) -> list[np.ndarray]:
-        """Every member's output on ``batch``, from one compiled call (built on first use)."""
+    def _fused_call(self, batches: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Member i's output on ``batches[i]``, all from one compiled call (built on first use)."""
         import tensorflow as tf
 
         if self._fused is None:
             members = list(self.members)
-            self._fused = tf.function(lambda t: [m(t, training=False) for m in members], reduce_retracing=True)
-        return [np.asarray(o) for o in self._fused(tf.constant(batch, dtype=tf.float32))]
+            self._fused = tf.function(lambda ts: [m(t, training=False) for m, t in zip(members, ts)],
+                                      reduce_retracing=True)
+        tensors = {id(b): tf.constant(b, dtype=tf.float32) for b in batches}  # a batch shared by members is sent once
+        return [np.asarray(o) for o in self._fused([tensors[id(b)] for b in batches])]
 
     def predict_probs(self, images: Any, *, batch_size: int = 256, tta: str | Sequence[str] | None = None,
                       progress: Progress | None = None) -> np.ndarray:

@@ -16,10 +16,15 @@ Test-time augmentation (TTA) views, applied to the model-ready images:
 "tencrop"  ten-crop (Krizhevsky et al. 2012): the centre and the 4 corner crops of
            :data:`CROP_FRACTION` of each side, each resized back to the input size
            (bilinear), and the mirror of each
+"spread"   for an ensemble: the ten-crop views and the image with its mirror, as 6 mirror
+           pairs (:data:`SPREAD_PAIRS`) spread over the members: member k sees pair
+           k mod 6 (:func:`member_views`). Flip's cost (2 views per member), most of
+           ten-crop's gain when the members are many. A single model sees pair 0: flip
 =========  ===================================================================
 
 A list such as ``["flip", "shift"]`` uses the union of the views (here 6: the image, its mirror
 and the 4 shifts). The TTA probabilities are the mean of the probabilities over the views.
+``"spread"`` stands alone: it assigns views to members rather than adding views.
 """
 from __future__ import annotations
 
@@ -30,17 +35,21 @@ import numpy as np
 from ..data.images import resize_batch, to_grey, to_rgb
 from ..errors import ConfigError, DataError
 
-__all__ = ["SHIFT_PX", "TTA_MODES", "augment", "model_input_shape", "num_classes", "parse_tta",
-           "predict_probs", "to_model_input", "tta_views", "view_batch", "mean_over_views"]
+__all__ = ["SHIFT_PX", "SPREAD_PAIRS", "TTA_MODES", "augment", "member_views", "model_input_shape", "num_classes",
+           "parse_tta", "predict_probs", "predict_views", "to_model_input", "tta_views", "view_batch",
+           "mean_over_views"]
 
 #: Test-time augmentation modes.
-TTA_MODES: tuple[str, ...] = ("none", "flip", "shift", "tencrop")
+TTA_MODES: tuple[str, ...] = ("none", "flip", "shift", "tencrop", "spread")
 #: Shift of the ``"shift"`` views, in pixels of the model's input.
 SHIFT_PX = 2
 _SHIFTS = ((-SHIFT_PX, 0), (SHIFT_PX, 0), (0, -SHIFT_PX), (0, SHIFT_PX))  # (dy, dx)
 #: Side of the ``"tencrop"`` crops, as a fraction of the input's side (44 of 48 pixels).
 CROP_FRACTION = 11 / 12
 _CROPS = ("centre", "top-left", "top-right", "bottom-left", "bottom-right")
+#: The view pairs of ``"spread"``: member k of an ensemble sees pair k mod 6.
+SPREAD_PAIRS: tuple[tuple[str, str], ...] = (("identity", "flip"),) + tuple(
+    (f"crop({where})", f"crop({where},flip)") for where in _CROPS)
 
 Progress = Callable[[int, int], None]
 
@@ -58,12 +67,18 @@ def parse_tta(tta: str | Sequence[str] | None) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"Unknown tta mode(s) {bad}; expected one of {TTA_MODES} or a list of them, "
                           f"e.g. tta=['flip', 'shift'].")
+    if "spread" in modes and len(set(modes) - {"none"}) > 1:
+        raise ConfigError(f"tta 'spread' assigns views to an ensemble's members and takes no other mode, got "
+                          f"{list(modes)}; use tta='spread' alone.")
     return tuple(m for m in TTA_MODES if m in modes and m != "none")
 
 
 def tta_views(tta: str | Sequence[str] | None) -> list[str]:
-    """Names of the views a TTA option averages over, e.g. ``["identity", "flip"]``."""
+    """Names of the views a TTA option averages over, e.g. ``["identity", "flip"]`` (for
+    ``"spread"``, what a single model or an ensemble's first member sees: see :func:`member_views`)."""
     modes = parse_tta(tta)
+    if "spread" in modes:
+        return list(SPREAD_PAIRS[0])
     views = ["identity"]
     if "flip" in modes:
         views.append("flip")
@@ -72,6 +87,14 @@ def tta_views(tta: str | Sequence[str] | None) -> list[str]:
     if "tencrop" in modes:
         views += [f"crop({where}{mirror})" for mirror in ("", ",flip") for where in _CROPS]
     return views
+
+
+def member_views(tta: str | Sequence[str] | None, k: int) -> list[str]:
+    """The views member ``k`` of an ensemble averages over: pair ``k mod 6`` of :data:`SPREAD_PAIRS`
+    for ``"spread"``, else every member sees :func:`tta_views`."""
+    if "spread" in parse_tta(tta):
+        return list(SPREAD_PAIRS[k % len(SPREAD_PAIRS)])
+    return tta_views(tta)
 
 
 def augment(x: np.ndarray, view: str) -> np.ndarray:
@@ -231,10 +254,19 @@ def predict_probs(
     if hasattr(model, "predict_probs"):
         probs = model.predict_probs(images, batch_size=int(batch_size), tta=tta, progress=progress)
         return np.asarray(probs, dtype=np.float32)
+    return predict_views(model, images, tta_views(tta), batch_size=batch_size, progress=progress)
+
+
+def predict_views(model: Any, images: Any, views: Sequence[str], *, batch_size: int = 256,
+                  progress: Progress | None = None) -> np.ndarray:
+    """A Keras model's probabilities on ``images`` averaged over the named ``views`` (see
+    :func:`tta_views` and :func:`member_views`), float32 (n, n_classes); as :func:`predict_probs`."""
     if not hasattr(model, "predict_on_batch"):
         raise ConfigError(f"predict_probs needs a Keras model (with predict_on_batch) or an Ensemble, got "
                           f"{type(model).__name__}.")
-    views = tta_views(tta)
+    views = list(views)
+    if not views:
+        raise ConfigError("predict_views needs at least one view, e.g. ['identity'].")
     shape = model_input_shape(model)
     x_all = check_images(images)
     n = len(x_all)
