@@ -16,7 +16,9 @@ A third table (``--policies``) compares ways of building the ensemble by nested 
 the validation faces: each way picks its members on 4/5 of them and is scored on the other fifth
 (5 folds, 20 shuffles): "best subset" (the best-scoring subset, how the defaults were picked until
 2026-12-06), "all" (every given member: nothing is picked, so nothing is over-fitted) and "top k"
-(the k best single members).
+(the k best single members). With ``--tta spread`` a subset's j-th member (in the order of the ids
+given) sees view pair j mod 6, as :class:`~fer_core.evaluation.Ensemble` does; in the policies, each
+member keeps the pair of its place among all the ids (the same for "all").
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from fer_core.tf_quiet import import_tensorflow_quietly  # noqa: E402
 import_tensorflow_quietly()
 
 from fer_core import bundled  # noqa: E402
-from fer_core.evaluation import predict_probs  # noqa: E402
+from fer_core.evaluation import SPREAD_PAIRS, predict_probs, predict_views  # noqa: E402
 from fer_core.evaluation.significance import percentile_ci  # noqa: E402
 from experiments.bundle_models import prepared, val_images  # noqa: E402
 
@@ -43,7 +45,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ids", nargs="+", help="bundled model ids (single models)")
     ap.add_argument("--tta", nargs="+", default=["none", "flip", "flip+shift"],
-                    help="TTA options to compare; '+' joins modes (default: none flip flip+shift)")
+                    help="TTA options to compare; '+' joins modes; 'spread' gives a subset's j-th member the "
+                         "j-th ten-crop mirror pair (default: none flip flip+shift)")
     ap.add_argument("--min-size", type=int, default=1, help="smallest subset scored (default 1: singles too)")
     ap.add_argument("--policies", action="store_true",
                     help="also compare ways of building the ensemble by nested cross-validation on validation")
@@ -58,17 +61,23 @@ def main() -> None:
     y = data.labels_val
     models = {i: bundled.load_bundled(i) for i in args.ids}  # each loaded once, scored per TTA option
     probs = {(i, tta): predict_probs(models[i], x, tta=[m for m in tta.split("+") if m]).astype(np.float64)
-             for tta in args.tta for i in args.ids}
+             for tta in args.tta if tta != "spread" for i in args.ids}
+    pairs = {(i, p): predict_views(models[i], x, pair).astype(np.float64)
+             for p, pair in enumerate(SPREAD_PAIRS) for i in args.ids} if "spread" in args.tta else {}
+    for i, ref in enumerate(args.ids):  # the policies below see each member with its pair in the full list
+        if pairs:
+            probs[ref, "spread"] = pairs[ref, i % len(SPREAD_PAIRS)]
     resamples = np.random.default_rng(0).integers(0, len(y), size=(1000, len(y)))
     rows = []
     for k in range(max(1, args.min_size), len(args.ids) + 1):
         for subset in itertools.combinations(args.ids, k):
             for tta in args.tta:
-                pred = np.mean([probs[i, tta] for i in subset], axis=0).argmax(1)
+                pred = vote(probs, pairs, subset, tta).argmax(1)
                 correct = (pred == y).astype(np.float64)
                 lo, hi = percentile_ci(correct[resamples].mean(axis=1))
                 rows.append((correct.mean(), " + ".join(subset), tta, lo, hi))
     effects = member_effects(rows, args.ids)
+    by_size = tta_by_size(rows, args.tta)
     rows.sort(key=lambda r: -r[0])
     print(f"validation: {len(y)} images held out of train (seed {cfgs[0]['data'].get('seed')}), no PublicTest\n")
     print("| members | TTA | validation accuracy | 95% CI |\n| --- | --- | --- | --- |")
@@ -83,6 +92,14 @@ def main() -> None:
         for (member, tta), by_size in effects.items():
             print(f"| {member} | {tta} | " + " | ".join(f"{100 * by_size[k]:+.2f}" if k in by_size else ""
                                                        for k in sizes) + " |")
+    if len(args.tta) > 1:
+        ref = args.tta[0]
+        print(f"\nTTA options over the subsets of each size: mean validation accuracy, and the share of subsets "
+              f"where the option beats {ref} (the first given)\n")
+        print("| size | subsets | " + " | ".join(args.tta) + " |\n| --- | --- |" + " --- |" * len(args.tta))
+        for k, (count, means, wins) in by_size.items():
+            cells = [f"{means[t]:.2%}" + ("" if t == ref else f" (beats {ref} in {wins[t]:.0%})") for t in args.tta]
+            print(f"| {k} | {count} | " + " | ".join(cells) + " |")
     if args.policies:
         for tta in args.tta:
             scores = policy_cv({i: probs[i, tta] for i in args.ids}, y, min_size=max(1, args.min_size))
@@ -92,6 +109,15 @@ def main() -> None:
             for name, acc in scores.items():
                 diff = acc - scores["all"]
                 print(f"| {name} | {acc.mean():.2%} | {100 * diff.mean():+.2f} | {np.mean(diff > 0):.0%} |")
+
+
+def vote(probs: dict[tuple[str, str], np.ndarray], pairs: dict[tuple[str, int], np.ndarray],
+         subset: tuple[str, ...], tta: str) -> np.ndarray:
+    """A subset's mean probabilities under ``tta`` (``probs[member, tta]``); with ``"spread"`` its j-th
+    member contributes ``pairs[member, j mod 6]``, as :class:`~fer_core.evaluation.Ensemble` does."""
+    if tta == "spread":
+        return np.mean([pairs[i, j % len(SPREAD_PAIRS)] for j, i in enumerate(subset)], axis=0)
+    return np.mean([probs[i, tta] for i in subset], axis=0)
 
 
 def policy_cv(probs: dict[str, np.ndarray], y: np.ndarray, *, min_size: int = 1, folds: int = 5,
@@ -118,6 +144,21 @@ def policy_cv(probs: dict[str, np.ndarray], y: np.ndarray, *, min_size: int = 1,
             for k in tops:
                 out[f"top {k}"].append(correct[index[frozenset(order[:k].tolist())], held].mean())
     return {name: np.asarray(v) for name, v in out.items()}
+
+
+def tta_by_size(rows: list[tuple], ttas: list[str]) -> dict[int, tuple[int, dict[str, float], dict[str, float]]]:
+    """Per subset size: the number of subsets, each TTA option's mean accuracy over them, and the share
+    of them where each option scores above the first option (ties count as not above)."""
+    acc = {(members, tta): a for a, members, tta, _, _ in rows}
+    sizes: dict[int, list[str]] = {}
+    for members in dict.fromkeys(m for _, m, _, _, _ in rows):
+        sizes.setdefault(len(members.split(" + ")), []).append(members)
+    out = {}
+    for k, subsets in sorted(sizes.items()):
+        means = {t: float(np.mean([acc[m, t] for m in subsets])) for t in ttas}
+        wins = {t: float(np.mean([acc[m, t] > acc[m, ttas[0]] for m in subsets])) for t in ttas}
+        out[k] = (len(subsets), means, wins)
+    return out
 
 
 def member_effects(rows: list[tuple], ids: list[str]) -> dict[tuple[str, str], dict[int, float]]:

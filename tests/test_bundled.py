@@ -324,6 +324,28 @@ def test_pick_ensemble_policies_are_scored_on_held_out_faces():
     assert 0.4 < scores["best subset"].mean() < 0.6 and scores["all"].max() < 0.6
 
 
+def test_pick_ensemble_spread_vote_gives_the_jth_member_the_jth_pair():
+    script = _experiment_script("pick_ensemble")
+    ids = [f"m{i}" for i in range(7)]
+    pairs = {(m, p): np.full((2, 7), 10.0 * i + p) for i, m in enumerate(ids) for p in range(6)}
+    got = script.vote({}, pairs, tuple(ids), "spread")
+    np.testing.assert_allclose(got, np.mean([10.0 * i + i % 6 for i in range(7)]))
+    # a subset's order, not the member's place among all ids, picks the pair
+    np.testing.assert_allclose(script.vote({}, pairs, ("m3", "m5"), "spread"), (30.0 + 51.0) / 2)
+    probs = {("m0", "flip"): np.ones((2, 7)), ("m1", "flip"): np.zeros((2, 7))}
+    np.testing.assert_allclose(script.vote(probs, {}, ("m0", "m1"), "flip"), 0.5)
+
+
+def test_pick_ensemble_tta_by_size():
+    script = _experiment_script("pick_ensemble")
+    rows = [(0.70, "a + b", "flip", 0, 0), (0.72, "a + b", "spread", 0, 0), (0.71, "a + c", "flip", 0, 0),
+            (0.71, "a + c", "spread", 0, 0), (0.75, "a + b + c", "flip", 0, 0), (0.74, "a + b + c", "spread", 0, 0)]
+    got = script.tta_by_size(rows, ["flip", "spread"])
+    assert list(got) == [2, 3] and got[2][0] == 2 and got[3][0] == 1
+    assert got[2][1] == pytest.approx({"flip": 0.705, "spread": 0.715})
+    assert got[2][2]["spread"] == 0.5 and got[3][2]["spread"] == 0.0 and got[2][2]["flip"] == 0.0
+
+
 def test_pick_ensemble_member_effects():
     """experiments/pick_ensemble.py's member effect: mean accuracy of the subsets of a size holding
     a member minus those without it; sizes where one kind is missing are left out."""
