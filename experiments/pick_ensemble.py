@@ -77,7 +77,7 @@ def main() -> None:
                 lo, hi = percentile_ci(correct[resamples].mean(axis=1))
                 rows.append((correct.mean(), " + ".join(subset), tta, lo, hi))
     effects = member_effects(rows, args.ids)
-    by_size = tta_by_size(rows, args.tta)
+    tta_sizes = tta_by_size(rows, args.tta)
     rows.sort(key=lambda r: -r[0])
     print(f"validation: {len(y)} images held out of train (seed {cfgs[0]['data'].get('seed')}), no PublicTest\n")
     print("| members | TTA | validation accuracy | 95% CI |\n| --- | --- | --- | --- |")
@@ -97,7 +97,7 @@ def main() -> None:
         print(f"\nTTA options over the subsets of each size: mean validation accuracy, and the share of subsets "
               f"where the option beats {ref} (the first given)\n")
         print("| size | subsets | " + " | ".join(args.tta) + " |\n| --- | --- |" + " --- |" * len(args.tta))
-        for k, (count, means, wins) in by_size.items():
+        for k, (count, means, wins) in tta_sizes.items():
             cells = [f"{means[t]:.2%}" + ("" if t == ref else f" (beats {ref} in {wins[t]:.0%})") for t in args.tta]
             print(f"| {k} | {count} | " + " | ".join(cells) + " |")
     if args.policies:
