@@ -127,7 +127,8 @@ def _load_scored_once(bid: str):
     if not is_ensemble(model):
         return _ScoredOnce(model, bid)
     assert model.refs and all(r in IDS for r in model.refs), f"{bid} has a member that is not bundled: {model.refs}"
-    model.members = [_ScoredOnce(m, ref) for m, ref in zip(model.members, model.refs)]
+    if model.tta != "spread":  # with spread each member sees its own views: nothing shared to cache
+        model.members = [_ScoredOnce(m, ref) for m, ref in zip(model.members, model.refs)]
     return model
 
 
