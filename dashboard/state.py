@@ -23,7 +23,7 @@ from fer_core.data.registry import DatasetEntry, list_datasets
 from fer_core.errors import FERError
 from fer_core.evaluation.evalset import EvalSet, load_config_data, run_report as score_run
 from fer_core.evaluation.evalset import eval_set as build_eval_set
-from fer_core.evaluation.predict import parse_tta
+from fer_core.evaluation.predict import TTA_HELP, parse_tta
 from fer_core.runs import Run, RunStore
 from fer_core.run_files import PREDICTIONS_FILE
 
@@ -318,7 +318,10 @@ def tta_caption(choices: ModelChoice | Sequence[ModelChoice]) -> str:
     for a list of choices, each model's by its short label."""
     if isinstance(choices, ModelChoice):
         tta = tta_name(choices)
-        return f"Test-time augmentation: **{tta}**, as in this model's reported accuracy." if tta else ""
+        if not tta:
+            return ""
+        what = "; ".join(TTA_HELP[m] for m in tta.split("+") if m in TTA_HELP)
+        return f"Test-time augmentation: **{tta}** ({what}), as in this model's reported accuracy."
     ttas = [f"{short_label(c)} {t}" for c in choices if (t := tta_name(c))]
     return "Test-time augmentation, as in each model's reported accuracy: " + ", ".join(ttas) + "." if ttas else ""
 

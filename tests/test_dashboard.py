@@ -336,7 +336,7 @@ def test_pages_score_with_the_tta_of_the_reported_accuracy(runs_home_copy):
     flip, plain = predict_probs(model, faces, tta="flip"), predict_probs(model, faces)
     assert not np.allclose(flip, plain)  # the test can tell them apart
     np.testing.assert_allclose(state.predict_fn(choice)(faces), flip, rtol=1e-5, atol=1e-6)
-    assert state.predictor(choice).tta == "flip" and "**flip**" in state.tta_caption(choice)
+    assert state.predictor(choice).tta == "flip" and "**flip** (the face and its mirror)" in state.tta_caption(choice)
     at = open_page("views/robustness.py")
     assert f"{run.name} (five_layer, {run.id[-4:]}) flip" in texts(at, "caption")
     # an ensemble carries its own TTA, and the pages say which

@@ -663,3 +663,5 @@ def test_cli_tta_choices_are_the_tta_modes():
     from fer_core.cli.analysis import TTA_CHOICES
 
     assert TTA_CHOICES == list(TTA_MODES)  # the CLI spells them out to stay light to import
+    from fer_core.evaluation.predict import TTA_HELP
+    assert set(TTA_HELP) == set(TTA_MODES)  # every mode has its caption

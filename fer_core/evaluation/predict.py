@@ -35,7 +35,7 @@ import numpy as np
 from ..data.images import resize_batch, to_grey, to_rgb
 from ..errors import ConfigError, DataError
 
-__all__ = ["SHIFT_PX", "SPREAD_PAIRS", "TTA_MODES", "augment", "member_views", "model_input_shape", "num_classes",
+__all__ = ["SHIFT_PX", "SPREAD_PAIRS", "TTA_HELP", "TTA_MODES", "augment", "member_views", "model_input_shape", "num_classes",
            "parse_tta", "predict_probs", "predict_views", "to_model_input", "tta_views", "view_batch",
            "mean_over_views"]
 
@@ -47,6 +47,14 @@ _SHIFTS = ((-SHIFT_PX, 0), (SHIFT_PX, 0), (0, -SHIFT_PX), (0, SHIFT_PX))  # (dy,
 #: Side of the ``"tencrop"`` crops, as a fraction of the input's side (44 of 48 pixels).
 CROP_FRACTION = 11 / 12
 _CROPS = ("centre", "top-left", "top-right", "bottom-left", "bottom-right")
+#: One line per TTA mode, for captions.
+TTA_HELP: dict[str, str] = {
+    "none": "the face alone",
+    "flip": "the face and its mirror",
+    "shift": "the face and 4 copies moved by 2 px",
+    "tencrop": "the face, 5 crops and their mirrors",
+    "spread": "each member of the ensemble sees another of 6 mirror pairs (the face, 5 crops)",
+}
 #: The view pairs of ``"spread"``: member k of an ensemble sees pair k mod 6.
 SPREAD_PAIRS: tuple[tuple[str, str], ...] = (("identity", "flip"),) + tuple(
     (f"crop({where})", f"crop({where},flip)") for where in _CROPS)
