@@ -300,12 +300,16 @@ def predictor(choice: ModelChoice, **kwargs: Any) -> Any:
     return Predictor(load_model(choice), classes=classes_of(choice), tta=default_tta(choice), **kwargs)
 
 
-def tta_name(choice: ModelChoice) -> str | None:
-    """The TTA the pages score a choice with: a single model's reported one, an ensemble's own
-    (modes joined by '+'); None for no TTA."""
+def tta_modes(choice: ModelChoice) -> tuple[str, ...]:
+    """The TTA modes the pages score a choice with: a single model's reported ones, an ensemble's
+    own; () for no TTA."""
     tta = default_tta(choice)
-    modes = parse_tta(getattr(load_model(choice), "tta", None) if tta is None else tta)  # an ensemble's (cached)
-    return "+".join(modes) or None
+    return parse_tta(getattr(load_model(choice), "tta", None) if tta is None else tta)  # an ensemble's (cached)
+
+
+def tta_name(choice: ModelChoice) -> str | None:
+    """:func:`tta_modes` joined by '+', None for no TTA."""
+    return "+".join(tta_modes(choice)) or None
 
 
 def short_label(choice: ModelChoice) -> str:
@@ -317,11 +321,11 @@ def tta_caption(choices: ModelChoice | Sequence[ModelChoice]) -> str:
     """One line saying which test-time augmentation the page's probabilities use ('' when none);
     for a list of choices, each model's by its short label."""
     if isinstance(choices, ModelChoice):
-        tta = tta_name(choices)
-        if not tta:
+        modes = tta_modes(choices)
+        if not modes:
             return ""
-        what = "; ".join(TTA_HELP[m] for m in tta.split("+") if m in TTA_HELP)
-        return f"Test-time augmentation: **{tta}** ({what}), as in this model's reported accuracy."
+        what = "; ".join(TTA_HELP[m] for m in modes)
+        return f"Test-time augmentation: **{'+'.join(modes)}** ({what}), as in this model's reported accuracy."
     ttas = [f"{short_label(c)} {t}" for c in choices if (t := tta_name(c))]
     return "Test-time augmentation, as in each model's reported accuracy: " + ", ".join(ttas) + "." if ttas else ""
 

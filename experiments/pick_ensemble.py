@@ -62,7 +62,8 @@ def main() -> None:
     models = {i: bundled.load_bundled(i) for i in args.ids}  # each loaded once, scored per TTA option
     probs = {(i, tta): predict_probs(models[i], x, tta=[m for m in tta.split("+") if m]).astype(np.float64)
              for tta in args.tta if tta != "spread" for i in args.ids}
-    pairs = {(i, p): predict_views(models[i], x, pair).astype(np.float64)
+    pairs = {(i, p): probs[i, "flip"] if p == 0 and (i, "flip") in probs  # pair 0 is flip's views
+             else predict_views(models[i], x, pair).astype(np.float64)
              for p, pair in enumerate(SPREAD_PAIRS) for i in args.ids} if "spread" in args.tta else {}
     for i, ref in enumerate(args.ids):  # the policies below see each member with its pair in the full list
         if pairs:
@@ -105,7 +106,8 @@ def main() -> None:
             scores = policy_cv({i: probs[i, tta] for i in args.ids}, y, min_size=max(1, args.min_size))
             print(f"\nways to build the ensemble, TTA {tta}: accuracy on the held-out fifth of validation (nested "
                   "cross-validation: 5 folds x 20 shuffles)\n")
-            print("| policy | held-out accuracy | minus \"all\" (paired) | folds it beats \"all\" |\n| --- | --- | --- | --- |")
+            print("| policy | held-out accuracy | minus \"all\" (paired) | folds it beats \"all\" |\n"
+                  "| --- | --- | --- | --- |")
             for name, acc in scores.items():
                 diff = acc - scores["all"]
                 print(f"| {name} | {acc.mean():.2%} | {100 * diff.mean():+.2f} | {np.mean(diff > 0):.0%} |")

@@ -25,6 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.data import write_fer2013_csv
 from fer_core.data.synthetic import make_synthetic
+from fer_core.evaluation import TTA_HELP
 from fer_core.jobs import JobManager
 from fer_core.runs import RunStore
 from fer_core.paths import PROJECT_ROOT as ROOT
@@ -284,6 +285,7 @@ def test_ensemble_builder_saves_and_evaluates(runs_home_copy):
     first, second = at.multiselect(key="ens_members").value
     ok(at.multiselect(key="ens_members").set_value([second, first]).run())  # the weights follow this order
     at.number_input(key=f"ens_w_{second}").set_value(3.0)
+    assert all(line in at.multiselect(key="ens_tta").help for line in TTA_HELP.values() if line != TTA_HELP["none"])
     at.multiselect(key="ens_tta").set_value(["flip"])
     at.text_input(key="ens_name").input("pair")
     ok(at.button(key="ens_save").click().run())

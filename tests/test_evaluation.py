@@ -16,7 +16,7 @@ from fer_core.evaluation import (Ensemble, align_classes, align_labels, augment,
                                  evaluate_predictions, evaluate_probs, expected_calibration_error, load_ensemble,
                                  mcnemar, most_confident_mistakes, paired_bootstrap, per_image, predict_probs,
                                  save_ensemble, tta_views, TTA_MODES, apply_temperature, fit_temperature,
-                                 is_ensemble, member_views, parse_tta, SPREAD_PAIRS)
+                                 is_ensemble, member_views, parse_tta, predict_views, SPREAD_PAIRS)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -544,6 +544,27 @@ def test_spread_gives_member_k_the_kth_mirror_pair_fused_or_not(keras_models, fa
     xr = to_rgb(resize_batch(faces, 40)).astype(np.float32)
     crop = np.mean([direct(rgb, augment(xr, v)) for v in SPREAD_PAIRS[1]], axis=0)
     np.testing.assert_allclose(mixed.member_probs(faces)[1], crop, atol=1e-6)
+    # a wrapper offering predict_views (e.g. a cache) is asked for its own pair, not run fused or as a nested ensemble
+    wrapped = [_Views(m) for m in members[:3]]
+    ens = Ensemble(wrapped, tta="spread")
+    assert ens._fusable_shape() is None
+    for got, w in zip(ens.member_probs(faces), want):
+        np.testing.assert_allclose(got, w, atol=1e-6)
+    assert [w.seen for w in wrapped] == [[list(SPREAD_PAIRS[k])] for k in range(3)]
+
+
+class _Views:
+    """A member that computes its views itself (as a caching wrapper does) and records what it was asked."""
+
+    def __init__(self, model):
+        self.model, self.seen = model, []
+
+    def predict_views(self, images, views, *, batch_size=256, progress=None):
+        self.seen.append(list(views))
+        return predict_views(self.model, images, views, batch_size=batch_size, progress=progress)
+
+    def predict_probs(self, images, *, batch_size=256, tta=None, progress=None):
+        raise AssertionError("an Ensemble must ask a member with predict_views for its views")
 
 
 def test_ensemble_errors(keras_models):

@@ -94,11 +94,13 @@ def fer2013_dataset(fer2013_root):
 
 
 class _ScoredOnce:
-    """A bundled model whose probabilities on given faces and TTA are computed once per test session.
+    """A bundled model whose probabilities on given faces and views are computed once per test session.
 
     The ensembles share members (and each member has its own card), so without this every
     member's ten-crop predictions on PublicTest would be recomputed once per card that uses it.
-    The probabilities still come from the shipped weights through the studio's own predict_probs."""
+    An Ensemble calls a member's ``predict_views`` with the views that member sees (its own pair
+    under ``spread``); the probabilities still come from the shipped weights through the studio's
+    own predict_views."""
 
     cache: dict[tuple, np.ndarray] = {}
 
@@ -107,16 +109,21 @@ class _ScoredOnce:
 
         self.model, self.bid, self.name, self.num_classes = model, bid, model.name, num_classes(model)
 
-    def predict_probs(self, images, *, batch_size=256, tta=None, progress=None):
+    def predict_views(self, images, views, *, batch_size=256, progress=None):
         import hashlib
 
-        from fer_core.evaluation.predict import check_images, parse_tta, predict_probs
+        from fer_core.evaluation.predict import check_images, predict_views
 
         images = check_images(images)
-        key = (self.bid, parse_tta(tta), images.shape, hashlib.sha1(np.ascontiguousarray(images)).hexdigest())
+        key = (self.bid, tuple(views), images.shape, hashlib.sha1(np.ascontiguousarray(images)).hexdigest())
         if key not in self.cache:
-            self.cache[key] = predict_probs(self.model, images, batch_size=batch_size, tta=tta, progress=progress)
+            self.cache[key] = predict_views(self.model, images, views, batch_size=batch_size, progress=progress)
         return self.cache[key]
+
+    def predict_probs(self, images, *, batch_size=256, tta=None, progress=None):
+        from fer_core.evaluation.predict import tta_views
+
+        return self.predict_views(images, tta_views(tta), batch_size=batch_size, progress=progress)
 
 
 def _load_scored_once(bid: str):
@@ -127,8 +134,7 @@ def _load_scored_once(bid: str):
     if not is_ensemble(model):
         return _ScoredOnce(model, bid)
     assert model.refs and all(r in IDS for r in model.refs), f"{bid} has a member that is not bundled: {model.refs}"
-    if model.tta != "spread":  # with spread each member sees its own views: nothing shared to cache
-        model.members = [_ScoredOnce(m, ref) for m, ref in zip(model.members, model.refs)]
+    model.members = [_ScoredOnce(m, ref) for m, ref in zip(model.members, model.refs)]
     return model
 
 

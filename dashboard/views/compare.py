@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts, state, widgets
 from dashboard.sweeps_panel import sweeps_panel
 from fer_core.errors import FERError
-from fer_core.evaluation import TTA_MODES, save_ensemble
+from fer_core.evaluation import TTA_HELP, TTA_MODES, save_ensemble
 from fer_core.evaluation.evalset import check_ensemble_members
 from fer_core.evaluation.verdict import compare_reports
 from fer_core.names import slug
@@ -117,9 +117,8 @@ else:
                                         key=f"ens_w_{key}"))
     c1, c2 = st.columns(2)
     tta = c1.multiselect("Test-time augmentation", [m for m in TTA_MODES if m != "none"], key="ens_tta",
-                         help="flip: also the mirrored face; shift: 4 copies moved by 2 px; tencrop: 5 crops and their "
-                         "mirrors; probabilities averaged. spread (alone): member k sees the k-th of the "
-                         "ten-crop mirror pairs, at flip's cost")
+                         help="; ".join(f"{m}: {TTA_HELP[m]}" for m in TTA_MODES if m != "none")
+                         + ". Probabilities are averaged over the views; spread takes no other mode.")
     ens_name = c2.text_input("Name", "ensemble", key="ens_name")
     if st.button("Save and evaluate the ensemble", key="ens_save", disabled=len(members) < 2):
         path = state.ensembles_dir() / f"{slug(ens_name)}.json"

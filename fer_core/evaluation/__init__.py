@@ -19,12 +19,12 @@ from .metrics import evaluate_predictions, evaluate_probs
 from .mistakes import confused_pairs, most_confident_mistakes, per_image
 from .report import MAX_CURVE_POINTS, EvalReport
 from .significance import mcnemar, paired_bootstrap
-from .predict import (SHIFT_PX, SPREAD_PAIRS, TTA_MODES, augment, member_views, model_input_shape, num_classes,
-                      parse_tta, predict_probs, predict_views, to_model_input, tta_views)
+from .predict import (SHIFT_PX, SPREAD_PAIRS, TTA_HELP, TTA_MODES, augment, member_views, model_input_shape,
+                      num_classes, parse_tta, predict_probs, predict_views, to_model_input, tta_views)
 
 __all__ = [
-    "ECE_BINS", "ENSEMBLE_KIND", "MAX_CURVE_POINTS", "SHIFT_PX", "SPREAD_PAIRS", "TTA_MODES", "Ensemble", "EvalReport",
-    "align_classes", "align_labels", "apply_temperature", "augment", "check_member_ref",
+    "ECE_BINS", "ENSEMBLE_KIND", "MAX_CURVE_POINTS", "SHIFT_PX", "SPREAD_PAIRS", "TTA_HELP", "TTA_MODES", "Ensemble",
+    "EvalReport", "align_classes", "align_labels", "apply_temperature", "augment", "check_member_ref",
     "check_predictions", "confused_pairs", "evaluate_model", "evaluate_predictions", "evaluate_probs",
     "expected_calibration_error", "fit_temperature", "is_ensemble", "load_ensemble", "mcnemar", "member_views",
     "model_classes", "model_input_shape", "most_confident_mistakes", "num_classes", "paired_bootstrap",

@@ -73,7 +73,9 @@ class Ensemble:
     Parameters
     ----------
     members : list of models, or of ``(model, weight)`` pairs. A model is a Keras model (float32
-        0..255 input, softmax output) or anything with ``predict_probs`` (another Ensemble)
+        0..255 input, softmax output), anything with ``predict_probs`` (another Ensemble: it applies
+        the TTA to its own members), or anything with ``predict_views(images, views, *, batch_size,
+        progress)`` (a wrapper that computes a member's views itself, e.g. to cache them)
     name : shown in reports and the dashboard
     tta : test-time augmentation applied to every member by default (see
         :mod:`fer_core.evaluation.predict`); ``"spread"`` gives member k the k-th view pair
@@ -104,9 +106,9 @@ class Ensemble:
                 m, w = m
             else:
                 w = 1.0
-            if not (hasattr(m, "predict_probs") or hasattr(m, "predict_on_batch")):
+            if not any(hasattr(m, a) for a in ("predict_views", "predict_probs", "predict_on_batch")):
                 raise ConfigError(f"Ensemble member {i} is a {type(m).__name__}, not a model: expected a Keras "
-                                  "model (predict_on_batch) or an object with predict_probs.")
+                                  "model (predict_on_batch) or an object with predict_views or predict_probs.")
             if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
                 raise ConfigError(f"Ensemble member {i} has weight {w!r}; weights must be numbers.")
             models.append(m)
@@ -166,7 +168,9 @@ class Ensemble:
         out = []
         for i, m in enumerate(self.members):
             step = None if progress is None else (lambda done, total, i=i: progress(i * n + done, k * n))
-            if hasattr(m, "predict_probs"):  # a nested ensemble applies the TTA to its own members
+            if hasattr(m, "predict_views"):  # a wrapper that computes the member's views itself
+                p = np.asarray(m.predict_views(x, views[i], batch_size=batch_size, progress=step), np.float32)
+            elif hasattr(m, "predict_probs"):  # a nested ensemble applies the TTA to its own members
                 p = predict_probs(m, x, batch_size=batch_size, tta=tta, progress=step)
             else:
                 p = predict_views(m, x, views[i], batch_size=batch_size, progress=step)
@@ -180,7 +184,8 @@ class Ensemble:
         """The members' common input shape when they can run fused, else None."""
         if not self.fuse or len(self.members) < 2:
             return None
-        if any(hasattr(m, "predict_probs") or not hasattr(m, "predict_on_batch") for m in self.members):
+        if any(hasattr(m, "predict_probs") or hasattr(m, "predict_views") or not hasattr(m, "predict_on_batch")
+               for m in self.members):
             return None
         try:
             shapes = {model_input_shape(m) for m in self.members}

@@ -35,8 +35,8 @@ import numpy as np
 from ..data.images import resize_batch, to_grey, to_rgb
 from ..errors import ConfigError, DataError
 
-__all__ = ["SHIFT_PX", "SPREAD_PAIRS", "TTA_HELP", "TTA_MODES", "augment", "member_views", "model_input_shape", "num_classes",
-           "parse_tta", "predict_probs", "predict_views", "to_model_input", "tta_views", "view_batch",
+__all__ = ["SHIFT_PX", "SPREAD_PAIRS", "TTA_HELP", "TTA_MODES", "augment", "member_views", "model_input_shape",
+           "num_classes", "parse_tta", "predict_probs", "predict_views", "to_model_input", "tta_views", "view_batch",
            "mean_over_views"]
 
 #: Test-time augmentation modes.
