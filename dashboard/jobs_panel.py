@@ -38,7 +38,7 @@ def _job_card(jm: JobManager, job) -> None:
         where = f" · on Ray `{job.ray_address}`" if job.ray_address else (" · local Ray" if job.sweep_id else "")
         st.markdown(f"{STATUS_ICON.get(job.status, '')} **{name}** · job `{job.id}` · **{job.status}**{where}"
                     f"{' (cancel requested)' if job.cancel_requested and job.status == 'running' else ''}"
-                    f"{' (stopping at the end of this epoch)' if job.stop_requested and not job.cancel_requested and job.status == 'running' else ''}")
+                    f"{' (pausing at the end of this epoch)' if job.stop_requested and not job.cancel_requested and job.status == 'running' else ''}")
         frac = job_fraction(prog, job.status)
         st.progress(frac, text=job_progress_text(prog, job.status))
         hist = prog.get("history") or (run.history() if run is not None else [])
@@ -56,8 +56,9 @@ def _job_card(jm: JobManager, job) -> None:
                            "kept and evaluated")
         if (job.status == "running" and job.kind == "train" and not job.ray_address and not job.stop_requested
                 and not job.cancel_requested):
-            b2.button("Stop after this epoch", key=f"stop_{job.id}", on_click=_stop_at_epoch_end, args=(job.id,),
-                      help="finish and save the epoch under way, then stop (resumable, nothing lost)")
+            b2.button("Pause after this epoch", key=f"stop_{job.id}", on_click=_stop_at_epoch_end, args=(job.id,),
+                      help="finish and save the epoch under way, then stop; resume it to go on (nothing lost). "
+                           "The test split is evaluated once, when the run finishes")
         if job.resumable:
             if b2.button("Resume", key=f"resume_{job.id}", help="continue from the last saved epoch, as a new job"):
                 try:

@@ -184,7 +184,7 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home, monke
         time.sleep(0.5)
     ok(at.run())  # running now: it can also stop when its epoch ends
     ok(at.button(key=f"stop_{job.id}").click().run())
-    assert JobManager(empty_home).get(job.id).stop_requested and "stopping at the end of this epoch" in texts(
+    assert JobManager(empty_home).get(job.id).stop_requested and "pausing at the end of this epoch" in texts(
         at, "markdown")
     assert not [b for b in at.button if b.key == f"stop_{job.id}"]  # asked once
     ok(at.button(key=f"cancel_{job.id}").click().run())  # and a cancel can still follow

@@ -132,7 +132,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
         return 0
     print(table([[j.id, j.kind, j.run_id or (f"sweep {j.sweep_id}" if j.sweep_id else "-"),
                   j.status + (" (resumable)" if j.resumable else "")
-                  + (" (stopping at the epoch's end)" if j.stop_requested and j.status == "running" else ""),
+                  + (" (pausing at the epoch's end)" if j.stop_requested and j.status == "running" else ""),
                   job_progress_text(j.progress, j.status, detail=True)] for j in jobs],
                 ["id", "kind", "run", "status", "progress"]))
     return 0
@@ -162,7 +162,8 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
     if not emit_json(args, job.to_dict()):
         extra = ""
         if job.status == "running":
-            extra = (" (it stops when the epoch under way ends and is saved)" if args.at_epoch_end
+            extra = (" (it pauses when the epoch under way ends and is saved; `jobs resume` goes on, and the test "
+                     "split is evaluated when the run finishes)" if args.at_epoch_end
                      else " (cancel flag raised; the worker stops at its next check)")
         print(f"job {job.id}: {job.status}{extra}")
     return 0
@@ -251,7 +252,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = jsub.add_parser("cancel", help="cancel a queued or running job")
     p.add_argument("job_id")
     p.add_argument("--at-epoch-end", action="store_true",
-                   help="a running training job: stop when the epoch under way ends (nothing lost) instead of now")
+                   help="a running training job: pause when the epoch under way ends (nothing lost, resumable; "
+                        "not evaluated on the test split until it finishes) instead of stopping now")
     p.add_argument("--wait", type=float, default=None, metavar="S", help="wait up to S seconds for it to stop")
     add_json_option(p, nested=True)
     p.set_defaults(handler=cmd_jobs_cancel)

@@ -304,9 +304,10 @@ class JobManager:
         grace period). ``wait`` blocks up to that many seconds for the job to end. Cancelling a
         finished job changes nothing.
 
-        ``at_epoch_end`` (running local training jobs): stop when the epoch under way ends and is
+        ``at_epoch_end`` (running local training jobs): pause when the epoch under way ends and is
         saved, so no training is lost (a cancel drops the unfinished epoch); no signal is sent, and
-        a plain cancel can still follow.
+        a plain cancel can still follow. A paused run is not evaluated on its test split (a cancel
+        evaluates the best model so far): that happens once, when a resumed job finishes it.
         """
         if at_epoch_end:
             return self._stop_at_epoch_end(job_id, wait)

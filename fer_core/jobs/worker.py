@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from ..errors import ClusterError
 from ..io import atomic_write_json, remove_stale_temps
-from ..run_files import METRICS_FILE, PROGRESS_FILE, STOP_FLAG
+from ..run_files import PROGRESS_FILE, STOP_FLAG
 from ..runs import now_iso
 from .kinds import JobContext, _check_kind
 from .liveness import _boot_id, _proc_stat
@@ -130,9 +130,9 @@ def run_worker(job_id: str, root: str | Path | None = None) -> int:
         stop.set()
         with contextlib.suppress(Exception):
             writer.flush()
-        if run_id and status != "failed" and (jm.store.runs_dir / run_id / METRICS_FILE).is_file():
-            with contextlib.suppress(Exception):  # a cancelled training still evaluates its best model
-                jm.store.refresh(run_id)
+        if run_id and status != "failed" and (jm.store.runs_dir / run_id).is_dir():
+            with contextlib.suppress(Exception):  # a cancelled training evaluates its best model; a paused one
+                jm.store.refresh(run_id)          # has no test figures (an earlier finish's are cleared)
         # The run first, then the job: whoever sees the job finished also sees its run finished.
         if run_id:
             jm._set_run_status(run_id, status)

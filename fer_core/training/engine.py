@@ -73,16 +73,18 @@ def train(
         starts afresh when there is no checkpoint
     should_stop : polled every batch; when it returns True training stops cleanly (the unfinished
         epoch is discarded, the best model so far is evaluated and kept)
-    stop_at_epoch_end : polled between epochs; when it returns True training stops as
-        ``should_stop`` does, but only once this call has finished at least one epoch (so nothing
-        is lost and the run can be resumed from a checkpoint of its own)
+    stop_at_epoch_end : polled between epochs; when it returns True training pauses, once this
+        call has finished at least one epoch (so nothing is lost and the run can be resumed from a
+        checkpoint of its own). A paused run is not finished, so the test split is not evaluated
+        (it is, once, when the run finishes); a stale ``metrics.json`` is removed
     dataset : an already loaded FERDataset to use instead of loading ``cfg.data``
     model_fn : builds the model instead of ``fer_core.models.create_model``, same signature
         ``(name, input_shape=, num_classes=, weights=, **kwargs) -> keras.Model``
 
     Returns
     -------
-    dict : the content of ``metrics.json``
+    dict : the content of ``metrics.json``; after a pause, ``{"stopped": "cancelled", "paused":
+        True, "epochs_completed", "best_epoch", "best_val_accuracy"}``
     """
     cfg = load_config(cfg)
     run_dir = Path(run_dir)
@@ -135,12 +137,15 @@ def train(
     reason = state.get("status") if state.get("status") in ("completed", "early_stopping") else None
     swa = _SwaAverage(run_dir, state) if t.swa_epochs else None
     first_epoch = state["epoch"]
+    paused = False
     for epoch in range(first_epoch, total):
         if reason is not None:
             break
-        if (should_stop is not None and should_stop()) or (
-                epoch > first_epoch and stop_at_epoch_end is not None and stop_at_epoch_end()):
+        if should_stop is not None and should_stop():
             reason = "cancelled"
+            break
+        if epoch > first_epoch and stop_at_epoch_end is not None and stop_at_epoch_end():
+            reason, paused = "cancelled", True
             break
         if deadline is not None and time.monotonic() >= deadline:
             reason = "time_limit"
@@ -205,6 +210,8 @@ def train(
     state["status"] = reason
     atomic_write_json(run_dir / STATE_FILE, state)
     atomic_write_json(run_dir / HISTORY_FILE, state["history"])
+    if paused:
+        return _pause(state, run_dir, emit, total)
 
     best_path = run_dir / MODEL_FILE
     if best_path.is_file():
@@ -384,6 +391,21 @@ def _save_model(model, path: Path) -> None:
 
 
 # -- evaluation ----------------------------------------------------------------------------
+def _pause(state: dict, run_dir: Path, emit: "_Emitter", total: int) -> dict:
+    """End a paused session: the run is not finished, so the test split stays unseen (figures of an
+    earlier finish are removed: they no longer describe the run)."""
+    for stale in (METRICS_FILE, PREDICTIONS_FILE):
+        (run_dir / stale).unlink(missing_ok=True)
+    best = float(state["best_val_accuracy"]) if state["best_epoch"] else None
+    out = {"stopped": "cancelled", "paused": True, "epochs_completed": int(state["epoch"]),
+           "best_epoch": int(state["best_epoch"]), "best_val_accuracy": best}
+    where = f"; best validation {best:.4f} at epoch {state['best_epoch']}" if best is not None else ""
+    emit(phase="done", epoch=state["epoch"], eta_s=0.0, metrics=out,
+         message=f"paused after epoch {state['epoch']}/{total}{where}; resume it to finish "
+                 "(the test split is evaluated then)")
+    return out
+
+
 def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir: Path, reason: str,
               session_seconds: float) -> dict:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
