@@ -96,6 +96,8 @@ def recipe_of(cfg: dict) -> str:
         more.append(f"early stopping after {t['early_stopping']} epochs without a better validation accuracy")
     if t.get("time_limit_min"):
         more.append(f"a time budget of {t['time_limit_min']:g} min (the epochs done depend on the machine)")
+    if t.get("precision", "float32") != "float32":
+        more.append(f"trained in {t['precision']} (the saved model computes in float32)")
     return (f"{m.get('name')}{' ' + str(m['kwargs']) if m.get('kwargs') else ''}, {opt} lr {t.get('lr')} ({t.get('schedule')}), "
             f"weight decay {t.get('weight_decay', 0)}, batch {t.get('batch_size')}, label smoothing "
             f"{t.get('label_smoothing', 0)}, seed {t.get('seed')}; augmentation: {aug}; imbalance: "

@@ -48,6 +48,16 @@ def machine_name() -> str:
     return f"{name}, {os.cpu_count()} cores"
 
 
+def native_bfloat16() -> bool | None:
+    """Whether this CPU computes bfloat16 natively (``avx512_bf16`` or ``amx_bf16`` in
+    /proc/cpuinfo), where ``train.precision = "mixed_bfloat16"`` pays; None where that cannot be read."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 #: Environment variable listing extra folders the dashboard may register data from (``os.pathsep``-separated).
 DATA_ROOTS_ENV = "FER_STUDIO_DATA_ROOTS"
 

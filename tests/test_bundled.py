@@ -243,6 +243,9 @@ def test_bundle_script_describes_every_option_that_changes_what_is_learned():
     assert "augmentation: off" in script.recipe_of(config_to_dict(load_config({**base, "augment": {"enabled": False}})))
     nesterov = load_config({**base, "train": {"optimizer": "sgd", "nesterov": True}})
     assert "sgd (Nesterov momentum 0.9)" in script.recipe_of(config_to_dict(nesterov))
+    bf16 = load_config({**base, "train": {"precision": "mixed_bfloat16"}})
+    assert "trained in mixed_bfloat16" in script.recipe_of(config_to_dict(bf16))
+    assert "trained in" not in script.recipe_of(config_to_dict(nesterov))
 
 
 def test_bundle_models_script_float16_and_remove(tmp_path, monkeypatch, capsys):

@@ -168,6 +168,8 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home, monke
     at.multiselect(key="train_corruptions").set_value(["lighting"])
     at.slider(key="train_mixup").set_value(0.2)
     at.number_input(key="train_swa_epochs").set_value(2)
+    assert "bfloat16" in at.selectbox(key="train_precision").help
+    at.selectbox(key="train_precision").set_value("mixed_bfloat16")
     ok(at.button(key="train_submit").click().run())
     jobs = JobManager(empty_home).list()
     assert len(jobs) == 1
@@ -178,6 +180,7 @@ def test_train_submits_a_job_that_appears_and_can_be_cancelled(empty_home, monke
     assert cfg["augment"]["corruptions"] == ["lighting"] and cfg["augment"]["corruption_p"] == 0.3
     assert cfg["augment"]["mixup"] == 0.2 and cfg["augment"]["erasing"] == 0.0 and cfg["train"]["ema"] == 0.0
     assert (cfg["train"]["swa_epochs"], cfg["train"]["swa_lr"]) == (2, 0.0001)
+    assert cfg["train"]["precision"] == "mixed_bfloat16"
     assert job.status in ("queued", "running") and not job.cancel_requested
     deadline = time.monotonic() + 300
     while JobManager(empty_home).get(job.id).status == "queued" and time.monotonic() < deadline:

@@ -78,7 +78,7 @@ BAD_FIELDS = [
     ("model.name", "resnet9000"), ("model.input_size", 16), ("model.channels", 2),
     ("model.weights", "weights.pt"), ("model.kwargs", {"bogus": 1}),
     ("train.epochs", 0), ("train.epochs", 1.5), ("train.steps_per_execution", 0),
-    ("train.batch_size", True), ("train.optimizer", "rmsprop"),
+    ("train.batch_size", True), ("train.optimizer", "rmsprop"), ("train.precision", "float16"),
     ("train.lr", -0.1), ("train.lr", float("nan")), ("train.momentum", 1.0), ("train.weight_decay", -1e-4),
     ("train.schedule", "step"), ("train.patience_lr", 0), ("train.early_stopping", -1),
     ("train.label_smoothing", 1.0), ("train.soft_labels", "yes"), ("train.seed", -3),
@@ -380,6 +380,33 @@ def test_sgd_nesterov_reaches_the_optimizer_and_survives_resume(ds, tmp_path):
     assert isinstance(opt, keras.optimizers.SGD) and opt.nesterov and opt.momentum == pytest.approx(0.8)
     with pytest.raises(ConfigError, match="train.nesterov"):
         load_config(cfg_dict(train={"nesterov": "yes"}))
+
+
+def test_mixed_bfloat16_trains_resumes_and_saves_a_float32_model(ds, tmp_path):
+    """train.precision = 'mixed_bfloat16': layers compute in bfloat16 while training (the checkpoint
+    keeps the policy, to resume), model.keras computes in float32 and the test figures are its own."""
+    import keras
+
+    from fer_core.models.files import float32_copy, load_model_file
+
+    cfg = cfg_dict(train={"epochs": 1, "precision": "mixed_bfloat16"})
+    first = run_train(cfg, tmp_path, ds)
+    assert keras.mixed_precision.global_policy().name == "float32"  # set for the build only
+    ckpt = load_model_file(tmp_path / "checkpoint.keras", compile=True)
+    assert {layer.dtype_policy.name for layer in ckpt.layers if layer.weights} == {"mixed_bfloat16"}
+    best = load_model_file(tmp_path / "model.keras")
+    assert {layer.dtype_policy.name for layer in best.layers} == {"float32"} and float32_copy(best) is best
+    x_eval = prepare_data(load_config(cfg), ds).x_eval
+    saved = np.load(tmp_path / "predictions.npz")
+    np.testing.assert_allclose(saved["probs"], best.predict_on_batch(x_eval), atol=1e-5)
+    assert first["accuracy"] == pytest.approx(float(np.mean(saved["probs"].argmax(1) == saved["labels"])))
+    np.testing.assert_allclose(float32_copy(ckpt).predict_on_batch(x_eval[:8]), ckpt.predict_on_batch(x_eval[:8]),
+                               atol=0.02)  # the same weights, in float32 instead of bfloat16
+    with pytest.raises(ConfigError, match="train.precision"):  # fixed for a run
+        run_train(cfg_dict(train={"epochs": 2}), tmp_path, ds, resume=True)
+    second = run_train(cfg_dict(train={"epochs": 2, "precision": "mixed_bfloat16"}), tmp_path, ds, resume=True)
+    assert second["epochs_completed"] == 2
+    assert {layer.dtype_policy.name for layer in load_model_file(tmp_path / "model.keras").layers} == {"float32"}
 
 
 def test_ema_keeps_averaged_weights_in_the_best_model_and_resumes(ds, tmp_path):
@@ -771,3 +798,21 @@ def test_recompute_batchnorm_sets_exact_means():
     batch_vars = np.mean([x[i:i + 16].var(0) for i in range(0, 64, 16)], axis=0)
     np.testing.assert_allclose(bn.moving_variance.numpy(), batch_vars, rtol=1e-4)
     assert bn.momentum == 0.99  # put back
+
+
+def test_precision_benchmark_times_both_policies(tmp_path):
+    """experiments/bench/precision.py (the README's float32 vs mixed_bfloat16 figures) runs and reports both."""
+    import importlib.util
+
+    import keras
+
+    spec = importlib.util.spec_from_file_location("precision", ROOT / "experiments" / "bench" / "precision.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "precision.json"
+    assert script.main(["--model", "five_layer", "--kwargs", "{}", "--n", "64", "--batch", "32", "--rounds", "1",
+                        "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r["policy"] for r in result["rows"]] == ["float32", "mixed_bfloat16"]
+    assert all(r["best_img_s"] > 0 for r in result["rows"]) and result["images"] == 64
+    assert keras.mixed_precision.global_policy().name == "float32"

@@ -1,5 +1,6 @@
 """Loading ``.keras`` files safely: the one place FER Studio turns a model file into a model.
-(And :func:`save_float16`, the half-size storage of shipped weights that it reads back.)
+(And :func:`save_float16`, the half-size storage of shipped weights that it reads back, and
+:func:`float32_copy`, a mixed-precision model turned back into a float32 one for saving.)
 
 Every load states ``safe_mode=True`` (Keras then refuses to deserialise Python code) and a model with
 code inside (a ``Lambda`` layer) is refused up front with a message saying why. Which files may be
@@ -7,6 +8,7 @@ loaded is decided by the callers: run-store runs, bundled models, or a path type
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import zipfile
 from pathlib import Path
@@ -69,6 +71,45 @@ def load_model_file(path: str | Path, *, compile: bool = False) -> Any:
     except Exception as exc:  # Keras raises many types for a broken archive; one clear error
         raise ModelFileError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0][:300] if str(exc) else ''}).") from None
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to ``name`` (e.g. ``"mixed_bfloat16"``) inside the block, as
+    layers take it when they are built; the previous policy afterwards."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+def float32_copy(model: Any) -> Any:
+    """``model`` computing in float32: itself when every layer already does, else a copy built from
+    its configuration with every dtype policy float32 (e.g. ``mixed_bfloat16`` ones) and the same
+    weights (mixed-precision variables are float32 already). Uncompiled. Models FER Studio saves
+    for use are float32, so a model trained in bfloat16 predicts in float32 on any CPU."""
+    import keras
+
+    if all(layer.dtype_policy.name == "float32" for layer in model._flatten_layers(include_self=False)):
+        return model
+
+    def to_float32(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            if obj.get("class_name") == "DTypePolicy" and isinstance(obj.get("config"), dict):
+                return {**obj, "config": {**obj["config"], "name": "float32"}}
+            return {k: to_float32(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [to_float32(v) for v in obj]
+        return obj
+
+    copy = keras.saving.deserialize_keras_object(to_float32(keras.saving.serialize_keras_object(model)),
+                                                 safe_mode=True)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def save_float16(model: Any, path: str | Path) -> None:

@@ -24,10 +24,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..paths import machine_name
+from ..paths import machine_name, native_bfloat16
 from ..errors import ConfigError
 from ..io import atomic_path, atomic_write_json, atomic_write_npz
-from ..models.files import load_model_file
+from ..models.files import dtype_policy, float32_copy, load_model_file
 from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
                          MODEL_FILE, PREDICTIONS_FILE, STATE_FILE, SWA_FILE, SWA_MODEL_FILE, TEACHER_FILE)
 from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
@@ -99,6 +99,9 @@ def train(
                         teacher_cache=run_dir / TEACHER_FILE)
     emit(phase="loading", message=f"{len(data.x_train)} train / {len(data.x_val)} val / "
                                   f"{len(data.x_eval)} {data.eval_split} images")
+    if cfg.train.precision == "mixed_bfloat16" and native_bfloat16() is False:
+        emit(phase="loading", message="train.precision = 'mixed_bfloat16' on a CPU without native bfloat16 "
+                                      "(no avx512_bf16 or amx_bf16 flag): expect it slower than float32")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -165,7 +168,7 @@ def train(
         val = model.evaluate(val_pipe.dataset(), verbose=0, return_dict=True)
         improved = float(val["accuracy"]) > state["best_val_accuracy"] and not in_swa  # SWA: the average competes
         if improved:
-            _save_model(model, run_dir / MODEL_FILE)
+            _save_model(model, run_dir / MODEL_FILE, for_use=True)
         if in_swa:
             swa.add(model.get_weights())
         raw_weights.restore(model)  # ... and train on from the raw ones
@@ -217,7 +220,8 @@ def train(
     if best_path.is_file():
         model.load_weights(best_path)
     else:  # stopped before the first epoch ended: keep what there is, clearly marked
-        _save_model(model, best_path)
+        _save_model(model, best_path, for_use=True)
+    model = float32_copy(model)  # the test split is scored as the saved model computes: in float32
     emit(phase="evaluating", epoch=state["epoch"], message=f"evaluating on the {data.eval_split} split")
     metrics = _evaluate(model, cfg, data, state, run_dir, reason,
                         session_seconds=time.monotonic() - session_start)
@@ -321,9 +325,9 @@ def _finish_swa(model, swa: _SwaAverage, state: dict, train_batches, val_pipe, r
     acc = float(model.evaluate(val_pipe.dataset(), verbose=0, return_dict=True)["accuracy"])
     state["swa_val_accuracy"] = acc
     state["swa_kept"] = acc > state["best_val_accuracy"]
-    _save_model(model, run_dir / SWA_MODEL_FILE)
+    _save_model(model, run_dir / SWA_MODEL_FILE, for_use=True)
     if state["swa_kept"]:
-        _save_model(model, run_dir / MODEL_FILE)
+        _save_model(model, run_dir / MODEL_FILE, for_use=True)
         state.update(best_val_accuracy=acc, best_epoch=state["epoch"])
     atomic_write_json(run_dir / STATE_FILE, state)
 
@@ -359,8 +363,10 @@ def _build(cfg: TrainConfig, data: TrainingData, model_fn):
     if weights is not None and weights != "imagenet":
         weights = resolve_path(weights)
     shape = (cfg.model.input_size, cfg.model.input_size, cfg.model.channels)
-    return model_fn(cfg.model.name, input_shape=shape, num_classes=len(data.classes),
-                    weights=weights, **cfg.model.kwargs)
+    with dtype_policy(cfg.train.precision):
+        return model_fn(cfg.model.name, input_shape=shape, num_classes=len(data.classes),
+                        weights=weights, **cfg.model.kwargs)
+
 
 
 def _compile(model, cfg: TrainConfig) -> None:
@@ -385,7 +391,11 @@ def _check_resumed_model(model, cfg: TrainConfig, data: TrainingData) -> None:
                           f"outputs; the configuration needs {want} and {len(data.classes)} classes.")
 
 
-def _save_model(model, path: Path) -> None:
+def _save_model(model, path: Path, *, for_use: bool = False) -> None:
+    """Save atomically; ``for_use`` (the models runs are used through) saves a float32 copy of a
+    mixed-precision model, while the checkpoint keeps its policy and optimizer to resume."""
+    if for_use:
+        model = float32_copy(model)
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
 
