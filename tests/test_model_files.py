@@ -11,7 +11,8 @@ import pytest
 from fer_core.errors import DataError, ModelFileError
 from fer_core.evaluation import check_member_ref, load_ensemble, save_ensemble
 from fer_core.inference import load_model_ref
-from fer_core.models.files import code_layers, load_model_file, read_keras_config, save_float16
+from fer_core.models.files import (code_layers, dtype_policy, float32_copy, load_model_file, read_keras_config,
+                                   save_float16)
 from fer_core.runs import RunStore
 
 
@@ -108,3 +109,22 @@ def test_ensembles_name_run_ids_and_bundled_ids_only(tmp_path, monkeypatch):
     _tiny().save(run.model_path)
     ens = load_ensemble(save_ensemble(tmp_path / "ok.json", [run.id]))
     assert ens.refs == [run.id]
+
+
+def test_float32_copy_of_a_mixed_bfloat16_fer_net_predicts_as_it_does(tmp_path):
+    """A model built under mixed_bfloat16 (train.precision) is saved for use as a float32 copy: every
+    layer float32, the same weights, outputs within bfloat16 rounding; a float32 model is returned as is."""
+    from fer_core.models import create_model
+
+    with dtype_policy("mixed_bfloat16"):
+        mixed = create_model("fer_net", (48, 48, 1), 7, width=8, deep=True)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in mixed.layers}
+    copy = float32_copy(mixed)
+    assert {layer.dtype_policy.name for layer in copy.layers} == {"float32"}
+    x = np.random.default_rng(0).uniform(0, 255, (6, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(copy.predict_on_batch(x), np.asarray(mixed.predict_on_batch(x), np.float32), atol=0.02)
+    copy.save(tmp_path / "m.keras")
+    loaded = load_model_file(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict_on_batch(x), copy.predict_on_batch(x), atol=1e-6)
+    assert float32_copy(loaded) is loaded

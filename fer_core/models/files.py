@@ -94,20 +94,23 @@ def float32_copy(model: Any) -> Any:
     for use are float32, so a model trained in bfloat16 predicts in float32 on any CPU."""
     import keras
 
-    if all(layer.dtype_policy.name == "float32" for layer in model._flatten_layers(include_self=False)):
-        return model
+    changed = []
 
     def to_float32(obj: Any) -> Any:
         if isinstance(obj, dict):
             if obj.get("class_name") == "DTypePolicy" and isinstance(obj.get("config"), dict):
+                if obj["config"].get("name") != "float32":
+                    changed.append(obj["config"].get("name"))
                 return {**obj, "config": {**obj["config"], "name": "float32"}}
             return {k: to_float32(v) for k, v in obj.items()}
         if isinstance(obj, list):
             return [to_float32(v) for v in obj]
         return obj
 
-    copy = keras.saving.deserialize_keras_object(to_float32(keras.saving.serialize_keras_object(model)),
-                                                 safe_mode=True)
+    config = to_float32(keras.saving.serialize_keras_object(model))
+    if not changed:
+        return model
+    copy = keras.saving.deserialize_keras_object(config, safe_mode=True)
     copy.set_weights(model.get_weights())
     return copy
 

@@ -368,7 +368,6 @@ def _build(cfg: TrainConfig, data: TrainingData, model_fn):
                         weights=weights, **cfg.model.kwargs)
 
 
-
 def _compile(model, cfg: TrainConfig) -> None:
     import keras
 
