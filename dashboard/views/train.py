@@ -70,7 +70,7 @@ with right:
     native = native_bfloat16()
     precision = st.selectbox("Precision", PRECISIONS, key="train_precision",
                              help="mixed_bfloat16 computes in bfloat16 (variables and the saved model stay float32): "
-                                  "faster only where the CPU has native bfloat16 (1.36x on an AMD Zen 4), slower "
+                                  "faster only where the CPU has native bfloat16 (1.3-1.4x on an AMD Zen 4), slower "
                                   "elsewhere. This machine: " + {True: "native bfloat16", False: "no native bfloat16",
                                                                  None: "unknown"}[native] + ".")
     st.markdown("**Augmentation** (train split only)")

@@ -147,7 +147,7 @@ class TrainSpec:
         session of a resumed run (None = no limit)
     precision : ``"float32"`` or ``"mixed_bfloat16"`` (Keras mixed precision: layers compute in
         bfloat16, variables, the softmax and the loss stay float32). Faster only on CPUs with native
-        bfloat16 (the ``avx512_bf16`` or ``amx_bf16`` flag: 1.36x measured on an AMD Zen 4, half
+        bfloat16 (the ``avx512_bf16`` or ``amx_bf16`` flag: 1.3-1.4x measured on an AMD Zen 4, half
         speed on an Intel Xeon without it); the saved ``model.keras`` computes in float32 either way.
         Fixed for a run (not changed on resume)
     steps_per_execution : batches run per call into TensorFlow (Keras ``steps_per_execution``):
