@@ -8,6 +8,9 @@ Only measurements are used, best first:
 2. finished runs of the same model in the run store (per-epoch ``images_per_s`` of their history,
    else of ``metrics.json``).
 
+Speeds are kept apart by ``train.precision``: the benchmark table is float32, and a mixed bfloat16
+estimate comes only from mixed bfloat16 runs (else the float32 figure is shown, said to be float32).
+
 Without either the speed is unknown (None): no figure is invented.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .paths import data_dir
 from .runs import Run, RunStore
 
 BENCH_FILE = "bench_train.json"
+FLOAT32 = "float32"
 _RATE_KEYS = ("images_per_s", "train_img_s", "img_s", "train_images_per_s")
 
 
@@ -91,21 +95,45 @@ def run_rate(run: Run) -> float | None:
         return None
 
 
-def measured_rates(runs: Iterable[Run]) -> dict[str, list[float]]:
-    """Measured images per second of ``runs`` grouped by model (runs without a measure left out)."""
+def run_precision(run: Run) -> str:
+    """The run's ``train.precision`` (``"float32"`` when unset or unreadable)."""
+    try:
+        train = run.config().get("train") or {}
+    except (OSError, ValueError, AttributeError):
+        return FLOAT32
+    return str(train.get("precision") or FLOAT32) if isinstance(train, dict) else FLOAT32
+
+
+def measured_rates(runs: Iterable[Run], precision: str | None = None) -> dict[str, list[float]]:
+    """Measured images per second of ``runs`` grouped by model (runs without a measure left out);
+    only the runs trained in ``precision`` when it is given."""
     out: dict[str, list[float]] = {}
     for run in runs:
+        if precision is not None and run_precision(run) != precision:
+            continue
         if (r := run_rate(run)) is not None and run.model:
             out.setdefault(str(run.model), []).append(r)
     return out
 
 
-def expected_rate(model: str, store: RunStore | None = None, bench: str | Path | None = None) -> Rate | None:
-    """The measured training speed of ``model`` (see the module docstring), or None when unknown."""
+def expected_rate(model: str, store: RunStore | None = None, bench: str | Path | None = None,
+                  precision: str = FLOAT32) -> Rate | None:
+    """The measured training speed of ``model`` in ``precision`` (see the module docstring), or None
+    when unknown. For a precision other than float32 with no run of its own, the float32 figure is
+    returned with a source that says so."""
+    done = (store or RunStore()).list(status="done")
+    if precision != FLOAT32:
+        runs = measured_rates(done, precision).get(model)
+        if runs:
+            return Rate(min(runs), max(runs), f"{len(runs)} finished {precision} run(s) of {model} in the run "
+                                              f"store (median {statistics.median(runs):.0f} img/s)")
+        rate = expected_rate(model, store, bench)
+        return rate and Rate(rate.low, rate.high, f"{rate.source}; measured in float32: no finished {precision} "
+                                                  f"run of {model} yet, so its own speed is not known")
     table = bench_table(bench)
     if model in table:
         return Rate(table[model], table[model], f"benchmark table {Path(bench or bench_path())}")
-    runs = measured_rates((store or RunStore()).list(status="done")).get(model)
+    runs = measured_rates(done, FLOAT32).get(model)
     if runs:
         return Rate(min(runs), max(runs), f"{len(runs)} finished run(s) of {model} in the run store "
                                           f"(median {statistics.median(runs):.0f} img/s)")

@@ -158,6 +158,23 @@ def test_expected_speed_prefers_bench_then_runs_and_never_invents_one(tmp_path):
     assert [format_seconds(s) for s in (None, 45, 192, 5400)] == ["–", "45 s", "3.2 min", "1.5 h"]
 
 
+def test_expected_speed_keeps_precisions_apart(tmp_path):
+    from fer_core.throughput import expected_rate
+
+    store = RunStore(tmp_path / "home")
+    missing = tmp_path / "missing.json"
+    _finished_run(store, "f32", [0], [[1, 0, 0]], history=[{"epoch": 1, "images_per_s": 200.0}])
+    shown = expected_rate("five_layer", store, missing, precision="mixed_bfloat16")
+    assert (shown.low, shown.high) == (200.0, 200.0) and "measured in float32" in shown.source
+    bf16 = store.create({"name": "bf16", "model": {"name": "five_layer"}, "data": {"path": "synthetic:n=70"},
+                         "train": {"precision": "mixed_bfloat16"}}, status="done")
+    (bf16.path / "history.json").write_text(json.dumps([{"epoch": 1, "images_per_s": 280.0}]))
+    shown = expected_rate("five_layer", store, missing, precision="mixed_bfloat16")
+    assert (shown.low, shown.high) == (280.0, 280.0) and "1 finished mixed_bfloat16 run(s)" in shown.source
+    plain = expected_rate("five_layer", store, missing)  # the bfloat16 run does not count as float32
+    assert (plain.low, plain.high) == (200.0, 200.0) and "1 finished run(s)" in plain.source
+
+
 # -- fer_core.data.archives ----------------------------------------------------------------------
 def test_register_zip_and_path(tmp_path, monkeypatch):
     from fer_core.data import write_fer2013_csv

@@ -112,7 +112,7 @@ if dkey == state.SYNTHETIC:
     n_train = epoch_images(synthetic_train_counts(n_syn, DataSpec(subset=subset or None)), imbalance)
 else:
     n_train = epoch_images(state.train_counts(dkey, subset or None), imbalance) if data_ok else 0
-rate = expected_rate(model, state.store())
+rate = expected_rate(model, state.store(), precision=precision)
 if rate is None:
     st.caption(f"≈ {n_train:,} training images per epoch. Speed of **{model}** unknown: no measurement yet. Its "
                f"first run will measure it, or run `python -m fer_core bench train` (writes `{BENCH_FILE}`).")
