@@ -47,8 +47,8 @@ def main(argv=None) -> int:
     from fer_core.models.files import dtype_policy
     from fer_core.paths import machine_name, native_bfloat16
     from fer_core.training.config import load_config
-    from fer_core.training.engine import _compile
-    from fer_core.training.pipeline import ArrayPipeline, build_augmenter, build_mixer
+    from fer_core.training.engine import compile_model
+    from fer_core.training.pipeline import train_pipeline
 
     cfg = load_config({"name": "bench", "data": {"path": "synthetic:n=10"}, "model": {"name": args.model},
                        "train": {"batch_size": args.batch, "lr": 1e-3, "weight_decay": 0.01, "label_smoothing": 0.1},
@@ -58,14 +58,13 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (args.n, 48, 48, 1), dtype=np.uint8)
     y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, args.n)]
-    pipe = ArrayPipeline(x, y, batch_size=args.batch, augment=build_augmenter(cfg.augment, 0),
-                         mix=build_mixer(cfg.augment, 0), seed=0)
+    pipe = train_pipeline(cfg, x, y)
     models = {}
     for policy in POLICIES:
         keras.utils.set_random_seed(0)
         with dtype_policy(policy):
             models[policy] = create_model(args.model, (48, 48, 1), 7, **kwargs)
-        _compile(models[policy], cfg)
+        compile_model(models[policy], cfg)
         models[policy].fit(pipe.dataset(0), epochs=1, shuffle=False, verbose=0)  # warm-up: graphs built
     wall: dict[str, list[float]] = {p: [] for p in POLICIES}
     cpu: dict[str, list[float]] = {p: [] for p in POLICIES}

@@ -31,7 +31,7 @@ from ..models.files import dtype_policy, float32_copy, load_model_file
 from ..run_files import (CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE,
                          MODEL_FILE, PREDICTIONS_FILE, STATE_FILE, SWA_FILE, SWA_MODEL_FILE, TEACHER_FILE)
 from .config import TrainConfig, config_to_dict, dump_config, load_config, resolve_path
-from .pipeline import ArrayPipeline, build_augmenter, build_mixer
+from .pipeline import ArrayPipeline, train_pipeline
 from .prepare import TrainingData, prepare_data
 
 Progress = Callable[[dict], None]
@@ -113,14 +113,12 @@ def train(
         _check_resumed_model(model, cfg, data)
     else:
         model = _build(cfg, data, model_fn)
-        _compile(model, cfg)
+        compile_model(model, cfg)
     model.jit_compile = False  # no XLA: it does not speed these models up on CPU
     dump_config(cfg, run_dir / CONFIG_FILE)
 
     t = cfg.train
-    train_pipe = ArrayPipeline(data.x_train, data.y_train, data.w_train, batch_size=t.batch_size,
-                               augment=build_augmenter(cfg.augment, t.seed), mix=build_mixer(cfg.augment, t.seed),
-                               seed=t.seed)
+    train_pipe = train_pipeline(cfg, data.x_train, data.y_train, data.w_train)
     val_pipe = ArrayPipeline(data.x_val, np.eye(len(data.classes), dtype=np.float32)[data.labels_val],
                              batch_size=max(t.batch_size, EVAL_BATCH))
     emit.batches = train_pipe.batches
@@ -368,7 +366,8 @@ def _build(cfg: TrainConfig, data: TrainingData, model_fn):
                         weights=weights, **cfg.model.kwargs)
 
 
-def _compile(model, cfg: TrainConfig) -> None:
+def compile_model(model, cfg: TrainConfig) -> None:
+    """Compile ``model`` for training as ``cfg`` says: optimizer, weight decay, EMA, label smoothing."""
     import keras
 
     t = cfg.train

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import AugmentSpec
+from .config import AugmentSpec, TrainConfig
 
 
 def build_augmenter(spec: AugmentSpec, seed: int = 0):
@@ -201,3 +201,10 @@ class ArrayPipeline:
         # (docs/benchmarks.md, "The epoch-end stall"). Batches are whole arrays, so fixed values lose nothing.
         options.autotune.enabled = self.autotune
         return ds.prefetch(prefetch).with_options(options)
+
+
+def train_pipeline(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> ArrayPipeline:
+    """The training batches of ``cfg``: its batch size, augmentation and mixing, seeded by ``train.seed``."""
+    seed = cfg.train.seed
+    return ArrayPipeline(x, y, w, batch_size=cfg.train.batch_size, augment=build_augmenter(cfg.augment, seed),
+                         mix=build_mixer(cfg.augment, seed), seed=seed)
