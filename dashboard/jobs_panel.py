@@ -8,7 +8,7 @@ from fer_core.errors import FERError
 from fer_core.jobs.progress import job_fraction, job_progress_text
 from fer_core.jobs import JobManager
 
-STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️"}
+STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️", "paused": "⏸️"}
 
 
 def _cancel(job_id: str) -> None:
@@ -36,7 +36,7 @@ def _job_card(jm: JobManager, job) -> None:
     prog = (jm.progress(job.id) if job.status == "running" else job.progress) or {}
     with st.container(border=True):
         where = f" · on Ray `{job.ray_address}`" if job.ray_address else (" · local Ray" if job.sweep_id else "")
-        st.markdown(f"{STATUS_ICON.get(job.status, '')} **{name}** · job `{job.id}` · **{job.status}**{where}"
+        st.markdown(f"{STATUS_ICON.get(job.status_text, '')} **{name}** · job `{job.id}` · **{job.status_text}**{where}"
                     f"{' (cancel requested)' if job.cancel_requested and job.status == 'running' else ''}"
                     f"{' (pausing at the end of this epoch)' if job.stop_requested and not job.cancel_requested and job.status == 'running' else ''}")
         frac = job_fraction(prog, job.status)

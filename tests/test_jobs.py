@@ -297,7 +297,8 @@ def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(traine
     jm = trainer
     job = jm.submit(_cfg("stopped", epochs=4))
     queued = jm.submit(_cfg("waiting"))
-    assert jm.cancel(queued.id, at_epoch_end=True).status == "cancelled"  # nothing under way: cancelled now
+    gone = jm.cancel(queued.id, at_epoch_end=True)
+    assert gone.status == gone.status_text == "cancelled" and not gone.paused  # nothing under way: cancelled now
     _poll(lambda: (_training_progress(jm, job.id) or (0,))[0] >= 2 or jm.get(job.id).status != "running",
           what="epoch 2 of the training job")
     under_way = jm.progress(job.id)["epoch"]
@@ -310,6 +311,7 @@ def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(traine
     saved = json.loads((run.path / "state.json").read_text())["epoch"]
     assert under_way <= len(run.history()) == saved < 4  # the epoch under way was finished and saved
     assert done.resumable and run.status == "cancelled"
+    assert done.paused and done.status_text == "paused" and done.to_dict()["paused"] is True
     # a pause is not the end: the test split is not looked at until the run finishes
     assert run.test_accuracy is None and run.metrics() == {} and not (run.path / "predictions.npz").exists()
     assert "paused after epoch" in jm.progress(job.id)["message"]
@@ -322,7 +324,8 @@ def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(traine
     _poll(lambda: jm.get(other.id).status == "running", what="the sleep job to start")
     with pytest.raises(ConfigError, match="only local training jobs stop at an epoch's end"):
         jm.cancel(other.id, at_epoch_end=True)
-    jm.cancel(other.id, wait=30)
+    stopped = jm.cancel(other.id, wait=30)
+    assert stopped.status == "cancelled" and not stopped.paused
 
 
 # ---------------------------------------------------------------------------------- CLI

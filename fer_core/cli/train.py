@@ -131,7 +131,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
         print("no jobs yet: `python -m fer_core jobs submit CONFIG.toml` starts one")
         return 0
     print(table([[j.id, j.kind, j.run_id or (f"sweep {j.sweep_id}" if j.sweep_id else "-"),
-                  j.status + (" (resumable)" if j.resumable else "")
+                  j.status_text + (" (resumable)" if j.resumable else "")
                   + (" (pausing at the epoch's end)" if j.stop_requested and j.status == "running" else ""),
                   job_progress_text(j.progress, j.status, detail=True)] for j in jobs],
                 ["id", "kind", "run", "status", "progress"]))
@@ -145,7 +145,7 @@ def _show(jm, job_id: str, args: argparse.Namespace, n_log: int = 20) -> int:
                             "heartbeat_age_s": job.heartbeat_age, "log_tail": jm.log_tail(job_id, n_log)}
     if emit_json(args, info):
         return 0
-    for key in ("id", "kind", "run_id", "status", "resumable", "created", "started", "finished", "pid",
+    for key in ("id", "kind", "run_id", "status", "paused", "resumable", "created", "started", "finished", "pid",
                 "resume", "ray_address", "sweep_id", "error"):
         print(f"{key:>10}: {info[key]}")
     print(f"{'progress':>10}: {job_progress_text(prog, job.status, detail=True)}")

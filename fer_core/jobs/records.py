@@ -60,15 +60,27 @@ class Job:
     sweep_id: str | None = None
 
     @property
+    def paused(self) -> bool:
+        """Stopped at an epoch's end as asked (``jobs cancel --at-epoch-end``), not cancelled outright:
+        its status is ``"cancelled"``, and it is meant to be resumed."""
+        return self.status == "cancelled" and bool(self.stop_requested) and not self.cancel_requested
+
+    @property
+    def status_text(self) -> str:
+        """The status as people read it: ``"paused"`` for a paused job, else :attr:`status`."""
+        return "paused" if self.paused else self.status
+
+    @property
     def heartbeat_age(self) -> float | None:
         """Seconds since the worker last showed a sign of life (heartbeat or progress), None if never."""
         times = [p.stat().st_mtime for p in (self.path / "heartbeat", self.path / PROGRESS_FILE) if p.exists()]
         return max(0.0, time.time() - max(times)) if times else None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (path as str, progress without its history list)."""
+        """Plain JSON-ready dict (path as str, progress without its history list, ``paused`` added)."""
         d = asdict(self)
         d["path"] = str(self.path)
+        d["paused"] = self.paused
         d["progress"] = {k: v for k, v in self.progress.items() if k != "history"}
         return d
 
