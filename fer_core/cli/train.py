@@ -165,7 +165,7 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
             extra = (" (it pauses when the epoch under way ends and is saved; `jobs resume` goes on, and the test "
                      "split is evaluated when the run finishes)" if args.at_epoch_end
                      else " (cancel flag raised; the worker stops at its next check)")
-        print(f"job {job.id}: {job.status}{extra}")
+        print(f"job {job.id}: {job.status_text}{extra}")
     return 0
 
 
@@ -179,7 +179,7 @@ def _follow(jm, job_id: str, timeout: float | None) -> int:
             print(f"  {line}", flush=True)
             last = line
         if job.status in ("done", "failed", "cancelled"):
-            print(f"job {job.id}: {job.status}" + (f" ({job.error})" if job.error else ""))
+            print(f"job {job.id}: {job.status_text}" + (f" ({job.error})" if job.error else ""))
             if job.status == "done" and job.run_id:
                 run = jm.store.get(job.run_id)
                 print(f"run {run.id}: test accuracy {fmt(run.test_accuracy)}, macro-F1 {fmt(run.macro_f1)}")
