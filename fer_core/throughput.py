@@ -122,22 +122,21 @@ def expected_rate(model: str, store: RunStore | None = None, bench: str | Path |
     when unknown. For a precision other than float32 with no run of its own, the float32 figure is
     returned with a source that says so."""
     done = (store or RunStore()).list(status="done")
-    if precision != FLOAT32:
-        runs = measured_rates(done, precision).get(model)
-        if runs:
-            return Rate(min(runs), max(runs), f"{len(runs)} finished {precision} run(s) of {model} in the run "
-                                              f"store (median {statistics.median(runs):.0f} img/s)")
-        rate = expected_rate(model, store, bench)
-        return rate and Rate(rate.low, rate.high, f"{rate.source}; measured in float32: no finished {precision} "
-                                                  f"run of {model} yet, so its own speed is not known")
+    if precision != FLOAT32 and (runs := measured_rates(done, precision).get(model)):
+        return Rate(min(runs), max(runs), f"{len(runs)} finished {precision} run(s) of {model} in the run "
+                                          f"store (median {statistics.median(runs):.0f} img/s)")
     table = bench_table(bench)
     if model in table:
-        return Rate(table[model], table[model], f"benchmark table {Path(bench or bench_path())}")
-    runs = measured_rates(done, FLOAT32).get(model)
-    if runs:
-        return Rate(min(runs), max(runs), f"{len(runs)} finished run(s) of {model} in the run store "
+        rate = Rate(table[model], table[model], f"benchmark table {Path(bench or bench_path())}")
+    elif runs := measured_rates(done, FLOAT32).get(model):
+        rate = Rate(min(runs), max(runs), f"{len(runs)} finished run(s) of {model} in the run store "
                                           f"(median {statistics.median(runs):.0f} img/s)")
-    return None
+    else:
+        return None
+    if precision != FLOAT32:
+        return Rate(rate.low, rate.high, f"{rate.source}; measured in float32: no finished {precision} "
+                                         f"run of {model} yet, so its own speed is not known")
+    return rate
 
 
 def format_seconds(seconds: float | None) -> str:
