@@ -23,9 +23,10 @@ from typing import Any, Iterable
 
 from .paths import data_dir
 from .runs import Run, RunStore
+from .training.config import PRECISIONS
 
 BENCH_FILE = "bench_train.json"
-FLOAT32 = "float32"
+FLOAT32 = PRECISIONS[0]  # the benchmark table's precision
 _RATE_KEYS = ("images_per_s", "train_img_s", "img_s", "train_images_per_s")
 
 
