@@ -521,6 +521,12 @@ def test_spread_gives_member_k_the_kth_mirror_pair_fused_or_not(keras_models, fa
     assert member_views("tencrop", 3) == tta_views("tencrop")
     with pytest.raises(ConfigError, match="spread"):
         parse_tta(["spread", "flip"])
+    assert parse_tta("tencrop+flip") == parse_tta(["flip", "tencrop"]) == ("flip", "tencrop")
+    assert tta_views("flip+shift") == tta_views(["flip", "shift"]) and parse_tta("none") == ()
+    with pytest.raises(ConfigError, match="spread"):
+        parse_tta("spread+flip")
+    with pytest.raises(ConfigError, match="blur"):
+        parse_tta("flip+blur")
     grey, rgb = keras_models
     members = [grey]
     for seed in range(1, 7):  # seven grey members: the 7th wraps round to pair 0

@@ -11,6 +11,20 @@ from .common import add_data_options, add_json_option, emit_json, load_data, loa
 RUN_HELP = "run id, run folder, .keras model or ensemble .json"
 #: fer_core.evaluation.TTA_MODES, spelt out: importing fer_core.evaluation would add ~0.6 s to every command
 TTA_CHOICES = ["none", "flip", "shift", "tencrop", "spread"]
+TTA_ARG_HELP = ("test-time augmentation: none, flip, shift, tencrop, spread, or modes joined by '+' for their "
+                "union, e.g. flip+shift (default: the model's own, the one its reported accuracy used)")
+
+
+def tta_arg(value: str) -> str:
+    """argparse type of ``--tta``: one mode, or modes joined by ``+`` (their union), checked."""
+    modes = [m.strip() for m in value.split("+")]
+    bad = [m for m in modes if m not in TTA_CHOICES]
+    if bad or not value:
+        raise argparse.ArgumentTypeError(f"unknown TTA mode(s) {bad or [value]} in {value!r}: use one of "
+                                         f"{', '.join(TTA_CHOICES)}, or modes joined by '+', e.g. flip+shift")
+    if "spread" in modes and len(modes) > 1:
+        raise argparse.ArgumentTypeError(f"'spread' takes no other mode, got {value!r}: use --tta spread alone")
+    return "+".join(modes)
 
 
 def _data_and_model(args: argparse.Namespace):
@@ -211,8 +225,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``evaluate``, ``robustness``, ``predict`` and ``export``."""
     ev = sub.add_parser("evaluate", help="metrics of a run/model/ensemble on a dataset split")
     _model_and_data(ev)
-    ev.add_argument("--tta", choices=TTA_CHOICES, default=None,
-                    help="test-time augmentation (default: the model's own, the one its reported accuracy used)")
+    ev.add_argument("--tta", type=tta_arg, default=None, metavar="TTA", help=TTA_ARG_HELP)
     ev.set_defaults(handler=cmd_evaluate, uses_tf=True)
 
     rb = sub.add_parser("robustness", help="accuracy under every corruption x severity")
@@ -233,8 +246,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--detector", choices=["blazeface", "haar", "mtcnn"], default="blazeface")
     pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
     pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
-    pred.add_argument("--tta", choices=TTA_CHOICES, default=None,
-                      help="test-time augmentation (default: the model's own, the one its reported accuracy used)")
+    pred.add_argument("--tta", type=tta_arg, default=None, metavar="TTA", help=TTA_ARG_HELP)
     pred.add_argument("--annotate", metavar="DIR",
                       help="save each photo (a video: NAME_annotated.mp4) with boxes and labels into DIR")
     pred.set_defaults(handler=cmd_predict, uses_tf=True)

@@ -67,7 +67,7 @@ def _votes(refs: list[str], ttas: list[str], unfused: bool) -> dict[str, Any]:
     for tta in ttas:
         for fuse in (True, False) if unfused else (True,):
             name = f"vote of {len(members)}, {tta}{'' if fuse else ', unfused'}"
-            out[name] = Ensemble(members, name=name, tta=tta.split("+"), classes=classes, fuse=fuse)
+            out[name] = Ensemble(members, name=name, tta=tta, classes=classes, fuse=fuse)
     return out
 
 

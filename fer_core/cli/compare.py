@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError, FERError
-from .analysis import RUN_HELP, TTA_CHOICES
+from .analysis import RUN_HELP, TTA_ARG_HELP, TTA_CHOICES, tta_arg
 from .common import add_data_options, add_json_option, emit_json, load_split_data, text_printer
 
 
@@ -105,8 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_options(cp, positional=False)
     cp.set_defaults(data=None)
     cp.add_argument("--split", default="test", help="split of --data (default test)")
-    cp.add_argument("--tta", choices=TTA_CHOICES, default=None,
-                    help="with --data: test-time augmentation (default: each model's own)")
+    cp.add_argument("--tta", type=tta_arg, default=None, metavar="TTA",
+                    help="with --data: " + TTA_ARG_HELP.replace("the model's own", "each model's own"))
     cp.add_argument("--metric", choices=["accuracy", "macro_f1"], default="accuracy",
                     help="metric of the paired test (default accuracy)")
     cp.add_argument("--resamples", type=int, default=2000, help="paired bootstrap resamples (default 2000)")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, FERError
-from .analysis import RUN_HELP, TTA_CHOICES
+from .analysis import RUN_HELP, TTA_ARG_HELP, tta_arg
 from .common import add_data_options, load_split_data
 
 
@@ -37,8 +37,7 @@ def add_face_options(p: argparse.ArgumentParser, mistakes: bool = False) -> None
     if mistakes:
         p.add_argument("--mistakes", type=int, default=0, metavar="K",
                        help="the K most confident wrong predictions on the split (scored with the model's TTA)")
-    p.add_argument("--tta", choices=TTA_CHOICES, default=None,
-                   help="test-time augmentation of the predictions (default: the model's own)")
+    p.add_argument("--tta", type=tta_arg, default=None, metavar="TTA", help=TTA_ARG_HELP)
 
 
 def load_model_for_faces(args: argparse.Namespace) -> tuple[Any, list[str], tuple[int, int], bool, str | None]:

@@ -65,10 +65,11 @@ Progress = Callable[[int, int], None]
 # -- TTA -------------------------------------------------------------------------------------
 def parse_tta(tta: str | Sequence[str] | None) -> tuple[str, ...]:
     """Normalise a TTA option: ``"none"``/``None``/``[]`` -> ``()``; ``"flip"`` -> ``("flip",)``;
-    a list -> its distinct modes in :data:`TTA_MODES` order (``"none"`` entries ignored)."""
+    a list, or modes joined by ``+`` (``"flip+shift"``) -> its distinct modes in :data:`TTA_MODES`
+    order (``"none"`` entries ignored)."""
     if tta is None:
         return ()
-    modes = [tta] if isinstance(tta, str) else list(tta) if isinstance(tta, (list, tuple)) else None
+    modes = tta.split("+") if isinstance(tta, str) else list(tta) if isinstance(tta, (list, tuple)) else None
     if modes is None or not all(isinstance(m, str) for m in modes):
         raise ConfigError(f"tta must be one of {TTA_MODES} or a list of them, got {tta!r}.")
     bad = [m for m in modes if m not in TTA_MODES]
