@@ -80,6 +80,18 @@ def test_data_add_list_remove_and_a_registered_name_as_path(tmp_path, monkeypatc
     assert folder.is_dir()  # its files are left alone
 
 
+@pytest.mark.parametrize("command", [["evaluate", "m.keras", "--data", DATA], ["predict", "m.keras", "p.jpg"],
+                                     ["compare", "a", "b"], ["explain", "m.keras"], ["whatif", "m.keras"]])
+def test_tta_option_takes_one_mode_or_modes_joined_by_plus(command, capsys):
+    parser = build_parser()
+    assert parser.parse_args(command + ["--tta", "tencrop"]).tta == "tencrop"
+    assert parser.parse_args(command + ["--tta", "flip+shift"]).tta == "flip+shift"
+    for bad, says in (("flip+blur", "unknown TTA mode(s) ['blur']"), ("spread+flip", "'spread' takes no other mode")):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(command + ["--tta", bad])
+        assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
 def test_bad_input_exits_2(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
@@ -103,6 +115,11 @@ def test_evaluate(model_path, tmp_path, capsys):
     probs = predict_probs(keras.models.load_model(model_path), test.images)
     assert report["accuracy"] == pytest.approx(float((probs.argmax(1) == test.labels).mean()))
     assert main(["evaluate", str(model_path), "--data", DATA, "--split", "val", "--tta", "flip"]) == 0
+    # Modes joined by '+' score their union: the same accuracy as the library given the list.
+    out = tmp_path / "union.json"
+    assert main(["evaluate", str(model_path), "--data", DATA, "--tta", "flip+shift", "--json", str(out)]) == 0
+    both = predict_probs(keras.models.load_model(model_path), test.images, tta=["flip", "shift"])
+    assert json.loads(out.read_text())["accuracy"] == pytest.approx(float((both.argmax(1) == test.labels).mean()))
 
 
 @pytest.mark.slow
@@ -407,7 +424,8 @@ def test_runs_pack_and_unpack_carry_an_unfinished_run_to_another_home(tmp_path, 
     capsys.readouterr()
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "b"))
     assert main(["runs", "unpack", str(pack)]) == 0
-    assert "--resume --run-dir" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "--resume --run-dir" in printed and f"jobs resume {run.id}" in printed
     moved = RunStore().get(run.id)
     assert moved.has_checkpoint and (moved.path / "teacher.npz").read_bytes() == b"kept"
     with pytest.raises(ConfigError, match="already in"):

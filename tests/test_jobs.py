@@ -293,7 +293,7 @@ def test_cancel_running_training_job(trainer):
     assert not _temp_files(jm.root)
 
 
-def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(trainer):
+def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(trainer, tmp_path_factory):
     jm = trainer
     job = jm.submit(_cfg("stopped", epochs=4))
     queued = jm.submit(_cfg("waiting"))
@@ -315,11 +315,21 @@ def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(traine
     # a pause is not the end: the test split is not looked at until the run finishes
     assert run.test_accuracy is None and run.metrics() == {} and not (run.path / "predictions.npz").exists()
     assert "paused after epoch" in jm.progress(job.id)["message"]
-    again = jm.wait(jm.resume(job.id).id, timeout=TIMEOUT, poll=0.2)
-    assert again.status == "done" and jm.progress(again.id)["first_epoch"] == saved + 1
-    assert [h["epoch"] for h in jm.store.get(job.run_id).history()] == [1, 2, 3, 4]
-    finished = jm.store.get(job.run_id)
+    # carried to another machine (`runs pack`, `runs unpack`): no job there, `jobs resume RUN_ID` goes on
+    carried = tmp_path_factory.mktemp("carried")
+    pack, other_home = jm.store.pack(run.id, carried / "pack"), carried / "other-home"
+    RunStore(other_home).unpack(pack)
+    there = JobManager(other_home, max_running=1, cancel_grace=120.0)
+    resumed = run_cli(["jobs", "resume", run.id, "--json"], other_home)
+    again = there.wait(resumed["id"], timeout=TIMEOUT, poll=0.2)
+    assert again.status == "done" and there.progress(again.id)["first_epoch"] == saved + 1, there.log_tail(again.id)
+    assert [h["epoch"] for h in there.store.get(job.run_id).history()] == [1, 2, 3, 4]
+    finished = there.store.get(job.run_id)
     assert finished.test_accuracy == pytest.approx(finished.metrics()["accuracy"])
+    with pytest.raises(ConfigError, match="finished"):  # nothing left to resume
+        there.resume_run(run.id)
+    with pytest.raises(UnknownRunError, match="job or run"):
+        run_cli(["jobs", "resume", run.id + "x"], other_home)
     other = jm.submit({"name": "s"}, kind="sleep_steps", params={"steps": 400, "step_s": 0.05})
     _poll(lambda: jm.get(other.id).status == "running", what="the sleep job to start")
     with pytest.raises(ConfigError, match="only local training jobs stop at an epoch's end"):
@@ -329,6 +339,21 @@ def test_stop_at_epoch_end_keeps_the_epoch_under_way_and_resumes_after_it(traine
 
 
 # ---------------------------------------------------------------------------------- CLI
+def run_cli(argv: list[str], home: Path) -> dict:
+    """``python -m fer_core ARGV`` in-process with ``$FER_STUDIO_HOME=home``: its --json output."""
+    import contextlib
+    import io
+
+    from fer_core.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.setenv("FER_STUDIO_HOME", str(home))
+        assert args.handler(args) == 0
+    return json.loads(out.getvalue())
+
+
 def test_cli_lists_runs_and_jobs_as_json(tmp_path, monkeypatch, capsys):
     from fer_core.cli import runs as runs_cli, train as train_cli
 

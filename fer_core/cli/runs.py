@@ -88,8 +88,10 @@ def cmd_runs_unpack(args: argparse.Namespace) -> int:
 
     run = RunStore().unpack(args.pack)
     resume = f"python -m fer_core train {run.path / 'config.toml'} --resume --run-dir {run.path}"
-    if not emit_json(args, run.to_dict() | {"resume": resume}):
-        print(f"unpacked run {run.id} into {run.path}; resume it with:\n  {resume}")
+    background = f"python -m fer_core jobs resume {run.id}"
+    if not emit_json(args, run.to_dict() | {"resume": resume, "resume_job": background}):
+        print(f"unpacked run {run.id} into {run.path}; resume it in the background with:\n  {background}\n"
+              f"or in the foreground with:\n  {resume}")
     return 0
 
 

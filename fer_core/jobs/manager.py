@@ -366,6 +366,24 @@ class JobManager:
         new = {k: v for k, v in {**old, **(params or {})}.items() if v is not None}
         return self.submit(None, resume_run=job.run_id, kind=job.kind, params=new)
 
+    def resume_run(self, run_id: str, *, params: Mapping[str, Any] | None = None) -> Job:
+        """Continue a run from its last checkpoint as a new training job, found by the run's id: a run
+        unpacked from another machine (``runs unpack``: no job here) or one whose last job stopped.
+
+        When the run's latest job here can be resumed, this is :meth:`resume` of that job (its params kept).
+        """
+        run = self.store.get(run_id)
+        if run.status == "done":
+            raise ConfigError(f"Run {run.id} is finished (done); there is nothing to resume. Submit its "
+                              f"configuration again for a new run.")
+        with self.store.connect() as con:
+            last = con.execute("SELECT id FROM jobs WHERE run_id=? ORDER BY submitted DESC LIMIT 1",
+                               (run.id,)).fetchone()
+        if last is not None and self.get(last[0]).resumable:
+            return self.resume(last[0], params=params)
+        return self.submit(None, resume_run=run.id, kind="train",
+                           params={k: v for k, v in (params or {}).items() if v is not None})
+
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25) -> Job:
         """Block until the job is done, failed or cancelled; :class:`TimeoutError` after ``timeout`` s."""
         deadline = None if timeout is None else time.monotonic() + timeout
