@@ -72,10 +72,33 @@ def _job_card(jm: JobManager, job) -> None:
             st.code(job.log_tail or jm.log_tail(job.id, 30) or "(no log)", language="text")
 
 
+def _resume_run(run_id: str) -> None:
+    try:
+        JobManager().resume_run(run_id)
+    except FERError as exc:
+        st.session_state["train_flash"] = f"Could not resume {run_id}: {exc}"
+
+
+def _runs_without_job(jm: JobManager) -> None:
+    runs = jm.runs_without_job()
+    if not runs:
+        return
+    st.markdown("**Runs to resume** (a checkpoint and no job here: unpacked from another machine with "
+                "`runs unpack`, or a stopped foreground `train`)")
+    for run in runs[:8]:
+        done = len(run.history())
+        epochs = (run.config().get("train") or {}).get("epochs", "?")
+        c1, c2 = st.columns([4, 1])
+        c1.markdown(f"⏸️ **{run.name}** · run `{run.id}` · {run.status} · {done}/{epochs} epochs saved")
+        c2.button("Resume", key=f"resume_run_{run.id}", on_click=_resume_run, args=(run.id,),
+                  help="continue from the last saved epoch as a background job")
+
+
 def _jobs() -> None:
     if msg := st.session_state.pop("train_flash", None):
         st.error(msg)
     jm = JobManager()
+    _runs_without_job(jm)
     jobs = jm.list()
     if not jobs:
         st.info("No job yet. Next step: set the options above and press **Submit training job**.")

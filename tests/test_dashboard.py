@@ -257,6 +257,25 @@ def test_train_shows_a_failed_job_with_its_log_and_resumes_it(empty_home):
     assert len(jobs) == 2 and jobs[0].run_id == job.run_id and jobs[0].resume
 
 
+def test_train_offers_to_resume_a_run_that_has_a_checkpoint_and_no_job(empty_home):
+    """A run unpacked from another machine (`runs unpack`) has no job here: the page lists it with a
+    Resume button that starts a job on it."""
+    store = RunStore(empty_home)
+    run = store.create({"name": "carried", "data": {"path": "synthetic:n=210"}, "model": {"name": "five_layer"},
+                        "train": {"epochs": 3}}, status="cancelled")
+    (run.path / "checkpoint.keras").write_bytes(b"not read by the page")
+    (run.path / "state.json").write_text('{"epoch": 1}')
+    (run.path / "history.json").write_text('[{"epoch": 1, "accuracy": 0.2}]')
+    store.create({"name": "fresh", "model": {"name": "five_layer"}}, status="cancelled")  # no checkpoint: not listed
+    at = open_page("views/train.py")
+    assert any("**carried**" in m.value and "1/3 epochs saved" in m.value for m in at.markdown)
+    assert not any("**fresh**" in m.value for m in at.markdown)
+    ok(at.button(key=f"resume_run_{run.id}").click().run())
+    (job,) = JobManager(empty_home).list()
+    stop_jobs(empty_home)
+    assert job.run_id == run.id and job.resume and not JobManager(empty_home).runs_without_job()
+
+
 # -- with trained runs ---------------------------------------------------------------------------
 @pytest.mark.parametrize("page", list(PAGES))
 def test_every_page_renders_with_runs(runs_home, page):

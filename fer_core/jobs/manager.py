@@ -18,7 +18,7 @@ from ..errors import ConfigError, DataError, FERError
 from ..io import atomic_write_json, atomic_write_text
 from ..paths import PROJECT_ROOT
 from ..run_files import JOB_FILE, PROGRESS_FILE, STOP_FLAG
-from ..runs import RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job
+from ..runs import Run, RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job
 from .kinds import _check_kind
 from .liveness import _CHILDREN, _alive, _boot_id, _proc_stat
 from .records import DIED_REASON, JOB_STATUSES, TERMINAL, Job
@@ -383,6 +383,14 @@ class JobManager:
             return self.resume(last[0], params=params)
         return self.submit(None, resume_run=run.id, kind="train",
                            params={k: v for k, v in (params or {}).items() if v is not None})
+
+    def runs_without_job(self) -> list[Run]:
+        """Runs that :meth:`resume_run` can continue but no job here knows of: unpacked from another
+        machine (``runs unpack``) or a stopped foreground ``train``; newest first."""
+        with self.store.connect() as con:
+            with_job = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM jobs WHERE run_id IS NOT NULL")}
+        return [r for r in self.store.list(bundled=False)
+                if r.id not in with_job and r.status in ("created", "cancelled", "failed") and r.has_checkpoint]
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25) -> Job:
         """Block until the job is done, failed or cancelled; :class:`TimeoutError` after ``timeout`` s."""
