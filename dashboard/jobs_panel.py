@@ -11,18 +11,12 @@ from fer_core.jobs import JobManager
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️", "paused": "⏸️"}
 
 
-def _cancel(job_id: str) -> None:
+def _act(verb: str, ident: str, method: str, **kwargs) -> None:
+    """A button's callback: ``JobManager().<method>(ident, **kwargs)``; an error shows on the next run."""
     try:
-        JobManager().cancel(job_id)
+        getattr(JobManager(), method)(ident, **kwargs)
     except FERError as exc:
-        st.session_state["train_flash"] = f"Could not cancel {job_id}: {exc}"
-
-
-def _stop_at_epoch_end(job_id: str) -> None:
-    try:
-        JobManager().cancel(job_id, at_epoch_end=True)
-    except FERError as exc:
-        st.session_state["train_flash"] = f"Could not stop {job_id}: {exc}"
+        st.session_state["train_flash"] = f"Could not {verb} {ident}: {exc}"
 
 
 def _job_card(jm: JobManager, job) -> None:
@@ -51,12 +45,13 @@ def _job_card(jm: JobManager, job) -> None:
                                                        "Learning curves"), key=f"train_curve_{job.id}")
         b1, b2, _ = st.columns([1, 2, 3])
         if job.status in ("queued", "running") and not job.cancel_requested:
-            b1.button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,),
+            b1.button("Cancel", key=f"cancel_{job.id}", on_click=_act, args=("cancel", job.id, "cancel"),
                       help="stop after the current batch (the epoch under way is lost); the best model so far is "
                            "kept and evaluated")
         if (job.status == "running" and job.kind == "train" and not job.ray_address and not job.stop_requested
                 and not job.cancel_requested):
-            b2.button("Pause after this epoch", key=f"stop_{job.id}", on_click=_stop_at_epoch_end, args=(job.id,),
+            b2.button("Pause after this epoch", key=f"stop_{job.id}", on_click=_act, args=("stop", job.id, "cancel"),
+                      kwargs={"at_epoch_end": True},
                       help="finish and save the epoch under way, then stop; resume it to go on (nothing lost). "
                            "The test split is evaluated once, when the run finishes")
         if job.resumable:
@@ -72,13 +67,6 @@ def _job_card(jm: JobManager, job) -> None:
             st.code(job.log_tail or jm.log_tail(job.id, 30) or "(no log)", language="text")
 
 
-def _resume_run(run_id: str) -> None:
-    try:
-        JobManager().resume_run(run_id)
-    except FERError as exc:
-        st.session_state["train_flash"] = f"Could not resume {run_id}: {exc}"
-
-
 def _runs_without_job(jm: JobManager) -> None:
     runs = jm.runs_without_job()
     if not runs:
@@ -90,7 +78,7 @@ def _runs_without_job(jm: JobManager) -> None:
         epochs = (run.config().get("train") or {}).get("epochs", "?")
         c1, c2 = st.columns([4, 1])
         c1.markdown(f"⏸️ **{run.name}** · run `{run.id}` · {run.status} · {done}/{epochs} epochs saved")
-        c2.button("Resume", key=f"resume_run_{run.id}", on_click=_resume_run, args=(run.id,),
+        c2.button("Resume", key=f"resume_run_{run.id}", on_click=_act, args=("resume", run.id, "resume_run"),
                   help="continue from the last saved epoch as a background job")
 
 
