@@ -285,6 +285,11 @@ def test_every_page_renders_with_runs(runs_home, page):
     if page == "views/home.py":
         board = frame(at, "accuracy (95% CI)")
         assert len(board) == 2 and board["accuracy (95% CI)"].str.contains("%").all()
+        for run in RunStore(runs_home).list(status="done", bundled=False):  # each figure from the run's predictions
+            saved = np.load(run.path / "predictions.npz")
+            acc = float((saved["probs"].argmax(1) == saved["labels"]).mean())
+            (shown,) = board[board["run"].str.endswith(run.id[-4:])]["accuracy (95% CI)"]
+            assert shown.startswith(f"{100 * acc:.1f}% (")
     if page == "views/train.py":  # the speed estimate now comes from the runs measured here
         assert "2 finished run(s) of five_layer" in texts(at, "info")
     if page in ("views/explain.py", "views/robustness.py"):

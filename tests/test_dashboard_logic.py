@@ -233,7 +233,11 @@ def test_dataset_stats_tables():
     assert imbalance_ratios(counts) == {"train": 2.0, "test": None}
     assert balance_table(counts)["train %"].tolist() == [66.7, 33.3, 0.0]
     picks = sample_indices(ds, "train", 2)
-    assert all(len(v) <= 2 and (ds.splits[v] == "train").all() for v in picks.values())
+    assert list(picks) == list(ds.classes)
+    for c, v in enumerate(picks.values()):  # two of each class (fewer only when the split has fewer)
+        in_split = int(((ds.splits == "train") & (ds.labels == c)).sum())
+        assert len(v) == min(2, in_split) and (ds.splits[v] == "train").all() and (ds.labels[v] == c).all()
+    assert sum(map(len, picks.values())) > 0
     assert issues_table(ds).empty and list(issues_table(ds).columns) == ["source", "reason"]
 
 

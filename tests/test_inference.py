@@ -4,12 +4,14 @@ from __future__ import annotations
 import csv
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from fer_core import CLASSES
 from fer_core.errors import ImageReadError
+from fer_core.evaluation import predict_probs
 from fer_core.inference import Predictor
 from photos import compose
 
@@ -38,6 +40,10 @@ def test_photo_with_n_faces(tiny_model, fer_faces, n_faces):
     for f in result.faces:
         assert f.probs.shape == (7,) and abs(float(f.probs.sum()) - 1) < 1e-4
         assert f.label in CLASSES and f.crop.ndim == 3
+        # each face's probabilities are the model's on that face's own crop, and its label their argmax
+        alone = predict_probs(tiny_model, cv2.resize(f.crop, (48, 48), interpolation=cv2.INTER_AREA)[None])[0]
+        np.testing.assert_allclose(f.probs, alone, atol=1e-5)
+        assert f.label == CLASSES[int(alone.argmax())]
     annotated = result.annotated()
     assert annotated.shape == photo.shape[:2] + (3,)
     if n_faces:

@@ -214,7 +214,6 @@ def test_failing_job_records_last_traceback_line_and_resumes(tmp_path):
 # ---------------------------------------------------------------------------------- training
 @pytest.fixture()
 def trainer(tmp_path, monkeypatch):
-    pytest.importorskip("fer_core.models")
     monkeypatch.setenv("FER_STUDIO_PROGRESS_DELAY", "0.15")
     jm = JobManager(tmp_path, max_running=1, cancel_grace=120.0)
     yield jm

@@ -16,7 +16,10 @@ from fer_core.modelcard import CARD_JSON, CARD_MD, FER2013_LIMITS, card_figures,
 def small():
     from fer_core.models import create_model
 
+    import keras
+
     ds = make_synthetic(300, seed=3)
+    keras.utils.set_random_seed(0)  # the same untrained model every time
     model = create_model("five_layer", input_shape=(48, 48, 1), num_classes=len(ds.classes))
     return model, ds
 
@@ -44,10 +47,15 @@ def test_ferplus_agreement_counts_only_voted_faces(small):
     pred = np.asarray(evaluate_model(model, ds, "test", n_bootstrap=0).y_pred)
     soft = np.zeros((len(ds), len(ds.classes)), np.float32)
     idx = np.flatnonzero(ds.splits == "test")
-    soft[idx[: len(idx) // 2], 0] = 1.0  # half the test faces voted "class 0", the rest unvoted
-    fig = card_figures(model, replace(ds, soft_labels=soft), "test", n_bootstrap=0)
     half = len(test) // 2
+    soft[idx[:half], 0] = 1.0  # half the test faces voted "class 0", the rest unvoted
+    fig = card_figures(model, replace(ds, soft_labels=soft), "test", n_bootstrap=0)
     assert fig["ferplus_agreement"] == pytest.approx(float((pred[:half] == 0).mean()))
+    # votes that always agree with the model: 100%, which counting the unvoted faces (as class 0) would spoil
+    assert (pred[half:] != 0).any(), np.bincount(pred)
+    soft[idx[:half]] = 0.0
+    soft[idx[:half], pred[:half]] = 1.0
+    assert card_figures(model, replace(ds, soft_labels=soft), "test", n_bootstrap=0)["ferplus_agreement"] == 1.0
 
 
 def test_card_files_render_every_figure(tmp_path, small):

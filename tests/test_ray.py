@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -62,13 +61,25 @@ def test_addresses_are_parsed_and_resolved(monkeypatch):
     assert resolve_address(None, local=True) is None  # --local ignores it
 
 
-def test_unreachable_address_fails_fast_with_what_to_do():
+def test_unreachable_address_fails_fast_with_what_to_do(monkeypatch):
+    import socket
+
+    from fer_core.remote.connect import PROBE_TIMEOUT
+
     port = free_port()  # nothing listens there once the probe socket is closed
-    t0 = time.monotonic()
     with pytest.raises(ClusterError) as err:
         check_reachable(f"127.0.0.1:{port}")
-    assert time.monotonic() - t0 < 10
     msg = str(err.value)
+    asked = {}
+
+    def silent(address, timeout=None):  # a host that never answers: the probe gives up after its timeout
+        asked["timeout"] = timeout
+        raise socket.timeout("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    with pytest.raises(ClusterError, match=r"\(timed out\)"):
+        check_reachable("10.255.255.1:6379")
+    assert asked["timeout"] == PROBE_TIMEOUT and PROBE_TIMEOUT <= 10
     assert f"Cannot reach a Ray cluster at 127.0.0.1:{port}" in msg and "ray start --head" in msg
     assert "\n" not in msg
 
@@ -369,7 +380,7 @@ def test_cli_bad_sweep_and_address_exit_2_with_one_line(tmp_path, monkeypatch, c
 def ray_head():
     """``ray start --head --block`` on free ports, 2 CPUs, no dashboard, a short temporary folder;
     yields its address and stops it (SIGTERM: Ray drains and ends its processes) at the end."""
-    pytest.importorskip("ray")
+    import ray  # noqa: F401  (pinned in requirements.txt: a broken install fails, it does not skip)
     port, client = free_port(), free_port()
     temp = tempfile.mkdtemp(prefix="frt", dir="/tmp")  # short: Ray's unix socket paths have a length limit
     log_path = Path(temp) / "head.log"
@@ -521,7 +532,6 @@ def test_cancel_and_a_killed_ray_worker(ray_head, ray_home, monkeypatch):
 def test_bad_cluster_input_fails_the_job_with_one_clear_message(ray_head, ray_home):
     jm = ray_home
     closed = free_port()
-    t0 = time.monotonic()
     unreachable = jm.submit(_cfg("nowhere"), params={"ray_address": f"127.0.0.1:{closed}"})
     gpu = jm.submit({**_cfg("needs_a_gpu"), "resources": {"gpus": 1}}, params={"ray_address": ray_head})
     job = jm.wait(unreachable.id, timeout=TIMEOUT, poll=0.5)
@@ -529,7 +539,6 @@ def test_bad_cluster_input_fails_the_job_with_one_clear_message(ray_head, ray_ho
     job = jm.wait(gpu.id, timeout=TIMEOUT, poll=0.5)
     assert job.status == "failed", jm.log_tail(gpu.id)
     assert job.error.startswith("The job asks for 1 GPU(s) (resources.gpus) but no node of the Ray cluster at")
-    assert time.monotonic() - t0 < 300  # nothing hangs
     for j in (unreachable, gpu):
         assert jm.store.get(j.run_id).status == "failed" and "\n" not in jm.get(j.id).error
 

@@ -489,7 +489,7 @@ def test_cosine_time_anneals_over_the_time_budget(ds, tmp_path):
     assert epoch_lrs[0] == pytest.approx(0.01, rel=0.05) and epoch_lrs == sorted(epoch_lrs, reverse=True)
     assert lrs and lrs[-1] < lrs[0]  # updated within epochs too
     state = json.loads((tmp_path / "state.json").read_text())
-    assert 0 < state["clock_seconds"] <= 60 * budget_min + 5
+    assert state["clock_seconds"] > 0  # kept for a resume (no timing bound in a unit test)
     # resuming with a larger budget continues the clock instead of starting a new one
     m2 = run_train(cfg_dict(train={"epochs": 500, "schedule": "cosine_time", "time_limit_min": budget_min * 2,
                                    "lr": 0.01}), tmp_path, ds, resume=True)
@@ -511,6 +511,8 @@ def test_eval_tta_is_applied_to_the_saved_test_predictions(ds, tmp_path):
     test = ds.split("test")
     np.testing.assert_allclose(saved["probs"], predict_probs(model, test.images, tta="flip"), atol=1e-5)
     assert m["accuracy"] == pytest.approx(float(np.mean(saved["probs"].argmax(1) == saved["labels"])))
+    plain = predict_probs(model, test.images)  # the figure without TTA is the model's own too
+    assert m["accuracy_no_tta"] == pytest.approx(float(np.mean(plain.argmax(1) == test.labels)))
     with pytest.raises(ConfigError, match="eval.tta"):
         load_config(cfg_dict(eval={"tta": "mirror"}))
 
@@ -594,10 +596,11 @@ def test_augmenter_switches():
     assert build_augmenter(AugmentSpec(enabled=False)) is None
     assert build_augmenter(AugmentSpec(flip=False, rotation=0, zoom=0, shift=0)) is None
     aug = build_augmenter(AugmentSpec(flip=True, rotation=0, zoom=0, shift=0), seed=1)
-    x = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4, 1)
+    x = np.arange(64 * 4 * 4, dtype=np.float32).reshape(64, 4, 4, 1)  # 64 distinct, asymmetric images
     out = np.asarray(aug(x))
-    for a, b in zip(out, x):  # each image is either unchanged or mirrored left-right
-        assert np.array_equal(a, b) or np.array_equal(a, b[:, ::-1])
+    mirrored = [np.array_equal(a, b[:, ::-1]) for a, b in zip(out, x)]
+    assert all(m or np.array_equal(a, b) for m, a, b in zip(mirrored, out, x))  # unchanged or mirrored
+    assert 10 < sum(mirrored) < 54  # about half are mirrored (seeded)
 
 
 def test_mixup_blends_images_and_targets_with_the_same_weights():
@@ -660,7 +663,9 @@ def test_a_run_with_mixup_and_a_teacher_trains(ds, tmp_path):
     tiny_model("t", (48, 48, 1), 7).save(tmp_path / "teacher.keras")
     teacher = RunStore().import_model(tmp_path / "teacher.keras", name="teacher").id
     m = run_train(cfg_dict(train={"epochs": 1, "teacher": teacher}, augment={"mixup": 0.2}), tmp_path / "run", ds)
-    assert m["epochs_completed"] == 1 and 0 <= m["accuracy"] <= 1
+    saved = np.load(tmp_path / "run" / "predictions.npz")
+    assert m["epochs_completed"] == 1 and m["accuracy"] == pytest.approx(
+        float(np.mean(saved["probs"].argmax(1) == saved["labels"])))
 
 
 def test_pipeline_batches_every_image_once_in_a_seeded_order():
@@ -731,8 +736,9 @@ def test_random_erasing_erases_one_rectangle_in_the_chosen_share_of_images():
 def test_training_with_corruptions_runs(tmp_path, ds):
     metrics = run_train(cfg_dict(train={"epochs": 1}, augment={"corruptions": ["lighting", "occlusion"],
                                                                "corruption_p": 0.5}), tmp_path, ds)
-    assert metrics["epochs_completed"] == 1
-    assert 0.0 <= metrics["accuracy"] <= 1.0
+    saved = np.load(tmp_path / "predictions.npz")
+    assert metrics["epochs_completed"] == 1 and metrics["accuracy"] == pytest.approx(
+        float(np.mean(saved["probs"].argmax(1) == saved["labels"])))
 
 
 # -- command line --------------------------------------------------------------------------
@@ -772,8 +778,10 @@ def test_swa_added_to_a_finished_run_averages_its_epochs(ds, tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["swa_count"] == 1 and state["swa_kept"] == m1["swa_kept"]
-    if m1["swa_kept"]:
-        assert state["best_epoch"] == 2 and state["best_val_accuracy"] == m1["swa_val_accuracy"]
+    best_epoch = max(hist, key=lambda h: h["val_accuracy"])  # the best of the epochs themselves
+    assert m1["swa_kept"] == (m1["swa_val_accuracy"] > best_epoch["val_accuracy"])  # kept only if it beats them
+    assert (state["best_epoch"], state["best_val_accuracy"]) == (
+        (2, m1["swa_val_accuracy"]) if m1["swa_kept"] else (best_epoch["epoch"], pytest.approx(best_epoch["val_accuracy"])))
     m2 = run_train(cfg_dict(train={"epochs": 1, "swa_epochs": 2, "swa_lr": 0.002}), tmp_path, ds, resume=True)
     assert m2["epochs_completed"] == 3 and json.loads((tmp_path / "state.json").read_text())["swa_count"] == 2
     w3 = trainable(keras.models.load_model(tmp_path / "checkpoint.keras"))

@@ -77,6 +77,12 @@ def test_clip_gives_a_row_per_frame_and_face_with_stable_ids(clip, predictor, tm
     summary = res.summary
     assert list(summary["face_id"]) == [1, 2] and (summary["frames"] == N).all()
     np.testing.assert_allclose(summary[list(CLASSES)].sum(axis=1), 1.0, atol=1e-3)
+    probs = t[[f"p_{c}" for c in CLASSES]].to_numpy(float)
+    assert (t["label"] == np.array(CLASSES)[probs.argmax(1)]).all()  # each row's label is its top probability
+    for face_id, row in summary.set_index("face_id").iterrows():  # the shares are the labels' frequencies
+        share = t[t["face_id"] == face_id]["label"].value_counts(normalize=True).reindex(list(CLASSES), fill_value=0)
+        np.testing.assert_allclose(row[list(CLASSES)].astype(float), share.to_numpy(), atol=1e-3)
+        assert row["most_often"] == share.idxmax()
     long = res.timeline()
     assert len(long) == 2 * N * 7 and set(long["face"]) == {"face 1", "face 2"}
 
