@@ -51,8 +51,9 @@ def bundled_choices() -> list[ModelChoice]:
     out = []
     for b in sorted(list_bundled(), key=lambda b: b.id != default):
         acc = b.record.get("test_accuracy")
-        label = (f"★ {b.record.get('name') or b.id} ({b.id}) · bundled"
-                 f"{' · default' if b.id == default else ''}{f' · acc {acc:.3f}' if acc is not None else ''}")
+        title = b.record.get("name")  # long for ensembles: last, where a narrow box may cut it
+        label = (f"★ {b.id} · bundled{' · default' if b.id == default else ''}"
+                 f"{f' · acc {acc:.3f}' if acc is not None else ''}{f' · {title}' if title and title != b.id else ''}")
         out.append(ModelChoice(f"run:{b.id}", label, "run", str(b.model_path), b.id, False))
     return out
 

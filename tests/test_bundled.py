@@ -225,11 +225,13 @@ def test_dashboard_shows_bundled_models_on_a_fresh_install(scored_shelf):
     at.switch_page("views/predict.py").run()
     assert not at.exception, [e.value for e in at.exception]
     picked = at.selectbox(key="pred_model")
-    assert picked.value == "run:ens" and "default" in picked.format_func(picked.value)
+    assert picked.value == "run:ens"  # the id, default and accuracy first; the (long) title last
+    assert picked.format_func(picked.value).startswith("★ ens · bundled · default · acc ")
+    assert picked.format_func(picked.value).endswith(" · tiny ensemble")
     assert any("Model card: tiny ensemble" in e.label for e in at.get("expander"))
     at.switch_page("views/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "tiny ensemble" in " ".join(str(e.value) for e in at.get("caption"))
+    assert "models: **★ ens, ★ m0**" in " ".join(str(e.value) for e in at.get("caption"))  # by their stable ids
 
 
 def test_bundle_script_describes_every_option_that_changes_what_is_learned():
