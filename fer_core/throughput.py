@@ -5,8 +5,9 @@ Only measurements are used, best first:
 1. the ``bench train`` table ``<data_dir>/bench_train.json`` (``python -m fer_core bench train``:
    ``{"models": [{"model": "five_layer", "images_per_s": 520, ...}]}``; a ``{model: rate}``
    mapping and ``train_img_s`` / ``img_s`` keys are read too);
-2. finished runs of the same model in the run store (per-epoch ``images_per_s`` of their history,
-   else of ``metrics.json``).
+2. finished runs of the same model with the same options (``model.kwargs``: width and depth change
+   the speed several-fold) in the run store (per-epoch ``images_per_s`` of their history, else of
+   ``metrics.json``).
 
 Speeds are kept apart by ``train.precision``: the benchmark table is float32, and a mixed bfloat16
 estimate comes only from mixed bfloat16 runs (else the float32 figure is shown, said to be float32).
@@ -50,6 +51,15 @@ class Rate:
         return (f"Expected time: **{per_epoch} per epoch** for ≈ {n_train:,} training images "
                 f"({self.low:.0f}–{self.high:.0f} img/s), up to about **{format_seconds(slow * epochs)}** "
                 f"for {epochs} epochs, plus loading and evaluation. Source: {self.source}.")
+
+
+    def speed(self) -> str:
+        """``"**150–160 img/s** (about 1.1 – 1.1 min per 10,000 training images). Source: …"``, for a
+        configuration whose number of training images is not known here."""
+        fast, slow = self.epoch_seconds(10_000)
+        per = format_seconds(fast) if abs(slow - fast) < 1 else f"{format_seconds(fast)} – {format_seconds(slow)}"
+        return f"Measured speed: **{self.low:.0f}–{self.high:.0f} img/s** ({per} per 10,000 training images). " \
+               f"Source: {self.source}."
 
 
 def _rate(value: Any) -> float | None:
@@ -96,6 +106,23 @@ def run_rate(run: Run) -> float | None:
         return None
 
 
+def model_key(name: str, kwargs: dict[str, Any] | None = None) -> str:
+    """A model and its options as one name: ``"fer_net"``, ``"fer_net(deep=True, width=48)"``.
+    Speeds are kept apart by it: a model's options (width, depth) change its speed several-fold."""
+    opts = ", ".join(f"{k}={v!r}" for k, v in sorted((kwargs or {}).items()))
+    return f"{name}({opts})" if opts else str(name)
+
+
+def run_model_key(run: Run) -> str:
+    """:func:`model_key` of the run's ``model.name`` and ``model.kwargs``."""
+    try:
+        spec = run.config().get("model") or {}
+    except (OSError, ValueError, AttributeError):
+        spec = {}
+    kwargs = spec.get("kwargs") if isinstance(spec, dict) else None
+    return model_key(str(run.model), kwargs if isinstance(kwargs, dict) else None)
+
+
 def run_precision(run: Run) -> str:
     """The run's ``train.precision`` (``"float32"`` when unset or unreadable)."""
     try:
@@ -106,23 +133,25 @@ def run_precision(run: Run) -> str:
 
 
 def measured_rates(runs: Iterable[Run], precision: str | None = None) -> dict[str, list[float]]:
-    """Measured images per second of ``runs`` grouped by model (runs without a measure left out);
-    only the runs trained in ``precision`` when it is given."""
+    """Measured images per second of ``runs`` grouped by :func:`run_model_key` (runs without a
+    measure left out); only the runs trained in ``precision`` when it is given."""
     out: dict[str, list[float]] = {}
     for run in runs:
         if precision is not None and run_precision(run) != precision:
             continue
         if (r := run_rate(run)) is not None and run.model:
-            out.setdefault(str(run.model), []).append(r)
+            out.setdefault(run_model_key(run), []).append(r)
     return out
 
 
 def expected_rate(model: str, store: RunStore | None = None, bench: str | Path | None = None,
-                  precision: str = FLOAT32) -> Rate | None:
-    """The measured training speed of ``model`` in ``precision`` (see the module docstring), or None
-    when unknown. For a precision other than float32 with no run of its own, the float32 figure is
-    returned with a source that says so."""
+                  precision: str = FLOAT32, kwargs: dict[str, Any] | None = None) -> Rate | None:
+    """The measured training speed of ``model`` with options ``kwargs`` in ``precision`` (see the
+    module docstring), or None when unknown. For a precision other than float32 with no run of its
+    own, the float32 figure is returned with a source that says so. The benchmark table measures
+    models with their default options, so it answers only when ``kwargs`` is empty."""
     done = (store or RunStore()).list(status="done")
+    model = model_key(model, kwargs)
     if precision != FLOAT32 and (runs := measured_rates(done, precision).get(model)):
         return Rate(min(runs), max(runs), f"{len(runs)} finished {precision} run(s) of {model} in the run "
                                           f"store (median {statistics.median(runs):.0f} img/s)")

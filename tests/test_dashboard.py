@@ -465,6 +465,7 @@ def test_train_submits_an_experiments_configuration_as_it_is(empty_home, monkeyp
     at.selectbox(key="recipe_file").set_value(ROOT / "experiments" / "synthetic_quick.toml")
     ok(at.run())
     assert any("synthetic" in str(c.value) for c in at.code)  # its header, as written
+    assert "Speed of five_layer in float32 unknown here" in texts(at, "caption")  # nothing measured: none invented
     ok(at.button(key="recipe_submit").click().run())
     (job,) = JobManager(empty_home).list()
     assert job.id in texts(at, "success")

@@ -175,6 +175,30 @@ def test_expected_speed_keeps_precisions_apart(tmp_path):
     assert (plain.low, plain.high) == (200.0, 200.0) and "1 finished run(s)" in plain.source
 
 
+def test_expected_speed_keeps_model_options_apart(tmp_path):
+    """Width and depth change a model's speed several-fold: runs with other options do not count."""
+    from fer_core.throughput import expected_rate, model_key
+
+    assert model_key("fer_net") == "fer_net" and model_key("fer_net", {}) == "fer_net"
+    assert model_key("fer_net", {"width": 48, "deep": True}) == "fer_net(deep=True, width=48)"
+    store = RunStore(tmp_path / "home")
+    missing = tmp_path / "missing.json"
+    for name, kwargs, rate in (("plain", None, 600.0), ("deep", {"deep": True}, 200.0),
+                               ("wide", {"deep": True, "width": 48}, 110.0)):
+        run = store.create({"name": name, "model": {"name": "fer_net", **({"kwargs": kwargs} if kwargs else {})},
+                            "data": {"path": "synthetic:n=70"}}, status="done")
+        (run.path / "history.json").write_text(json.dumps([{"epoch": 1, "images_per_s": rate}]))
+    assert (expected_rate("fer_net", store, missing).low, expected_rate("fer_net", store, missing).high) == (600, 600)
+    wide = expected_rate("fer_net", store, missing, kwargs={"width": 48, "deep": True})
+    assert (wide.low, wide.high) == (110, 110) and "fer_net(deep=True, width=48)" in wide.source
+    assert "**110–110 img/s** (1.5 min per 10,000 training images)" in wide.speed()
+    assert expected_rate("fer_net", store, missing, kwargs={"width": 40}) is None  # never measured: unknown
+    bench = tmp_path / "bench.json"  # the benchmark table measures default options only
+    bench.write_text(json.dumps({"models": [{"model": "fer_net", "images_per_s": 640}]}))
+    assert expected_rate("fer_net", store, bench).high == 640
+    assert expected_rate("fer_net", store, bench, kwargs={"deep": True}).high == 200
+
+
 # -- fer_core.data.archives ----------------------------------------------------------------------
 def test_register_zip_and_path(tmp_path, monkeypatch):
     from fer_core.data import write_fer2013_csv

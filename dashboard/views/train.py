@@ -16,7 +16,7 @@ from fer_core.names import slug
 from fer_core.remote import ADDRESS_ENV, resolve_address
 from fer_core.sweeps import SCHEDULERS, submit_sweep
 from fer_core.robustness import CORRUPTIONS, SUBSETS
-from fer_core.throughput import BENCH_FILE, expected_rate
+from fer_core.throughput import BENCH_FILE, expected_rate, model_key
 from fer_core.paths import PROJECT_ROOT, native_bfloat16
 from fer_core.training.config import (IMBALANCE, OPTIMIZERS, PRECISIONS, SCHEDULES, DataSpec, config_header,
                                       config_to_dict, load_config)
@@ -182,6 +182,10 @@ with st.expander("Reproduce a setting: submit a configuration of experiments/ as
                     + f" · data `{recipe.data.path}`" + (f" · teacher `{recipe.train.teacher}`" if recipe.train.teacher
                                                          else ""))
         st.code(config_header(pick) or "(no description)", language=None, wrap_lines=True)
+        speed = expected_rate(recipe.model.name, state.store(), precision=recipe.train.precision,
+                              kwargs=recipe.model.kwargs)
+        st.caption(speed.speed() if speed else f"Speed of {model_key(recipe.model.name, recipe.model.kwargs)} in "
+                   f"{recipe.train.precision} unknown here: no finished run of it yet.")
         missing = recipe.data_missing()
         data_there = missing is None
         if missing:
