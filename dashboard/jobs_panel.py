@@ -55,13 +55,8 @@ def _job_card(jm: JobManager, job) -> None:
                       help="finish and save the epoch under way, then stop; resume it to go on (nothing lost). "
                            "The test split is evaluated once, when the run finishes")
         if job.resumable:
-            if b2.button("Resume", key=f"resume_{job.id}", help="continue from the last saved epoch, as a new job"):
-                try:
-                    jm.resume(job.id)
-                except FERError as exc:
-                    st.error(str(exc))
-                else:
-                    st.rerun()
+            b2.button("Resume", key=f"resume_{job.id}", on_click=_act, args=("resume", job.id, "resume"),
+                      help="continue from the last saved epoch, as a new job")
         if job.status == "failed":
             st.error(f"Failed: {job.error}")
             st.code(job.log_tail or jm.log_tail(job.id, 30) or "(no log)", language="text")

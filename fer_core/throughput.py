@@ -43,23 +43,23 @@ class Rate:
         """(fastest, slowest) seconds for one epoch over ``n_train`` images."""
         return n_train / self.high, n_train / self.low
 
+    def epoch_time(self, n_train: int) -> str:
+        """Seconds for one epoch over ``n_train`` images, formatted: ``"5 s"`` or ``"1.2 min – 1.5 min"``."""
+        fast, slow = self.epoch_seconds(n_train)
+        return format_seconds(fast) if abs(slow - fast) < 1 else f"{format_seconds(fast)} – {format_seconds(slow)}"
+
     def estimate(self, n_train: int, epochs: int) -> str:
         """``"Expected time: **5 s per epoch** for ≈ 3,200 training images (…), up to about …"``."""
-        fast, slow = self.epoch_seconds(n_train)
-        per_epoch = (format_seconds(fast) if abs(slow - fast) < 1
-                     else f"{format_seconds(fast)} – {format_seconds(slow)}")
-        return (f"Expected time: **{per_epoch} per epoch** for ≈ {n_train:,} training images "
+        slow = self.epoch_seconds(n_train)[1]
+        return (f"Expected time: **{self.epoch_time(n_train)} per epoch** for ≈ {n_train:,} training images "
                 f"({self.low:.0f}–{self.high:.0f} img/s), up to about **{format_seconds(slow * epochs)}** "
                 f"for {epochs} epochs, plus loading and evaluation. Source: {self.source}.")
 
-
     def speed(self) -> str:
-        """``"**150–160 img/s** (about 1.1 – 1.1 min per 10,000 training images). Source: …"``, for a
-        configuration whose number of training images is not known here."""
-        fast, slow = self.epoch_seconds(10_000)
-        per = format_seconds(fast) if abs(slow - fast) < 1 else f"{format_seconds(fast)} – {format_seconds(slow)}"
-        return f"Measured speed: **{self.low:.0f}–{self.high:.0f} img/s** ({per} per 10,000 training images). " \
-               f"Source: {self.source}."
+        """``"Measured speed: **110–110 img/s** (1.5 min per 10,000 training images). Source: …"``, for
+        a configuration whose number of training images is not known here."""
+        return (f"Measured speed: **{self.low:.0f}–{self.high:.0f} img/s** ({self.epoch_time(10_000)} per 10,000 "
+                f"training images). Source: {self.source}.")
 
 
 def _rate(value: Any) -> float | None:
@@ -113,34 +113,27 @@ def model_key(name: str, kwargs: dict[str, Any] | None = None) -> str:
     return f"{name}({opts})" if opts else str(name)
 
 
-def run_model_key(run: Run) -> str:
-    """:func:`model_key` of the run's ``model.name`` and ``model.kwargs``."""
+def run_keys(run: Run) -> tuple[str, str]:
+    """The run's ``train.precision`` (``"float32"`` when unset) and :func:`model_key` of its
+    ``model.name`` and ``model.kwargs``, from one read of its configuration."""
     try:
-        spec = run.config().get("model") or {}
+        cfg = run.config()
     except (OSError, ValueError, AttributeError):
-        spec = {}
+        cfg = None
+    cfg = cfg if isinstance(cfg, dict) else {}
+    train, spec = cfg.get("train") or {}, cfg.get("model") or {}
+    precision = str(train.get("precision") or FLOAT32) if isinstance(train, dict) else FLOAT32
     kwargs = spec.get("kwargs") if isinstance(spec, dict) else None
-    return model_key(str(run.model), kwargs if isinstance(kwargs, dict) else None)
+    return precision, model_key(str(run.model), kwargs if isinstance(kwargs, dict) else None)
 
 
-def run_precision(run: Run) -> str:
-    """The run's ``train.precision`` (``"float32"`` when unset or unreadable)."""
-    try:
-        train = run.config().get("train") or {}
-    except (OSError, ValueError, AttributeError):
-        return FLOAT32
-    return str(train.get("precision") or FLOAT32) if isinstance(train, dict) else FLOAT32
-
-
-def measured_rates(runs: Iterable[Run], precision: str | None = None) -> dict[str, list[float]]:
-    """Measured images per second of ``runs`` grouped by :func:`run_model_key` (runs without a
-    measure left out); only the runs trained in ``precision`` when it is given."""
-    out: dict[str, list[float]] = {}
+def measured_rates(runs: Iterable[Run]) -> dict[tuple[str, str], list[float]]:
+    """Measured images per second of ``runs`` by :func:`run_keys` (precision, model key); runs
+    without a measure left out."""
+    out: dict[tuple[str, str], list[float]] = {}
     for run in runs:
-        if precision is not None and run_precision(run) != precision:
-            continue
-        if (r := run_rate(run)) is not None and run.model:
-            out.setdefault(run_model_key(run), []).append(r)
+        if run.model and (r := run_rate(run)) is not None:
+            out.setdefault(run_keys(run), []).append(r)
     return out
 
 
@@ -150,15 +143,15 @@ def expected_rate(model: str, store: RunStore | None = None, bench: str | Path |
     module docstring), or None when unknown. For a precision other than float32 with no run of its
     own, the float32 figure is returned with a source that says so. The benchmark table measures
     models with their default options, so it answers only when ``kwargs`` is empty."""
-    done = (store or RunStore()).list(status="done")
+    rates = measured_rates((store or RunStore()).list(status="done"))
     model = model_key(model, kwargs)
-    if precision != FLOAT32 and (runs := measured_rates(done, precision).get(model)):
+    if precision != FLOAT32 and (runs := rates.get((precision, model))):
         return Rate(min(runs), max(runs), f"{len(runs)} finished {precision} run(s) of {model} in the run "
                                           f"store (median {statistics.median(runs):.0f} img/s)")
     table = bench_table(bench)
     if model in table:
         rate = Rate(table[model], table[model], f"benchmark table {Path(bench or bench_path())}")
-    elif runs := measured_rates(done, FLOAT32).get(model):
+    elif runs := rates.get((FLOAT32, model)):
         rate = Rate(min(runs), max(runs), f"{len(runs)} finished run(s) of {model} in the run store "
                                           f"(median {statistics.median(runs):.0f} img/s)")
     else:

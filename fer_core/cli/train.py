@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs.progress import job_progress_text
-from ..run_files import JOB_FILE
-from ..runs import UnknownRunError, unknown_id_error
 from .common import add_json_option, add_list_command, add_where_options, emit_json, fmt, table
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -205,14 +203,7 @@ def cmd_jobs_resume(args: argparse.Namespace) -> int:
     params = None
     if args.ray or args.local:
         params = _where_params(args) or {"ray_address": None}
-    if "/" not in args.job_id and (jm.jobs_dir / args.job_id / JOB_FILE).is_file():
-        job = jm.resume(args.job_id, params=params)
-    else:  # a run id: a run unpacked from another machine has no job here
-        try:
-            job = jm.resume_run(args.job_id, params=params)
-        except UnknownRunError:
-            known = [j.id for j in jm.list()] + [r.id for r in jm.store.list(bundled=False)]
-            raise unknown_id_error("job or run", args.job_id, known) from None
+    job = jm.resume_job_or_run(args.job_id, params=params)
     if emit_json(args, job.to_dict()):
         return 0
     print(f"job {job.id} ({job.status}) resumes run {job.run_id}")

@@ -18,7 +18,7 @@ from ..errors import ConfigError, DataError, FERError
 from ..io import atomic_write_json, atomic_write_text
 from ..paths import PROJECT_ROOT
 from ..run_files import JOB_FILE, PROGRESS_FILE, STOP_FLAG
-from ..runs import Run, RunStore, file_lock, now_iso, read_json, unknown_id_error, upsert_job
+from ..runs import Run, RunStore, UnknownRunError, file_lock, now_iso, read_json, unknown_id_error, upsert_job
 from .kinds import _check_kind
 from .liveness import _CHILDREN, _alive, _boot_id, _proc_stat
 from .records import DIED_REASON, JOB_STATUSES, TERMINAL, Job
@@ -383,6 +383,18 @@ class JobManager:
             return self.resume(last[0], params=params)
         return self.submit(None, resume_run=run.id, kind="train",
                            params={k: v for k, v in (params or {}).items() if v is not None})
+
+    def resume_job_or_run(self, ident: str, *, params: Mapping[str, Any] | None = None) -> Job:
+        """:meth:`resume` when ``ident`` is a job id here, else :meth:`resume_run` of the run ``ident``
+        (a run unpacked from another machine has no job here); an unknown id lists both kinds."""
+        with contextlib.suppress(UnknownRunError):  # not a possible job id (e.g. a path): try it as a run
+            if isinstance(read_json(self._dir(ident) / JOB_FILE), dict):
+                return self.resume(ident, params=params)
+        try:
+            return self.resume_run(ident, params=params)
+        except UnknownRunError:
+            known = [j.id for j in self.list()] + [r.id for r in self.store.list(bundled=False)]
+            raise unknown_id_error("job or run", ident, known) from None
 
     def runs_without_job(self) -> list[Run]:
         """Runs that :meth:`resume_run` can continue but no job here knows of: unpacked from another
