@@ -23,7 +23,7 @@ from fer_core.data.registry import DatasetEntry, list_datasets
 from fer_core.errors import FERError
 from fer_core.evaluation.evalset import EvalSet, load_config_data, run_report as score_run
 from fer_core.evaluation.evalset import eval_set as build_eval_set
-from fer_core.evaluation.predict import TTA_HELP, parse_tta
+from fer_core.tta import TTA_HELP, parse_tta
 from fer_core.runs import Run, RunStore
 from fer_core.run_files import PREDICTIONS_FILE
 

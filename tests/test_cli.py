@@ -86,7 +86,9 @@ def test_tta_option_takes_one_mode_or_modes_joined_by_plus(command, capsys):
     parser = build_parser()
     assert parser.parse_args(command + ["--tta", "tencrop"]).tta == "tencrop"
     assert parser.parse_args(command + ["--tta", "flip+shift"]).tta == "flip+shift"
-    for bad, says in (("flip+blur", "unknown TTA mode(s) ['blur']"), ("spread+flip", "'spread' takes no other mode")):
+    assert parser.parse_args(command + ["--tta", "shift+flip+none"]).tta == "flip+shift"  # canonical order
+    assert parser.parse_args(command + ["--tta", "none"]).tta == "none"
+    for bad, says in (("flip+blur", "Unknown tta mode(s) ['blur']"), ("spread+flip", "takes no other mode"), ("", "Unknown tta")):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(command + ["--tta", bad])
         assert exit_.value.code == 2 and says in capsys.readouterr().err

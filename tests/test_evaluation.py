@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -686,9 +688,13 @@ def test_load_ensemble_resolves_run_ids(keras_models, faces, tmp_path, monkeypat
         load_ensemble(save_ensemble(tmp_path / "missing.json", ["20990101-000000-nothing-0000"]))
 
 
-def test_cli_tta_choices_are_the_tta_modes():
-    from fer_core.cli.analysis import TTA_CHOICES
-
-    assert TTA_CHOICES == list(TTA_MODES)  # the CLI spells them out to stay light to import
+def test_tta_modes_have_captions_and_the_cli_checks_them_without_importing_evaluation():
     from fer_core.evaluation.predict import TTA_HELP
     assert set(TTA_HELP) == set(TTA_MODES)  # every mode has its caption
+    code = ("import sys; from fer_core.cli import build_parser; "
+            "assert build_parser().parse_args(['predict', 'm.keras', 'p.jpg', '--tta', 'flip+tencrop']).tta "
+            "== 'flip+tencrop'; print(sorted(m for m in sys.modules if m.startswith(('fer_core.evaluation', 'keras'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # fer_core.tta holds the modes: the CLI stays light to import
+
+

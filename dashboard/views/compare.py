@@ -7,11 +7,12 @@ import streamlit as st
 from dashboard import charts, state, widgets
 from dashboard.sweeps_panel import sweeps_panel
 from fer_core.errors import FERError
-from fer_core.evaluation import TTA_HELP, TTA_MODES, save_ensemble
+from fer_core.evaluation import save_ensemble
 from fer_core.evaluation.evalset import check_ensemble_members
 from fer_core.evaluation.verdict import compare_reports
 from fer_core.names import slug
 from fer_core.tables import accuracy_text, evaluated_on, macro_f1_text, metrics_table
+from fer_core.tta import TTA_HELP, TTA_MODES
 
 st.title("Compare")
 choices = state.model_choices()

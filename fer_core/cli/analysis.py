@@ -6,25 +6,21 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, FERError
+from ..tta import parse_tta
 from .common import add_data_options, add_json_option, emit_json, load_data, load_split_data, text_printer
 
 RUN_HELP = "run id, run folder, .keras model or ensemble .json"
-#: fer_core.evaluation.TTA_MODES, spelt out: importing fer_core.evaluation would add ~0.6 s to every command
-TTA_CHOICES = ["none", "flip", "shift", "tencrop", "spread"]
 TTA_ARG_HELP = ("test-time augmentation: none, flip, shift, tencrop, spread, or modes joined by '+' for their "
                 "union, e.g. flip+shift (default: the model's own, the one its reported accuracy used)")
 
 
 def tta_arg(value: str) -> str:
-    """argparse type of ``--tta``: one mode, or modes joined by ``+`` (their union), checked."""
-    modes = [m.strip() for m in value.split("+")]
-    bad = [m for m in modes if m not in TTA_CHOICES]
-    if bad or not value:
-        raise argparse.ArgumentTypeError(f"unknown TTA mode(s) {bad or [value]} in {value!r}: use one of "
-                                         f"{', '.join(TTA_CHOICES)}, or modes joined by '+', e.g. flip+shift")
-    if "spread" in modes and len(modes) > 1:
-        raise argparse.ArgumentTypeError(f"'spread' takes no other mode, got {value!r}: use --tta spread alone")
-    return "+".join(modes)
+    """argparse type of ``--tta``: one mode, or modes joined by ``+`` (their union), checked by
+    :func:`fer_core.tta.parse_tta`; returns them joined by ``+`` in their canonical order."""
+    try:
+        return "+".join(parse_tta(value)) or "none"
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _data_and_model(args: argparse.Namespace):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError, FERError
-from .analysis import RUN_HELP, TTA_ARG_HELP, TTA_CHOICES, tta_arg
+from ..tta import TTA_MODES
+from .analysis import RUN_HELP, TTA_ARG_HELP, tta_arg
 from .common import add_data_options, add_json_option, emit_json, load_split_data, text_printer
 
 
@@ -118,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     en.add_argument("members", nargs="+", metavar="MEMBER", help="run ids or bundled ids, two or more")
     en.add_argument("--weights", type=float, nargs="+", default=None, metavar="W",
                     help="one weight per member (normalised; default equal)")
-    en.add_argument("--tta", nargs="+", choices=[m for m in TTA_CHOICES if m != "none"], default=None,
+    en.add_argument("--tta", nargs="+", choices=[m for m in TTA_MODES if m != "none"], default=None,
                     help="test-time augmentation of the ensemble (default none)")
     en.add_argument("--force", action="store_true", help="replace an ensemble saved under the same name")
     add_json_option(en, "where it was saved and its scores")

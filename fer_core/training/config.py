@@ -515,7 +515,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         except ConfigError as e:
             raise ConfigError(f"augment.corruptions = {a.corruptions!r}: {e}") from None
     a.corruption_p = _num("augment.corruption_p", a.corruption_p, 0.0, 1.0)
-    from ..evaluation.predict import TTA_MODES
+    from ..tta import TTA_MODES
 
     cfg.eval.tta = _choice("eval.tta", cfg.eval.tta, TTA_MODES)
     a.corruption_max_severity = _int("augment.corruption_max_severity", a.corruption_max_severity, 1)
