@@ -289,7 +289,11 @@ def load_folders(
             if not files:
                 msg = f"class folder is empty (no image files with {', '.join(('.jpg', '.png', '.tif'))}, ...)"
                 if on_error == "raise":
-                    raise DataError(f"{_rel(cdir, root)}: {msg}")
+                    layout = "split folders (root/<split>/<class>/*.jpg)" if split_dirs else \
+                        "one folder per class (root/<class>/*.jpg)"
+                    raise DataError(f"{_rel(cdir, root)}: {msg} in {root}, read as {layout}. Check that {root} is "
+                                    "the dataset's folder, or leave empty class folders out (on_error='skip'; "
+                                    "--skip-bad on the command line).")
                 issues.append(LoadIssue(_rel(cdir, root), msg))
                 continue
             entries.extend((f, cdir.name, split) for f in files)
