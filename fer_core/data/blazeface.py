@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..tf_quiet import stderr_to_devnull
 
 #: model name -> (file in the wheel, input side, anchor layout as (stride, anchors per cell) pairs)
 MODELS: dict[str, tuple[str, int, tuple[tuple[int, int], ...]]] = {
@@ -89,10 +90,12 @@ class BlazeFace:
         self.model, self.min_confidence, self.nms_iou = model, float(min_confidence), float(nms_iou)
         path = model_file(model)
         _, self.side, layout = MODELS[model]
-        with warnings.catch_warnings():  # tf.lite.Interpreter announces its move to LiteRT
+        # tf.lite.Interpreter announces its move to LiteRT (a warning) and its XNNPACK delegate (a
+        # line of its C++ side on stderr): notes for TensorFlow developers, not for the user
+        with warnings.catch_warnings(), stderr_to_devnull():
             warnings.simplefilter("ignore")
             self._interp = tf.lite.Interpreter(model_path=str(path), num_threads=2)
-        self._interp.allocate_tensors()
+            self._interp.allocate_tensors()
         self._input = self._interp.get_input_details()[0]["index"]
         outs = sorted(self._interp.get_output_details(), key=lambda d: -int(d["shape"][-1]))
         self._boxes_out, self._scores_out = outs[0]["index"], outs[1]["index"]
