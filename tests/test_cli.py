@@ -387,7 +387,7 @@ def test_tensorflow_start_up_noise_is_hidden(model_path, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "no face" in proc.stdout
     for noise in ("absl::InitializeLog", "cuInit", "cuda drivers", "cpu_feature_guard",
-                  "This TensorFlow binary is optimized", "oneDNN"):
+                  "This TensorFlow binary is optimized", "oneDNN", "XNNPACK"):
         assert noise not in proc.stderr, proc.stderr
 
 
