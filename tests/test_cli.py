@@ -99,6 +99,18 @@ def test_bad_input_exits_2(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+def test_predict_reports_photos_it_cannot_open_without_loading_a_model(tmp_path, capsys):
+    """Missing photos (or a folder) are reported row by row; with nothing to read, the model is not
+    even loaded: a run id that does not exist goes unremarked."""
+    out = tmp_path / "rows.csv"
+    assert main(["predict", "no-such-run", str(tmp_path / "missing.jpg"), str(tmp_path), "--csv", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "missing.jpg: cannot read file (No such file or directory)" in err and "Is a directory" in err
+    assert "no-such-run" not in err
+    rows = out.read_text().splitlines()
+    assert rows[0] == "source,face,status" and len(rows) == 3 and all(",0,error: " in r for r in rows[1:])
+
+
 @pytest.mark.slow
 def test_evaluate(model_path, tmp_path, capsys):
     out = tmp_path / "eval.json"

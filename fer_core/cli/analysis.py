@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, FERError
+from ..errors import ConfigError, FERError, ImageReadError
 from ..tta import parse_tta
 from .common import add_data_options, add_json_option, emit_json, load_data, load_split_data, text_printer
 
@@ -80,8 +80,6 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-
-    from ..inference import Predictor
     from ..video.reader import is_video_file
 
     videos = [p for p in args.images if is_video_file(p)]
@@ -92,11 +90,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict_video(args)
     if args.every is not None:
         raise ConfigError("--every applies to videos (.mp4 .avi .mov .webm .mkv); photos are analysed whole.")
-    predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face,
-                                   fallback=args.fallback, tta=args.tta)
+    unopenable = _unopenable(args.images)  # reported without loading a model that nothing would use
+    predictor = None
+    if len(unopenable) < len(args.images):
+        from ..inference import Predictor
+
+        predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face,
+                                       fallback=args.fallback, tta=args.tta)
     rows, failed = [], 0
     for path in args.images:
         try:
+            if path in unopenable:
+                raise unopenable[path]
             result = predictor.predict_image(path)
         except FERError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -122,6 +127,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.csv, predictions_csv(rows))
         print(f"wrote {args.csv}")
     return 2 if failed else 0
+
+
+def _unopenable(paths: list[str]) -> dict[str, ImageReadError]:
+    """The error of each path that cannot be opened (missing, a folder, no permission)."""
+    from ..data.images import unreadable
+
+    out = {}
+    for path in paths:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            out[path] = unreadable(path, exc)
+    return out
 
 
 def _predict_video(args: argparse.Namespace) -> int:

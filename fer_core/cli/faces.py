@@ -59,6 +59,7 @@ def faces_asked(args: argparse.Namespace, model: Any, classes: list[str], size: 
                 tta: str | None) -> tuple[list[AskedFace], list[tuple[str, str]]]:
     """Every face asked for, and ``(file, message)`` of the photos that could not be read (each
     also reported on stderr, so one bad file does not stop the others)."""
+    from ..data.images import unreadable
     from ..data.upload import face_from_upload
 
     items, failed = [], []
@@ -66,7 +67,7 @@ def faces_asked(args: argparse.Namespace, model: Any, classes: list[str], size: 
         try:
             face, note = face_from_upload(Path(path).read_bytes(), str(path), size, grey)
         except OSError as exc:
-            failed.append((str(path), f"{path}: cannot read file ({exc.strerror or exc})"))
+            failed.append((str(path), str(unreadable(path, exc))))
         except FERError as exc:
             failed.append((str(path), str(exc)))
         else:

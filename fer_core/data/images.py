@@ -30,6 +30,11 @@ def is_image_file(path: str | Path) -> bool:
     return str(path).lower().endswith(IMAGE_EXTENSIONS)
 
 
+def unreadable(source: str | Path, exc: OSError) -> ImageReadError:
+    """The error of a file that cannot be opened or read (missing, a folder, no permission)."""
+    return ImageReadError(str(source), f"cannot read file ({exc.strerror or exc})")
+
+
 def read_image(
     src: str | Path | bytes,
     *,
@@ -61,7 +66,7 @@ def read_image(
     try:
         data = bytes(src) if isinstance(src, (bytes, bytearray)) else Path(src).read_bytes()
     except OSError as exc:
-        raise ImageReadError(label, f"cannot read file ({exc.strerror or exc})") from None
+        raise unreadable(label, exc) from None
     if not data:
         raise ImageReadError(label, "empty file (0 bytes)")
     try:
