@@ -4,6 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts
+from fer_core.choices import run_label
+from fer_core.curves import curve_gap, reference_runs
 from fer_core.errors import FERError
 from fer_core.jobs.progress import job_fraction, job_progress_text
 from fer_core.jobs import JobManager
@@ -37,12 +39,10 @@ def _job_card(jm: JobManager, job) -> None:
         st.progress(frac, text=job_progress_text(prog, job.status))
         hist = prog.get("history") or (run.history() if run is not None else [])
         if hist and job.status in ("running", "queued"):
-            st.plotly_chart(charts.training_curves({name: hist}, ["accuracy", "val_accuracy"], "Learning curves"),
-                            key=f"train_curve_{job.id}")
+            _curves(jm, job, name, hist, ["accuracy", "val_accuracy"])
         elif hist:
             with st.expander("Learning curves"):
-                st.plotly_chart(charts.training_curves({name: hist}, ["accuracy", "val_accuracy", "loss", "val_loss"],
-                                                       "Learning curves"), key=f"train_curve_{job.id}")
+                _curves(jm, job, name, hist, ["accuracy", "val_accuracy", "loss", "val_loss"])
         b1, b2, _ = st.columns([1, 2, 3])
         if job.status in ("queued", "running") and not job.cancel_requested:
             b1.button("Cancel", key=f"cancel_{job.id}", on_click=_act, args=("cancel", job.id, "cancel"),
@@ -60,6 +60,28 @@ def _job_card(jm: JobManager, job) -> None:
         if job.status == "failed":
             st.error(f"Failed: {job.error}")
             st.code(job.log_tail or jm.log_tail(job.id, 30) or "(no log)", language="text")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _references(root: str, exclude: str | None) -> dict[str, str]:
+    """``{run id: label}`` of the runs a job's curves can be held against (re-listed once a minute)."""
+    return {r.id: f"{r.id} · bundled" if r.bundled else run_label(r)
+            for r in reference_runs(JobManager(root).store, exclude=exclude)}
+
+
+def _curves(jm: JobManager, job, name: str, hist: list, metrics: list[str]) -> None:
+    """The job's learning curves, and another run's beside them at the same epochs when one is picked."""
+    refs = _references(str(jm.root), job.run_id) if job.run_id else {}
+    ref = st.selectbox("Hold against", [None, *refs], format_func=lambda r: "(no other run)" if r is None else refs[r],
+                       key=f"train_ref_{job.id}", help="another run, or a bundled model, at the same epochs: is this "
+                       "recipe ahead? (python -m fer_core runs show RUN --against OTHER)") if refs else None
+    curves = {name: hist}
+    if ref is not None:
+        other = jm.store.get(ref).history()
+        curves[ref] = other
+        gap = curve_gap(hist, other)
+        st.caption(gap.text if gap else "No epoch in common with that run yet.")
+    st.plotly_chart(charts.training_curves(curves, metrics, "Learning curves"), key=f"train_curve_{job.id}")
 
 
 def _runs_without_job(jm: JobManager) -> None:

@@ -99,6 +99,32 @@ def test_bad_input_exits_2(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+def test_runs_show_against_holds_a_run_against_another_at_the_same_epochs(tmp_path, monkeypatch, capsys):
+    from fer_core.curves import curve_gap
+    from fer_core.runs import RunStore
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path))
+    store = RunStore(tmp_path)
+    runs = {}
+    for name, base, epochs in (("old", 0.50, 30), ("new", 0.53, 12)):
+        run = store.create({"name": name, "model": {"name": "five_layer"}}, status="done")
+        hist = [{"epoch": e, "val_accuracy": base + 0.004 * e + 0.01 * (e % 2)} for e in range(1, epochs + 1)]
+        (run.path / "history.json").write_text(json.dumps(hist))
+        runs[name] = (run.id, hist)
+    (new, new_hist), (old, old_hist) = runs["new"], runs["old"]
+    want = curve_gap(new_hist, old_hist, window=5)
+    assert main(["runs", "show", new, "--against", old, "--window", "5"]) == 0
+    assert f"against: {old}: {want.text}" in capsys.readouterr().out and want.text.startswith("epochs 8-12:")
+    assert main(["runs", "show", new, "--against", old, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["against"]
+    assert got["run"] == old and (got["first"], got["last"]) == (3, 12)  # the default window: 10 epochs
+    assert got["mean"] - got["ref_mean"] == pytest.approx(0.03) and got["text"] == curve_gap(new_hist, old_hist).text
+    empty = store.create({"name": "empty", "model": {"name": "five_layer"}}, status="created")
+    assert main(["runs", "show", new, "--against", empty.id]) == 0
+    assert "no epoch in common" in capsys.readouterr().out
+    assert main(["runs", "show", new, "--against", "nope-1234"]) == 2 and "No run with id" in capsys.readouterr().err
+
+
 def test_predict_reports_photos_it_cannot_open_without_loading_a_model(tmp_path, capsys):
     """Missing photos (or a folder) are reported row by row; with nothing to read, the model is not
     even loaded: a run id that does not exist goes unremarked."""

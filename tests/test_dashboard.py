@@ -276,6 +276,31 @@ def test_train_offers_to_resume_a_run_that_has_a_checkpoint_and_no_job(empty_hom
     assert job.run_id == run.id and job.resume and not JobManager(empty_home).runs_without_job()
 
 
+def test_train_holds_a_jobs_curves_against_another_run(empty_home):
+    """A job's learning curves can be held against another run's at the same epochs: the caption is
+    fer_core.curves' comparison, and the chart draws both runs."""
+    from fer_core.curves import curve_gap
+
+    jm = JobManager(empty_home)
+    job = jm.submit({"name": "newer"}, kind="sleep_steps", params={"steps": 1, "step_s": 0.01})
+    assert jm.wait(job.id, timeout=120).status == "done"
+    store = RunStore(empty_home)
+    older = store.create({"name": "older", "model": {"name": "five_layer"}}, status="done")
+    hists = {job.run_id: [{"epoch": e, "accuracy": 0.5, "val_accuracy": 0.40 + 0.02 * e} for e in range(1, 5)],
+             older.id: [{"epoch": e, "accuracy": 0.5, "val_accuracy": 0.41 + 0.01 * e} for e in range(1, 9)]}
+    for run_id, hist in hists.items():
+        (store.get(run_id).path / "history.json").write_text(json.dumps(hist))
+    at = open_page("views/train.py")
+    box = at.selectbox(key=f"train_ref_{job.id}")
+    assert box.value is None and len(box.options) == 2  # nothing picked; the job's own run is not offered
+    ok(box.set_value(older.id).run())
+    want = curve_gap(hists[job.run_id], hists[older.id]).text
+    assert want.startswith("epochs 1-4: validation accuracy 45.0% vs 43.5% (+1.5 points)") and want in texts(at, "caption")
+    (chart,) = [c for c in at.get("plotly_chart") if "Learning curves" in c.proto.spec]
+    names = {t["name"] for t in json.loads(chart.proto.spec)["data"]}
+    assert {f"{older.id}: val_accuracy", f"{store.get(job.run_id).name}: val_accuracy"} <= names
+
+
 # -- with trained runs ---------------------------------------------------------------------------
 @pytest.mark.parametrize("page", list(PAGES))
 def test_every_page_renders_with_runs(runs_home, page):

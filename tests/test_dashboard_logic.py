@@ -351,3 +351,40 @@ def test_csv_cells_that_would_be_formulas_are_neutralised():
     assert got[0]["source"].startswith("'=") and got[0]["note"] == "'@SUM(A1)" and got[1]["note"] == "'-x"
     assert got[0]["p"] == "-0.5" and got[1]["source"] == "plain.jpg"  # numbers and plain text untouched
     assert safe_cell(3) == 3 and safe_cell("+1") == "'+1"
+
+
+# -- fer_core.curves -----------------------------------------------------------------------------
+def test_curve_gap_compares_the_same_epochs_over_the_last_window_both_have():
+    from fer_core.curves import curve_gap, epoch_values
+    from fer_core.errors import ConfigError
+
+    run = [{"epoch": e, "val_accuracy": 0.50 + 0.01 * e} for e in range(1, 13)]  # under way: 12 epochs
+    ref = [{"epoch": e, "val_accuracy": 0.52 + 0.004 * e} for e in range(1, 31)] + [{"epoch": 31, "loss": 1.0}]
+    gap = curve_gap(run, ref, window=4)
+    assert (gap.first, gap.last) == (9, 12)  # the reference's later epochs are left out
+    assert gap.mean == pytest.approx(np.mean([0.50 + 0.01 * e for e in range(9, 13)]))
+    assert gap.ref_mean == pytest.approx(np.mean([0.52 + 0.004 * e for e in range(9, 13)]))
+    assert gap.lead == pytest.approx(0.605 - 0.562)
+    assert (gap.best, gap.ref_best) == (pytest.approx(0.62), pytest.approx(0.568))  # best up to epoch 12 only
+    assert gap.text == ("epochs 9-12: validation accuracy 60.5% vs 56.2% (+4.3 points); "
+                        "best so far 62.0% vs 56.8%")
+    assert curve_gap(run, ref, window=100).first == 1  # fewer shared epochs than the window: all of them
+    assert curve_gap(run, [{"epoch": 40, "val_accuracy": 0.7}]) is None
+    assert curve_gap(run, [{"epoch": 3, "loss": 1.0}]) is None  # no val_accuracy on that side
+    assert epoch_values(ref, "loss") == {31: 1.0}
+    assert curve_gap(ref, run, metric="accuracy") is None
+    with pytest.raises(ConfigError, match="window"):
+        curve_gap(run, ref, window=0)
+
+
+def test_reference_runs_have_a_history_and_leave_out_the_run_itself(tmp_path):
+    from fer_core.curves import reference_runs
+
+    store = RunStore(tmp_path / "home")
+    old = store.create({"name": "old", "model": {"name": "five_layer"}}, status="done")
+    (old.path / "history.json").write_text('[{"epoch": 1, "val_accuracy": 0.4}]')
+    new = store.create({"name": "new", "model": {"name": "five_layer"}}, status="running")
+    (new.path / "history.json").write_text('[{"epoch": 1, "val_accuracy": 0.5}]')
+    store.create({"name": "empty", "model": {"name": "five_layer"}}, status="created")  # no epoch yet
+    assert [r.name for r in reference_runs(store, exclude=new.id)] == ["old"]
+    assert [r.name for r in reference_runs(store)] == ["new", "old"]

@@ -1,7 +1,7 @@
 """``python -m fer_core runs``: list, inspect, rebuild and import training runs.
 
     python -m fer_core runs [list] [--status S] [--json [OUT]]
-    python -m fer_core runs show RUN_ID | delete RUN_ID | rebuild | import MODEL.keras
+    python -m fer_core runs show RUN_ID [--against RUN] | delete RUN_ID | rebuild | import MODEL.keras
     python -m fer_core runs pack RUN_ID DEST | unpack DEST
 
 Bundled models (``fer_core/pretrained``) are listed after the user's runs, marked ``bundled``;
@@ -34,14 +34,26 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 def cmd_runs_show(args: argparse.Namespace) -> int:
     from ..runs import RunStore
 
-    run = RunStore().get(args.run_id)
+    store = RunStore()
+    run = store.get(args.run_id)
     info = run.to_dict() | {"model_path": str(run.model_path) if run.model_path.is_file() else None,
                             "epochs_done": len(run.history() or []), "config": run.config()}
+    if args.against:
+        from dataclasses import asdict
+
+        from ..curves import curve_gap
+
+        ref = store.get(args.against)
+        gap = curve_gap(run.history(), ref.history(), window=args.window)
+        info["against"] = {"run": ref.id, **(asdict(gap) | {"text": gap.text} if gap else {"text": None})}
     if emit_json(args, info):
         return 0
     for key in ("id", "name", "model", "dataset", "status", "created", "test_accuracy", "macro_f1", "bundled",
                 "epochs_done", "model_path", "path"):
         print(f"{key:>14}: {info[key]}")
+    if args.against:
+        text = info["against"]["text"] or "no epoch in common (no validation history on one side)"
+        print(f"{'against':>14}: {ref.id}: {text}")
     return 0
 
 
@@ -101,6 +113,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                cmd_runs_list)
     p = rsub.add_parser("show", help="one run's details")
     p.add_argument("run_id")
+    p.add_argument("--against", metavar="RUN", default=None,
+                   help="hold its validation curve against another run's (or a bundled model's) at the same epochs")
+    p.add_argument("--window", type=int, default=10, metavar="N",
+                   help="with --against: average the last N epochs both have (default 10)")
     add_json_option(p, nested=True)
     p.set_defaults(handler=cmd_runs_show)
     p = rsub.add_parser("delete", help="delete a run's folder and jobs (bundled models are read-only)")
