@@ -92,7 +92,7 @@ def unknown_id_error(kind: str, wanted: str, known: list[str]) -> UnknownRunErro
     close = close_matches(wanted, known, n=5, cutoff=0.5)
     close += [k for k in known if str(wanted) and str(wanted) in k and k not in close][:5]
     hint = f" Did you mean: {', '.join(close)}?" if close else (
-        f" Known {kind}s: {', '.join(known[:5])}{' ...' if len(known) > 5 else ''}." if known
+        f" Known {kind}s: {', '.join(known[:5])}{f' and {len(known) - 5} more' if len(known) > 5 else ''}." if known
         else f" There are no {kind}s yet.")
     return UnknownRunError(f"No {kind} with id {wanted!r}.{hint} List them with `python -m fer_core "
                            f"{kind}s`.")
@@ -435,7 +435,7 @@ class RunStore:
             if _retry and (self.runs_dir / run_id / "run.json").is_file():  # folder not indexed yet
                 self.rebuild_index()
                 return self.get(run_id, _retry=False)
-            raise unknown_id_error("run", run_id, known)
+            raise unknown_id_error("run", run_id, known + _bundled_ids())
         return self._to_run(self._reconciled([row])[0])
 
     def list(self, status: str | None = None, bundled: bool = True, sweep: str | None = None) -> list[Run]:
@@ -632,6 +632,13 @@ def _bundled_runs() -> list[Run]:
     from .bundled import list_bundled
 
     return [_bundled_to_run(b) for b in list_bundled()]
+
+
+def _bundled_ids() -> list[str]:
+    """The bundled ids and ``default`` (when something is bundled), for "did you mean" hints."""
+    from .bundled import DEFAULT_ALIAS, default_id, list_bundled
+
+    return [b.id for b in list_bundled()] + ([DEFAULT_ALIAS] if default_id() else [])
 
 
 def _bundled_run(run_id: Any) -> Run | None:

@@ -105,6 +105,20 @@ def test_uninstall_refuses_default_and_members_then_removes(shelf):
         bundled.get_bundled("m0")
 
 
+def test_unknown_run_id_suggests_bundled_ids_too(shelf, tmp_path):
+    from fer_core.runs import RunStore, UnknownRunError
+
+    store = RunStore(tmp_path / "home")
+    with pytest.raises(UnknownRunError, match=r"No run with id 'm7'\. Did you mean: (m0, m1|m1, m0)\?"):
+        store.get("m7")
+    with pytest.raises(UnknownRunError, match=r"Known runs: m0, m1, ens, default\."):  # none of the user's yet
+        store.get("zzzzzz")
+    for i in range(5):
+        store.create({"name": f"r{i}", "model": {"name": "five_layer"}})
+    with pytest.raises(UnknownRunError, match=r"Known runs: \S+, \S+, \S+, \S+, \S+ and 4 more\."):
+        store.get("zzzzzz")
+
+
 def test_broken_manifest_is_a_clear_error(shelf):
     (shelf / "manifest.json").write_text("{not json")
     with pytest.raises(BundledError, match="manifest.*unreadable"):
