@@ -178,11 +178,15 @@ def test_cli_lists_evaluates_and_predicts_with_default(shelf, tmp_path, monkeypa
 
 
 def test_default_without_bundled_models_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
     from fer_core.cli import main
 
     monkeypatch.setenv("FER_STUDIO_PRETRAINED", str(tmp_path / "none"))
     monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
-    assert main(["predict", "default", str(tmp_path / "x.png")]) == 2
+    photo = tmp_path / "x.png"
+    Image.fromarray(np.full((64, 64), 90, np.uint8)).save(photo)  # a photo that opens: the model is loaded
+    assert main(["predict", "default", str(photo)]) == 2
     assert "ships none" in capsys.readouterr().err
 
 
