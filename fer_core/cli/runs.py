@@ -36,15 +36,16 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
     store = RunStore()
     run = store.get(args.run_id)
+    history = run.history() or []
     info = run.to_dict() | {"model_path": str(run.model_path) if run.model_path.is_file() else None,
-                            "epochs_done": len(run.history() or []), "config": run.config()}
+                            "epochs_done": len(history), "config": run.config()}
     if args.against:
         from dataclasses import asdict
 
         from ..curves import curve_gap
 
         ref = store.get(args.against)
-        gap = curve_gap(run.history(), ref.history(), window=args.window)
+        gap = curve_gap(history, ref.history(), window=args.window)
         info["against"] = {"run": ref.id, **(asdict(gap) | {"text": gap.text} if gap else {"text": None})}
     if emit_json(args, info):
         return 0
