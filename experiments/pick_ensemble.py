@@ -15,8 +15,10 @@ that matter earns no place, whatever the single best subset says (a one-face lea
 A third table (``--policies``) compares ways of building the ensemble by nested cross-validation on
 the validation faces: each way picks its members on 4/5 of them and is scored on the other fifth
 (5 folds, 20 shuffles): "best subset" (the best-scoring subset, how the defaults were picked until
-2026-12-06), "all" (every given member: nothing is picked, so nothing is over-fitted) and "top k"
-(the k best single members). With ``--tta spread`` a subset's j-th member (in the order of the ids
+2026-12-06), "all" (every given member: nothing is picked, so nothing is over-fitted), "top k"
+(the k best single members) and "weighted" (every member, with the non-negative weights that
+minimise the log-loss of the vote on the fitting faces: :func:`fit_weights`; the last line of the
+table gives the weights fitted on all validation faces). With ``--tta spread`` a subset's j-th member (in the order of the ids
 given) sees view pair j mod 6, as :class:`~fer_core.evaluation.Ensemble` does; in the policies, each
 member keeps the pair of its place among all the ids (the same for "all").
 """
@@ -111,6 +113,8 @@ def main() -> None:
             for name, acc in scores.items():
                 diff = acc - scores["all"]
                 print(f"| {name} | {acc.mean():.2%} | {100 * diff.mean():+.2f} | {np.mean(diff > 0):.0%} |")
+            w = fit_weights(np.stack([probs[i, tta] for i in args.ids]), y)
+            print("\nweights fitted on all validation faces: " + ", ".join(f"{i} {x:.3f}" for i, x in zip(args.ids, w)))
 
 
 def vote(probs: dict[tuple[str, str], np.ndarray], pairs: dict[tuple[str, int], np.ndarray],
@@ -135,7 +139,7 @@ def policy_cv(probs: dict[str, np.ndarray], y: np.ndarray, *, min_size: int = 1,
     index = {frozenset(s): row for row, s in enumerate(subsets)}
     single = stacked.argmax(2) == y
     tops = [k for k in (3, 5) if min_size <= k < len(ids)]
-    out: dict[str, list[float]] = {"best subset": [], "all": [], **{f"top {k}": [] for k in tops}}
+    out: dict[str, list[float]] = {"best subset": [], "all": [], **{f"top {k}": [] for k in tops}, "weighted": []}
     rng = np.random.default_rng(seed)
     for _ in range(repeats):
         for held in np.array_split(rng.permutation(len(y)), folds):
@@ -145,7 +149,29 @@ def policy_cv(probs: dict[str, np.ndarray], y: np.ndarray, *, min_size: int = 1,
             order = np.argsort(-single[:, fit].sum(1), kind="stable")
             for k in tops:
                 out[f"top {k}"].append(correct[index[frozenset(order[:k].tolist())], held].mean())
+            w = fit_weights(stacked[:, fit], y[fit])
+            out["weighted"].append((np.einsum("m,mnc->nc", w, stacked[:, held]).argmax(1) == y[held]).mean())
     return {name: np.asarray(v) for name, v in out.items()}
+
+
+def fit_weights(stacked: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative member weights summing to 1 that minimise the mean log-loss of the weighted vote
+    ``sum_m w_m * stacked[m]`` (members, n, classes) on labels ``y``: a convex problem, solved over
+    ``w = softmax(theta)`` by L-BFGS with the exact gradient, from equal weights."""
+    from scipy.optimize import minimize
+
+    p_true = stacked[:, np.arange(len(y)), y]  # (members, n): each member's probability of the label
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = np.exp(theta - theta.max())
+        w /= w.sum()
+        mix = np.maximum(w @ p_true, 1e-12)
+        dw = -(p_true / mix).mean(axis=1)  # d loss / d w
+        return float(-np.log(mix).mean()), w * (dw - w @ dw)  # chain rule through the softmax
+
+    theta = minimize(loss, np.zeros(len(stacked)), jac=True, method="L-BFGS-B").x
+    w = np.exp(theta - theta.max())
+    return w / w.sum()
 
 
 def tta_by_size(rows: list[tuple], ttas: list[str]) -> dict[int, tuple[int, dict[str, float], dict[str, float]]]:

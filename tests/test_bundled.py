@@ -346,14 +346,36 @@ def test_pick_ensemble_policies_are_scored_on_held_out_faces():
     good, wrong = np.eye(classes)[y], np.eye(classes)[(y + 1) % classes] * 0.9 + 0.05
     probs = {"good": good, "bad1": wrong, "bad2": wrong.copy()}
     scores = _experiment_script("pick_ensemble").policy_cv(probs, y, min_size=1, folds=4, repeats=3)
-    assert set(scores) == {"best subset", "all"}  # top 3 would be all of them
+    assert set(scores) == {"best subset", "all", "weighted"}  # top 3 would be all of them
     assert all(len(v) == 12 for v in scores.values())
     assert (scores["best subset"] == 1.0).all() and (scores["all"] == 0.0).all()
+    assert (scores["weighted"] == 1.0).all()  # the fitted weights go to the good member
     # with half the faces flipped for "good", the held-out score is that of the picked member on them
     noisy = good.copy()
     noisy[::2] = np.eye(classes)[(y[::2] + 2) % classes]
     scores = _experiment_script("pick_ensemble").policy_cv({**probs, "good": noisy}, y, min_size=1, folds=2, repeats=5)
     assert 0.4 < scores["best subset"].mean() < 0.6 and scores["all"].max() < 0.6
+
+
+def test_pick_ensemble_fit_weights_minimises_the_log_loss():
+    """pick_ensemble.fit_weights: the weights of the vote with the least log-loss. Two members right
+    on alternate halves of the faces weigh the same; a member no better than chance weighs ~0."""
+    fit_weights = _experiment_script("pick_ensemble").fit_weights
+    n, classes = 100, 4
+    y = np.arange(n) % classes
+    right, other = np.eye(classes)[y] * 0.7 + 0.075, np.eye(classes)[(y + 1) % classes] * 0.7 + 0.075
+    even = np.arange(n)[:, None] % 2 == 0
+    a, b = np.where(even, right, other), np.where(even, other, right)
+    w = fit_weights(np.stack([a, b]), y)
+    assert w == pytest.approx([0.5, 0.5], abs=1e-3) and w.sum() == pytest.approx(1.0)
+    w = fit_weights(np.stack([right, np.full((n, classes), 1 / classes), b]), y)
+    assert w[0] > 0.95 and w.min() >= 0 and w.sum() == pytest.approx(1.0)
+    # the least log-loss: no small move of the weights lowers it
+    loss = lambda w: -np.log(np.einsum("m,mn->n", w, np.stack([a, right, b])[:, np.arange(n), y])).mean()
+    best = fit_weights(np.stack([a, right, b]), y)
+    for step in np.eye(3) * 0.01:
+        moved = np.clip(best + step, 0, None)
+        assert loss(best) <= loss(moved / moved.sum()) + 1e-6  # zero weights are only approached (softmax)
 
 
 def test_pick_ensemble_spread_vote_gives_the_jth_member_the_jth_pair():
