@@ -17,7 +17,7 @@ the validation faces: each way picks its members on 4/5 of them and is scored on
 (5 folds, 20 shuffles): "best subset" (the best-scoring subset, how the defaults were picked until
 2026-12-06), "all" (every given member: nothing is picked, so nothing is over-fitted), "top k"
 (the k best single members) and "weighted" (every member, with the non-negative weights that
-minimise the log-loss of the vote on the fitting faces: :func:`fit_weights`; the last line of the
+minimise the log-loss of the vote on the fitting faces: :func:`fit_weights`; a line after the
 table gives the weights fitted on all validation faces). With ``--tta spread`` a subset's j-th member (in the order of the ids
 given) sees view pair j mod 6, as :class:`~fer_core.evaluation.Ensemble` does; in the policies, each
 member keeps the pair of its place among all the ids (the same for "all").
@@ -159,19 +159,17 @@ def fit_weights(stacked: np.ndarray, y: np.ndarray) -> np.ndarray:
     ``sum_m w_m * stacked[m]`` (members, n, classes) on labels ``y``: a convex problem, solved over
     ``w = softmax(theta)`` by L-BFGS with the exact gradient, from equal weights."""
     from scipy.optimize import minimize
+    from scipy.special import softmax
 
     p_true = stacked[:, np.arange(len(y)), y]  # (members, n): each member's probability of the label
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w = np.exp(theta - theta.max())
-        w /= w.sum()
+        w = softmax(theta)
         mix = np.maximum(w @ p_true, 1e-12)
         dw = -(p_true / mix).mean(axis=1)  # d loss / d w
         return float(-np.log(mix).mean()), w * (dw - w @ dw)  # chain rule through the softmax
 
-    theta = minimize(loss, np.zeros(len(stacked)), jac=True, method="L-BFGS-B").x
-    w = np.exp(theta - theta.max())
-    return w / w.sum()
+    return softmax(minimize(loss, np.zeros(len(stacked)), jac=True, method="L-BFGS-B").x)
 
 
 def tta_by_size(rows: list[tuple], ttas: list[str]) -> dict[int, tuple[int, dict[str, float], dict[str, float]]]:
