@@ -824,3 +824,21 @@ def test_precision_benchmark_times_both_policies(tmp_path):
     assert [r["policy"] for r in result["rows"]] == ["float32", "mixed_bfloat16"]
     assert all(r["best_img_s"] > 0 for r in result["rows"]) and result["images"] == 64
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_eta_is_not_moved_by_one_slow_epoch():
+    """The remaining time counts each epoch as the median of the last five: an epoch slowed by other
+    work beside the run does not inflate the estimate, a lasting slow-down does."""
+    from fer_core.training.engine import _BatchMonitor, _Emitter
+
+    emit = _Emitter(None, epochs=10)
+    emit.batches = 100
+    monitor = _BatchMonitor(emit, None, None, n_train=6400, batch_size=64)
+    assert monitor.eta(1, 50, per_batch=0.5) == 50 * 0.5 + 9 * 50.0  # first epoch: from its batches
+    for seconds in (100.0, 100.0, 100.0, 100.0, 400.0):
+        monitor.end_epoch(seconds, remaining=0)
+    assert monitor.eta(5, 0) == 5 * 100.0
+    assert monitor.eta(5, 100) == 100 * 1.0 + 5 * 100.0  # per batch from the median epoch
+    for seconds in (400.0, 400.0):
+        monitor.end_epoch(seconds, remaining=0)
+    assert monitor.eta(7, 0) == 3 * 400.0

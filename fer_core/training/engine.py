@@ -546,9 +546,11 @@ class _BatchMonitor(_monitor_base()):  # type: ignore[misc]
         self.epoch_seconds.append(seconds)
 
     def eta(self, epoch_done: int, batches_left: int, per_batch: float | None = None) -> float | None:
+        """Seconds left: the batches left of this epoch plus the epochs left, each epoch timed as the
+        median of the last five (one epoch slowed by other work beside it does not move the estimate)."""
         remaining_epochs = self.emit.epochs - epoch_done
         if self.epoch_seconds:
-            per_epoch = float(np.mean(self.epoch_seconds[-3:]))
+            per_epoch = float(np.median(self.epoch_seconds[-5:]))
         elif per_batch is not None:
             per_epoch = per_batch * self.emit.batches
         else:
