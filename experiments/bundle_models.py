@@ -4,6 +4,7 @@
         --model RUN_DIR ID "TITLE" [--model ...] \
         [--ensemble ID "TITLE" MEMBER_ID,MEMBER_ID,... ] [--tta flip] [--calibrate] [--latency] \
         [--float16] [--single-tta tencrop] [--remove ID ...] [--default ID]
+    .venv/bin/python experiments/bundle_models.py --add-train-twins
 
 For each ``--model``: the run's ``model.keras`` is re-saved without its optimizer state (a third
 of the size), its test predictions and results are copied, and its card is computed afresh on the
@@ -18,7 +19,9 @@ validation), which predicting and evaluating them by name then use. Each
 ``default`` is the entry with the best *validation* accuracy (the 5% of train the configs hold out).
 PublicTest picks nothing. Needs the dataset the runs were trained on. ``--remove`` drops
 superseded entries first (ensembles before their members; never ``default``), to keep the weights
-within the repository's budget.
+within the repository's budget. ``--add-train-twins`` adds to every bundled card (from its stored
+test predictions, checked against the card's accuracy) the accuracy with and without the test
+faces that have a pixel-identical twin in train (``fer_core.evaluation.leakage``).
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +44,7 @@ import_tensorflow_quietly()
 from fer_core import bundled  # noqa: E402
 from fer_core.io import atomic_write_json  # noqa: E402
 from fer_core.models.files import load_model_file, save_float16  # noqa: E402
+from fer_core.evaluation.leakage import train_twins  # noqa: E402
 from fer_core.modelcard import FER2013_LIMITS, latency_per_face, report_figures  # noqa: E402
 from fer_core.paths import machine_name  # noqa: E402
 
@@ -146,7 +152,7 @@ def bundle_model(run_dir: Path, bid: str, title: str, ds, latency: bool,
             "training_time": f"{metrics.get('train_seconds', 0) / 60:.1f} min fitting at "
                              f"{metrics.get('images_per_s')} img/s",
             "machine": metrics.get("machine") or "see README, Bundled models",
-            "figures": report_figures(report, test),
+            "figures": report_figures(report, test, train_twins(ds, "test")),
             "validation_accuracy": val_accuracy(val_probs(model, data, tta), data),
             "limits": list(FER2013_LIMITS),
         }
@@ -194,7 +200,7 @@ def bundle_ensemble(bid: str, title: str, members: list[str], tta: str | list[st
                 f", temperature {temperature:.3f} fitted on the validation faces (Guo et al. 2017)"
                 if calibrate else ""),
             "training_data": bundled.get_bundled(members[0]).card().get("training_data"),
-            "figures": report_figures(report, test),
+            "figures": report_figures(report, test, train_twins(ds, "test")),
             "validation_accuracy": val_accuracy(val, data),
             "limits": list(FER2013_LIMITS)}
     if latency:  # one face through every member and TTA view, as the Predict page runs it
@@ -220,7 +226,12 @@ def main() -> None:
                     help="the --model entries' TTA on their cards (default: their config's eval.tta)")
     ap.add_argument("--remove", nargs="+", default=[], metavar="ID", help="bundled ids to remove, in this order")
     ap.add_argument("--default", metavar="ID", help="make this bundled entry `default` (chosen on validation)")
+    ap.add_argument("--add-train-twins", action="store_true",
+                    help="add the accuracy with and without the test faces that have a twin in train to every card")
     args = ap.parse_args()
+    if args.add_train_twins:
+        add_train_twins()
+        return
     shelf_was_empty = bundled.default_id() is None  # install_bundled makes the first entry default
     for bid in args.remove:
         bundled.uninstall_bundled(bid)
@@ -245,6 +256,34 @@ def main() -> None:
         print("note: no latency measured, so these cards lack it (tests/test_pretrained.py asks for it); "
               "bundle them again with --latency on an idle machine")
     set_default(args.default, shelf_was_empty=shelf_was_empty and bool(scores))
+
+
+def add_train_twins() -> None:
+    """Add ``figures["train_twins"]`` to every bundled card, from its stored test predictions."""
+    from fer_core.data import load_dataset
+    from fer_core.evaluation.leakage import format_leakage, leakage_figures
+    from fer_core.training.config import resolve_path
+
+    datasets: dict[str, object] = {}
+    for b in bundled.list_bundled():
+        card = b.card()
+        figs = card["figures"]
+        path = resolve_path(b.record["config"]["data"]["path"])
+        if path not in datasets:
+            datasets[path] = load_dataset(path)
+        ds = datasets[path]
+        test = ds.split(figs["split"])
+        with np.load(b.path / "predictions.npz") as z:
+            pred = {k: z[k] for k in ("probs", "classes", "sources")}
+        if list(pred["classes"]) != list(test.classes) or list(pred["sources"]) != list(test.sources):
+            raise SystemExit(f"{b.id}: its stored predictions are not of {path}'s {figs['split']} split in order")
+        y_pred = pred["probs"].argmax(1)
+        accuracy = float((y_pred == test.labels).mean())
+        if abs(accuracy - figs["accuracy"]) > 1e-9:
+            raise SystemExit(f"{b.id}: stored predictions give {accuracy:.6f}, its card {figs['accuracy']:.6f}")
+        figs["train_twins"] = leakage_figures(test.labels, y_pred, train_twins(ds, figs["split"]))
+        bundled.update_card(b.id, card)
+        print(f"{b.id}: {format_leakage(figs['train_twins'])}")
 
 
 def set_default(bid: str | None, *, shelf_was_empty: bool) -> None:

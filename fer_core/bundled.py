@@ -281,6 +281,25 @@ def set_default(ref: str) -> str:
     return bid
 
 
+def update_card(ref: str, card: dict[str, Any]) -> BundledModel:
+    """Rewrite the card of bundled entry ``ref`` (``card.json`` and ``card.md``) and its checksums in
+    the manifest, leaving its place there and every other file as they are (a maintainer's tool,
+    like :func:`install_bundled`: for a figure added to every card)."""
+    from .io import atomic_write_json
+    from .modelcard import CARD_JSON, CARD_MD, write_card
+
+    b = get_bundled(ref)
+    verify(b)
+    write_card(b.path, card)
+    root = pretrained_dir()
+    manifest = _read_manifest(root)
+    for entry in manifest["models"]:
+        if entry.get("id") == b.id:
+            entry["sha256"].update({n: _sha256(b.path / n) for n in (CARD_JSON, CARD_MD)})
+    atomic_write_json(root / MANIFEST, manifest)
+    return get_bundled(b.id)
+
+
 def uninstall_bundled(bid: str) -> None:
     """Remove bundled model ``bid`` from :func:`pretrained_dir` (a maintainer's tool, like
     :func:`install_bundled`). Refused while it is ``default`` or a member of a bundled ensemble;
@@ -304,4 +323,4 @@ def uninstall_bundled(bid: str) -> None:
 
 __all__ = ["BundledError", "BundledModel", "DEFAULT_ALIAS", "default_id", "get_bundled", "is_bundled",
            "list_bundled", "load_bundled", "pretrained_dir", "install_bundled", "refuse_change", "uninstall_bundled",
-           "verify"]
+           "update_card", "verify"]

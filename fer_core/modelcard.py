@@ -47,17 +47,24 @@ def card_figures(model: Any, ds: Any, split: str = "test", tta: str | Sequence[s
     dict with ``n``, ``accuracy``, ``accuracy_ci``, ``macro_f1``, ``macro_f1_ci`` (95% percentile
     bootstrap), ``per_class_f1``, ``confusion`` ({"classes", "counts"}), ``ece``,
     ``ferplus_agreement`` (share of images with FER+ votes whose predicted class is the FER+
-    majority; None without votes), ``tta``, ``split`` and ``dataset``.
+    majority; None without votes), ``train_twins`` (accuracy with and without the images that have
+    a pixel-identical twin in the train split, :func:`~fer_core.evaluation.leakage.leakage_figures`;
+    None without a train split), ``tta``, ``split`` and ``dataset``.
     """
     from .evaluation import evaluate_model
+    from .evaluation.leakage import train_twins
 
     report = evaluate_model(model, ds, split, tta=tta, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
-    return report_figures(report, ds.split(split))
+    return report_figures(report, ds.split(split), train_twins(ds, split))
 
 
-def report_figures(report: Any, part: Any) -> dict[str, Any]:
+def report_figures(report: Any, part: Any, twins: np.ndarray | None = None) -> dict[str, Any]:
     """The card figures of an :class:`~fer_core.evaluation.EvalReport` of ``part`` (the split it scored),
-    for a caller that also keeps the report's probabilities (see :func:`card_figures`)."""
+    for a caller that also keeps the report's probabilities (see :func:`card_figures`); ``twins``:
+    which images of ``part`` have a pixel-identical twin in the train split
+    (:func:`~fer_core.evaluation.leakage.train_twins`)."""
+    from .evaluation.leakage import leakage_figures
+
     split = report.meta.get("split")
     agreement = None
     if part.soft_labels is not None and report.n == len(part):
@@ -74,6 +81,8 @@ def report_figures(report: Any, part: Any) -> dict[str, Any]:
         "confusion": {"classes": [str(c) for c in report.confusion.columns],
                       "counts": report.confusion.to_numpy().astype(int).tolist()},
         "ece": float(report.ece), "ferplus_agreement": agreement,
+        "train_twins": (leakage_figures(report.y_true, report.y_pred, twins)
+                        if twins is not None and report.n == len(part) else None),
         "n_bootstrap": int(report.n_bootstrap), "seed": int(report.seed),
     }
 
@@ -123,6 +132,8 @@ def latency_per_face(model: Any, runtimes: Sequence[str] = ("keras", "onnx", "tf
 
 def render_card(card: Mapping[str, Any]) -> str:
     """``card.md`` text for a card dict (as written by :func:`write_card`)."""
+    from .evaluation.leakage import format_leakage
+
     f = card.get("figures") or {}
     lines = [f"# {card.get('title') or card.get('id')}", ""]
     if card.get("summary"):
@@ -142,6 +153,8 @@ def render_card(card: Mapping[str, Any]) -> str:
                   f"- expected calibration error {f['ece']:.3f}"]
         if f.get("ferplus_agreement") is not None:
             lines.append(f"- agreement with the FER+ majority vote {pct(f['ferplus_agreement'])}")
+        if f.get("train_twins"):
+            lines.append(f"- train twins: {format_leakage(f['train_twins'])}")
         lines += ["", "| class | F1 |", "| --- | ---: |"]
         lines += [f"| {c} | {v:.3f} |" for c, v in f["per_class_f1"].items()]
         cls = f["confusion"]["classes"]

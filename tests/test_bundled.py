@@ -252,6 +252,23 @@ def test_dashboard_shows_bundled_models_on_a_fresh_install(scored_shelf):
     assert "models: **★ ens, ★ m0**" in " ".join(str(e.value) for e in at.get("caption"))  # by their stable ids
 
 
+def test_update_card_rewrites_the_card_and_its_checksums_only(scored_shelf):
+    before = {b.id: b for b in bundled.list_bundled()}
+    card = before["m1"].card()
+    assert card["figures"]["train_twins"]["n_twins"] == 0  # synthetic data: no test image has a train twin
+    card["figures"]["train_twins"] = {"n_twins": 3, "accuracy_twins": 1.0, "n_rest": 1, "accuracy_rest": 0.0}
+    after = bundled.update_card("m1", card)
+    bundled.verify(after)  # the manifest's checksums follow the new card
+    assert after.card()["figures"]["train_twins"]["n_rest"] == 1
+    assert "3 image(s) have a pixel-identical twin" in (after.path / "card.md").read_text()
+    assert [b.id for b in bundled.list_bundled()] == list(before)  # its place in the manifest kept
+    changed = {n for n, d in after.sha256.items() if d != before["m1"].sha256[n]}
+    assert changed == {"card.json", "card.md"}
+    (after.path / "model.keras").write_bytes(b"broken")
+    with pytest.raises(bundled.BundledError, match="model.keras"):
+        bundled.update_card("m1", card)  # never over a damaged entry
+
+
 def test_bundle_script_describes_every_option_that_changes_what_is_learned():
     from fer_core.training.config import config_to_dict, load_config
 

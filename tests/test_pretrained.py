@@ -161,6 +161,8 @@ def check_card(bid: str, fer2013_dataset) -> None:
     assert fresh["per_class_f1"] == pytest.approx(card["per_class_f1"], abs=1e-6)
     if card.get("ferplus_agreement") is not None:
         assert fresh["ferplus_agreement"] == pytest.approx(card["ferplus_agreement"], abs=1e-6)
+    assert card.get("train_twins"), "the card lacks train_twins (experiments/bundle_models.py --add-train-twins)"
+    assert fresh["train_twins"] == pytest.approx(card["train_twins"], abs=1e-6)
 
 
 @pytest.mark.slow

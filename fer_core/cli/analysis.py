@@ -37,6 +37,7 @@ def _data_and_model(args: argparse.Namespace):
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_model
+    from ..evaluation.leakage import format_leakage
     from ..inference import default_tta
 
     ds, model, classes = _data_and_model(args)
@@ -49,8 +50,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     own = " (the model's own, as in its reported accuracy; --tta none to turn it off)" if args.tta is None and tta else ""
     say(f"{args.run} on {ds.display_name}, split {args.split}, TTA {report.meta.get('tta')}{own}:")
     say(report.format_text())
-    emit_json(args, report.to_dict())
+    out = report.to_dict()
+    out["train_twins"] = _train_twins(ds, args.split, report)
+    if out["train_twins"] is not None:
+        say(f"train twins: {format_leakage(out['train_twins'])}")
+    emit_json(args, out)
     return 0
+
+
+def _train_twins(ds, split: str, report):
+    """Accuracy with and without the scored images that have a pixel-identical twin in the train
+    split (None when the dataset has no train split, or ``split`` is it or ``all``)."""
+    from ..evaluation.leakage import leakage_figures, train_twins
+
+    twins = None if split == "all" else train_twins(ds, split)
+    if twins is None:
+        return None
+    by_source = dict(zip(ds.split(split).sources, twins))
+    return leakage_figures(report.y_true, report.y_pred, [by_source[s] for s in report.sources])
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
