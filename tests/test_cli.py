@@ -94,6 +94,25 @@ def test_tta_option_takes_one_mode_or_modes_joined_by_plus(command, capsys):
         assert exit_.value.code == 2 and says in capsys.readouterr().err
 
 
+def test_runs_show_says_how_many_test_faces_have_a_train_twin(tmp_path, monkeypatch, capsys):
+    from fer_core import bundled
+    from fer_core.runs import RunStore
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path))
+    run = RunStore(tmp_path).create({"name": "r", "model": {"name": "five_layer"}}, status="done")
+    (run.path / "metrics.json").write_text(json.dumps(
+        {"accuracy": 0.7, "train_twins": {"n_twins": 3, "accuracy_twins": 1.0, "n_rest": 7, "accuracy_rest": 4 / 7}}))
+    assert main(["runs", "show", run.id]) == 0
+    assert "train twins: 3 image(s) have a pixel-identical twin in the train split (accuracy on them 100.0%); " \
+           "accuracy on the other 7: 57.1%" in capsys.readouterr().out
+    (run.path / "metrics.json").write_text(json.dumps({"accuracy": 0.7}))  # a run from before: no line
+    assert main(["runs", "show", run.id]) == 0 and "train twins" not in capsys.readouterr().out
+    if bundled.default_id():  # a bundled model: from its card
+        card = bundled.get_bundled("default").card()["figures"]["train_twins"]
+        assert main(["runs", "show", "default"]) == 0
+        assert f"{card['n_twins']} image(s) have a pixel-identical twin" in capsys.readouterr().out
+
+
 def test_bad_input_exits_2(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err

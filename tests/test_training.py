@@ -529,6 +529,24 @@ def test_early_stopping_and_plateau_schedule(ds, tmp_path):
 
 
 @pytest.mark.slow
+def test_metrics_count_the_test_faces_with_a_twin_in_train(ds, tmp_path):
+    from fer_core.evaluation.leakage import leakage_figures, twin_mask
+
+    images, labels = ds.images.copy(), ds.labels.copy()
+    train, test = np.flatnonzero(ds.splits == "train"), np.flatnonzero(ds.splits == "test")
+    images[test[:12]], labels[test[:12]] = images[train[:12]], labels[train[:12]]
+    leaky = replace(ds, images=images, labels=labels)
+    data = prepare_data(load_config(cfg_dict(train={"epochs": 1})), leaky)
+    twins = twin_mask(data.x_eval, data.x_train)  # copies of faces the validation split took are not twins
+    assert 0 < twins.sum() <= 12
+    metrics = run_train(cfg_dict(train={"epochs": 1}), tmp_path, leaky)
+    with np.load(tmp_path / "predictions.npz") as z:
+        pred = z["probs"].argmax(1)
+    assert metrics["train_twins"] == leakage_figures(data.labels_eval, pred, twins)
+    assert metrics["train_twins"]["n_twins"] == twins.sum()
+
+
+@pytest.mark.slow
 def test_soft_label_training(soft_ds, ds, tmp_path):
     cfg = load_config(cfg_dict(train={"epochs": 1, "soft_labels": True}))
     data = prepare_data(cfg, soft_ds)

@@ -471,7 +471,10 @@ def _evaluate(model, cfg: TrainConfig, data: TrainingData, state: dict, run_dir:
             metrics["ferplus_majority_accuracy"] = float((pred[has] == data.soft_eval[has].argmax(1)).mean())
             metrics["n_ferplus"] = int(has.sum())
     from ..evaluation.evalset import save_predictions
+    from ..evaluation.leakage import leakage_figures, twin_mask
 
+    # how much of the score is faces the model trained on a pixel-identical copy of
+    metrics["train_twins"] = leakage_figures(labels, pred, twin_mask(data.x_eval, data.x_train))
     save_predictions(run_dir / PREDICTIONS_FILE, probs, labels, data.sources_eval, data.classes, data.eval_split)
     atomic_write_json(run_dir / METRICS_FILE, metrics)
     return metrics
