@@ -193,6 +193,15 @@ class Run:
         """Test metrics from ``metrics.json`` ({} before the run is done)."""
         return read_json(self.path / METRICS_FILE, {}) or {}
 
+    def train_twins(self) -> dict[str, Any] | None:
+        """Accuracy with and without the test faces that have a pixel-identical twin in train
+        (:func:`fer_core.evaluation.leakage.leakage_figures`): from ``metrics.json`` (runs trained
+        since 2026-12-07), else from the model card beside it (bundled models); None when neither has it."""
+        found = self.metrics().get("train_twins")
+        if found is None:
+            found = ((read_json(self.path / "card.json", {}) or {}).get("figures") or {}).get("train_twins")
+        return found
+
     def predictions(self) -> dict[str, Any]:
         """Arrays of ``predictions.npz`` (e.g. ``y_true``, ``y_prob``) as a dict; {} when missing."""
         p = self.path / PREDICTIONS_FILE

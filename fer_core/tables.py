@@ -29,8 +29,16 @@ def macro_f1_text(report: Any) -> str:
     return fmt_ci(report.macro_f1, *report.ci["macro_f1"], pct=False)
 
 
-def metrics_table(reports: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per named EvalReport: accuracy and macro-F1 with CIs, top-2, weighted F1, AUC, ECE, log loss."""
+#: The :func:`metrics_table` column of the accuracy on the test faces with no twin in train.
+UNSEEN_COLUMN = "accuracy, no train twin"
+
+
+def metrics_table(reports: Mapping[str, Any], twins: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One row per named EvalReport: accuracy and macro-F1 with CIs, top-2, weighted F1, AUC, ECE, log loss.
+
+    ``twins`` ({name: :func:`~fer_core.evaluation.leakage.leakage_figures` dict or None}) adds the
+    column :data:`UNSEEN_COLUMN`: the accuracy on the test faces with no pixel-identical twin in
+    train, and how many they are ("–" where a model has no such figure)."""
     rows = []
     for name, r in reports.items():
         rows.append({"model": name, "images": r.n, "accuracy (95% CI)": accuracy_text(r),
@@ -38,6 +46,10 @@ def metrics_table(reports: Mapping[str, Any]) -> pd.DataFrame:
                      "weighted F1": round(r.weighted_f1, 3),
                      "AUC (macro)": round(r.auc["macro"], 3) if not math.isnan(r.auc["macro"]) else None,
                      "ECE": round(r.ece, 3), "log loss": round(r.log_loss, 3)})
+        fig = (twins or {}).get(name)
+        if twins is not None:
+            rows[-1][UNSEEN_COLUMN] = ("–" if not fig or fig.get("accuracy_rest") is None
+                                       else f"{fig['accuracy_rest']:.1%} of {fig['n_rest']:,}")
     return pd.DataFrame(rows)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from fer_core import CLASSES, bundled
 from fer_core.bundled import BundledError
+from fer_core.tables import UNSEEN_COLUMN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -250,6 +251,9 @@ def test_dashboard_shows_bundled_models_on_a_fresh_install(scored_shelf):
     at.switch_page("views/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "models: **★ ens, ★ m0**" in " ".join(str(e.value) for e in at.get("caption"))  # by their stable ids
+    metrics = next(d.value for d in at.dataframe if "accuracy (95% CI)" in d.value.columns)
+    n_test = bundled.get_bundled("m0").card()["figures"]["n"]  # synthetic faces: none has a twin in train
+    assert (metrics[UNSEEN_COLUMN].str.endswith(f" of {n_test:,}")).all(), metrics
 
 
 def test_update_card_rewrites_the_card_and_its_checksums_only(scored_shelf):

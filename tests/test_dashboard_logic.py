@@ -228,7 +228,7 @@ def test_register_zip_and_path(tmp_path, monkeypatch):
 def test_display_tables_and_job_progress():
     from fer_core.jobs.progress import job_fraction, job_progress_text
     from fer_core.names import slug
-    from fer_core.tables import evaluated_on, fmt_ci, metrics_table, predictions_csv, probability_table
+    from fer_core.tables import UNSEEN_COLUMN, evaluated_on, fmt_ci, metrics_table, predictions_csv, probability_table
 
     prog = {"epoch": 3, "epochs": 4, "batch": 5, "batches": 10, "event": "batch", "images_per_s": 528.4}
     assert job_fraction(prog, "running") == pytest.approx(2.5 / 4)
@@ -240,6 +240,10 @@ def test_display_tables_and_job_progress():
     assert fmt_ci(0.5, 0.4, 0.6, pct=False) == "0.500 (0.400–0.600)" and fmt_ci(None, 0, 1) == "–"
     table = metrics_table({"m": _report()})
     assert table.loc[0, "model"] == "m" and table.loc[0, "images"] == 12 and "accuracy (95% CI)" in table
+    assert UNSEEN_COLUMN not in table
+    fig = {"n_twins": 280, "accuracy_twins": 0.9, "n_rest": 3309, "accuracy_rest": 0.6973}
+    table = metrics_table({"m": _report(), "e": _report(seed=1)}, {"m": fig})
+    assert table[UNSEEN_COLUMN].tolist() == ["69.7% of 3,309", "–"]
     assert evaluated_on([_report(), _report(seed=1)]) == ["? / test"]
     probs = probability_table({"m1": [0.1, 0.7, 0.2], "m2": [0.5, 0.2, 0.3]}, CLASSES)
     assert probs["predicted"].tolist() == ["b", "a"] and list(probs.columns) == ["predicted", *CLASSES]

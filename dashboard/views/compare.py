@@ -11,7 +11,7 @@ from fer_core.evaluation import save_ensemble
 from fer_core.evaluation.evalset import check_ensemble_members
 from fer_core.evaluation.verdict import compare_reports
 from fer_core.names import slug
-from fer_core.tables import accuracy_text, evaluated_on, macro_f1_text, metrics_table
+from fer_core.tables import UNSEEN_COLUMN, accuracy_text, evaluated_on, macro_f1_text, metrics_table
 from fer_core.tta import TTA_HELP, TTA_MODES
 
 st.title("Compare")
@@ -51,7 +51,11 @@ if len(where) > 1:
 
 # -- headline metrics -------------------------------------------------------------------------
 st.subheader("Metrics")
-st.dataframe(metrics_table(reports), hide_index=True, key="cmp_metrics")
+twins = {n: state.store().get(c.run_id).train_twins() for n, c in by_name.items() if c.kind == "run"}
+st.dataframe(metrics_table(reports, twins if any(twins.values()) else None), hide_index=True, key="cmp_metrics")
+if any(twins.values()):
+    st.caption(f"*{UNSEEN_COLUMN}*: the accuracy on the test faces that have no pixel-identical copy in the "
+               "images the model trained on (FER2013 PublicTest: 3,309 of 3,589); the others it has, in effect, seen.")
 cols = st.columns(len(reports))
 for col, (name, r) in zip(cols, reports.items()):
     col.metric(name, f"{r.accuracy:.1%}", help="test accuracy")

@@ -52,7 +52,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     for key in ("id", "name", "model", "dataset", "status", "created", "test_accuracy", "macro_f1", "bundled",
                 "epochs_done", "model_path", "path"):
         print(f"{key:>14}: {info[key]}")
-    twins = _train_twins(run)
+    twins = run.train_twins()
     if twins:
         from ..evaluation.leakage import format_leakage
 
@@ -61,17 +61,6 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         text = info["against"]["text"] or "no epoch in common (no validation history on one side)"
         print(f"{'against':>14}: {ref.id}: {text}")
     return 0
-
-
-def _train_twins(run) -> dict | None:
-    """A run's accuracy with and without the test faces that have a twin in train: from its
-    ``metrics.json`` (runs trained since 2026-12-07), else from a bundled model's card."""
-    found = (run.metrics() or {}).get("train_twins")
-    if found is None and run.bundled:
-        from .. import bundled
-
-        found = (bundled.get_bundled(run.id).card().get("figures") or {}).get("train_twins")
-    return found
 
 
 def cmd_runs_delete(args: argparse.Namespace) -> int:
