@@ -273,6 +273,20 @@ def test_update_card_rewrites_the_card_and_its_checksums_only(scored_shelf):
         bundled.update_card("m1", card)  # never over a damaged entry
 
 
+def test_train_twins_script_tables_the_accuracy_by_distance_to_train(scored_shelf, monkeypatch, capsys):
+    script = _experiment_script("train_twins")
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    assert script.nearest_distance(np.stack([ref[2], 255 - ref[0]]), ref).tolist()[0] == 0
+    monkeypatch.setattr("sys.argv", ["train_twins.py", "ens", "m0"])
+    script.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert "pixel-identical (0 faces)" in lines[0] and len(lines) == 4
+    for line, bid in zip(lines[2:], ("ens", "m0")):
+        accuracy = bundled.get_bundled(bid).card()["figures"]["accuracy"]
+        assert line.startswith(f"| {bid} | –") and line.endswith(f"| {accuracy:.1%} |"), line
+
+
 def test_bundle_script_describes_every_option_that_changes_what_is_learned():
     from fer_core.training.config import config_to_dict, load_config
 
