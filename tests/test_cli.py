@@ -113,6 +113,24 @@ def test_runs_show_says_how_many_test_faces_have_a_train_twin(tmp_path, monkeypa
         assert f"{card['n_twins']} image(s) have a pixel-identical twin" in capsys.readouterr().out
 
 
+def test_evaluate_says_when_the_loader_split_a_folder_of_class_folders(tiny_model_file, tmp_path, capsys):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    for c in CLASSES:
+        (tmp_path / "data" / c).mkdir(parents=True)
+        for i in range(10):
+            cv2.imwrite(str(tmp_path / "data" / c / f"{i}.png"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+    data = str(tmp_path / "data")
+    assert main(["evaluate", tiny_model_file, "--data", data, "--tta", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "note: data has no split folders, so its images were split at random by class, train/val/test " \
+           "80/10/10 %, seed 0; this scores the test part only (7 of 70 images). `--split all`" in out
+    assert main(["evaluate", tiny_model_file, "--data", data, "--tta", "none", "--split", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "note:" not in out and "70 images" in out
+
+
 def test_bad_input_exits_2(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err

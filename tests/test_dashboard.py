@@ -214,7 +214,7 @@ def test_data_page_registers_a_csv_and_audits_it(empty_home, tmp_path):
     ok(at.button(key="data_reg_button").click().run())
     assert "Registered **small_csv**" in texts(at, "success")
     assert at.selectbox(key="data_pick").value == "small_csv"
-    assert "real images" in texts(at, "caption")
+    assert "real images" in texts(at, "caption") and "no split folders" not in texts(at, "caption")  # Usage column
     assert (empty_home / "datasets.json").is_file()
     ok(at.button(key="data_audit_button").click().run())
     labels = [m.label for m in at.metric]
@@ -228,15 +228,15 @@ def test_data_page_registers_an_uploaded_zip(empty_home):
     ds = make_synthetic(28, seed=4)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for i, (img, label, split) in enumerate(zip(ds.images, ds.labels, ds.splits)):
-            folder = "train" if split != "test" else "test"
-            zf.writestr(f"mini/{folder}/{ds.classes[label]}/{i}.png", png(img, scale=1))
+        for i, (img, label) in enumerate(zip(ds.images, ds.labels)):  # class folders only: the loader splits
+            zf.writestr(f"mini/{ds.classes[label]}/{i}.png", png(img, scale=1))
     at = open_page("views/data.py")
     ok(at.file_uploader(key="data_reg_zip").set_value(("mini.zip", buf.getvalue(), "application/zip")).run())
     ok(at.text_input(key="data_reg_zip_name").input("mini").run())
     ok(at.button(key="data_reg_zip_button").click().run())
     assert "Registered **mini**" in texts(at, "success") and at.selectbox(key="data_pick").value == "mini"
     assert "28 images 48x48" in texts(at, "caption")
+    assert "no split folders: its images were split at random by class" in texts(at, "caption")
     assert not list((empty_home / "uploads").glob("*"))  # the upload is removed once unpacked
     (unpacked,) = list((empty_home / "datasets").iterdir())
     assert any("used by mini" in m.value for m in at.markdown)

@@ -294,6 +294,8 @@ def test_stratified_splits_are_seeded():
     v = with_val_split(a, 0.2, seed=0, groups=None)
     assert (v.splits[a.splits == "test"] == "test").all()  # test untouched
     assert (v.splits == "val").sum() > (a.splits == "val").sum()
+    assert ds.split_note == "" and a.split_note == "split at random by class, train/val/test 70/15/15 %, seed 1"
+    assert v.split_note == a.split_note and a.split("test").split_note == a.split_note
 
 
 def test_cache_reuses_and_invalidates(kaggle_root):
@@ -301,6 +303,9 @@ def test_cache_reuses_and_invalidates(kaggle_root):
     second = load_dataset(kaggle_root)
     np.testing.assert_array_equal(first.images, second.images)
     np.testing.assert_array_equal(first.sources, second.sources)
+    assert first.split_note == second.split_note == ""  # the data's own split folders
+    flat = load_dataset(kaggle_root / "train")  # class folders only: the loader splits them
+    assert flat.split_note.startswith("split at random by class") and load_dataset(kaggle_root / "train").split_note == flat.split_note
     before = fingerprint(kaggle_root)
     save(kaggle_root / "train" / "happy" / "Train_new.jpg", face(999))
     assert fingerprint(kaggle_root) != before

@@ -65,6 +65,8 @@ ratios = imbalance_ratios(counts)
 cols = st.columns(len(ratios))
 for col, (split, ratio) in zip(cols, ratios.items()):
     col.metric(f"Imbalance ({split})", f"{ratio:.1f}×" if ratio else "–", help="largest / smallest class present")
+if ds.split_note:
+    st.caption(f"This data has no split folders: its images were {ds.split_note} when loaded.")
 st.plotly_chart(charts.class_balance(counts), key="data_balance")
 st.dataframe(balance_table(counts), key="data_counts")
 

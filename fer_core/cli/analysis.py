@@ -49,6 +49,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     say = text_printer(args)
     own = " (the model's own, as in its reported accuracy; --tta none to turn it off)" if args.tta is None and tta else ""
     say(f"{args.run} on {ds.display_name}, split {args.split}, TTA {report.meta.get('tta')}{own}:")
+    if ds.split_note and args.split != "all":
+        say(f"note: {ds.display_name} has no split folders, so its images were {ds.split_note}; this scores "
+            f"the {args.split} part only ({report.n} of {len(ds)} images). `--split all` scores every image: "
+            "right for a model that never trained on them (a bundled model, say).")
     say(report.format_text())
     out = report.to_dict()
     out["train_twins"] = _train_twins(ds, args.split, report)

@@ -19,7 +19,7 @@ from ..errors import DataError
 from ..io import atomic_write_npz
 from .dataset import FERDataset, LoadIssue
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def fingerprint(path: str | Path) -> str:
@@ -62,7 +62,7 @@ def save_npz(ds: FERDataset, path: str | Path) -> None:
     """Write a dataset to ``path`` (uncompressed ``.npz``, atomically)."""
     meta = {
         "classes": list(ds.classes), "name": ds.name, "root": ds.root, "synthetic": ds.synthetic,
-        "issues": [[i.source, i.reason] for i in ds.issues],
+        "issues": [[i.source, i.reason] for i in ds.issues], "split_note": ds.split_note,
     }
     arrays = {"images": ds.images, "labels": ds.labels, "splits": ds.splits, "sources": ds.sources,
               "meta": np.array(json.dumps(meta))}
@@ -84,7 +84,7 @@ def load_npz(path: str | Path) -> FERDataset:
                 name=meta["name"], root=meta["root"], synthetic=meta["synthetic"],
                 soft_labels=z["soft_labels"] if "soft_labels" in z.files else None,
                 not_face=z["not_face"] if "not_face" in z.files else None,
-                issues=[LoadIssue(s, r) for s, r in meta["issues"]],
+                issues=[LoadIssue(s, r) for s, r in meta["issues"]], split_note=str(meta.get("split_note", "")),
             )
     except Exception as exc:  # noqa: BLE001 - a damaged entry fails in zipfile, zlib, numpy, json or here alike
         raise DataError(f"{path}: unreadable dataset cache ({type(exc).__name__}: {exc}); "

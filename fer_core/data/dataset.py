@@ -40,6 +40,9 @@ class FERDataset:
     soft_labels : optional ndarray of float32, shape (n, len(classes)), rows sum to 1 (FER+ votes)
     not_face : optional ndarray of bool, shape (n,), annotators said "not a face"
     issues : files or rows the loader skipped (when loading with ``on_error="skip"``)
+    split_note : how the loader assigned the splits when the data does not give them (a folder of
+        class folders, OAHEGA: e.g. "split at random by class, 80/10/10 %, seed 0"); "" when the
+        splits are the data's own
     """
 
     images: np.ndarray
@@ -53,6 +56,7 @@ class FERDataset:
     soft_labels: np.ndarray | None = None
     not_face: np.ndarray | None = None
     issues: list[LoadIssue] = field(default_factory=list)
+    split_note: str = ""
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)

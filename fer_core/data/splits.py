@@ -96,11 +96,14 @@ def resplit(
     ``"subject"`` requires it; an array gives one group id per image; ``None`` splits by image.
     """
     group_ids = _groups(ds, groups)
+    shares = "/".join(f"{100 * f:g}" for f in fractions)
     if group_ids is None:
         splits = stratified_assign(ds.labels, fractions, seed)
+        note = f"split at random by class, train/val/test {shares} %, seed {seed}"
     else:
         splits = group_assign(ds.labels, group_ids, fractions, seed)
-    return replace(ds, splits=splits)
+        note = f"split by subject (no subject in two splits), train/val/test about {shares} %, seed {seed}"
+    return replace(ds, splits=splits, split_note=note)
 
 
 def with_val_split(
