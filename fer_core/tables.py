@@ -41,15 +41,15 @@ def metrics_table(reports: Mapping[str, Any], twins: Mapping[str, Any] | None = 
     train, and how many they are ("–" where a model has no such figure)."""
     rows = []
     for name, r in reports.items():
-        rows.append({"model": name, "images": r.n, "accuracy (95% CI)": accuracy_text(r),
-                     "macro-F1 (95% CI)": macro_f1_text(r), "top-2 accuracy": f"{r.top2_accuracy:.1%}",
-                     "weighted F1": round(r.weighted_f1, 3),
-                     "AUC (macro)": round(r.auc["macro"], 3) if not math.isnan(r.auc["macro"]) else None,
-                     "ECE": round(r.ece, 3), "log loss": round(r.log_loss, 3)})
-        fig = (twins or {}).get(name)
-        if twins is not None:
-            rows[-1][UNSEEN_COLUMN] = ("–" if not fig or fig.get("accuracy_rest") is None
-                                       else f"{fig['accuracy_rest']:.1%} of {fig['n_rest']:,}")
+        row = {"model": name, "images": r.n, "accuracy (95% CI)": accuracy_text(r)}
+        if twins is not None:  # beside the accuracy it qualifies
+            fig = twins.get(name)
+            row[UNSEEN_COLUMN] = ("–" if not fig or fig.get("accuracy_rest") is None
+                                  else f"{fig['accuracy_rest']:.1%} of {fig['n_rest']:,}")
+        rows.append(row | {"macro-F1 (95% CI)": macro_f1_text(r), "top-2 accuracy": f"{r.top2_accuracy:.1%}",
+                           "weighted F1": round(r.weighted_f1, 3),
+                           "AUC (macro)": round(r.auc["macro"], 3) if not math.isnan(r.auc["macro"]) else None,
+                           "ECE": round(r.ece, 3), "log loss": round(r.log_loss, 3)})
     return pd.DataFrame(rows)
 
 
