@@ -41,7 +41,7 @@ class FERDataset:
     not_face : optional ndarray of bool, shape (n,), annotators said "not a face"
     issues : files or rows the loader skipped (when loading with ``on_error="skip"``)
     split_note : how the loader assigned the splits when the data does not give them (a folder of
-        class folders, OAHEGA: e.g. "split at random by class, 80/10/10 %, seed 0"); "" when the
+        class folders, OAHEGA: e.g. "split at random by class, train/val/test 80/10/10 %, seed 0"); "" when the
         splits are the data's own
     """
 
