@@ -11,6 +11,7 @@ from fer_core.data.archives import MAX_PHOTO_MB
 from fer_core.data.upload import face_from_upload
 from fer_core.errors import FERError
 from fer_core.evaluation.evalset import EvalSet
+from fer_core.modelcard import CARD_MD
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp"]
 
@@ -58,7 +59,7 @@ def model_card(run_id: str | None, container=st) -> None:
     if not run_id or not is_bundled(run_id):
         return
     b = get_bundled(run_id)
-    card = b.path / "card.md"
+    card = b.path / CARD_MD
     with container.expander(f"Model card: {b.record.get('name') or b.id} (bundled, read-only)"):
         if card.is_file():
             st.markdown(card.read_text(encoding="utf-8"))

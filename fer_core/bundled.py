@@ -66,7 +66,9 @@ class BundledModel:
 
     def card(self) -> dict[str, Any]:
         """The model card (``card.json``); {} when there is none."""
-        p = self.path / "card.json"
+        from .modelcard import CARD_JSON
+
+        p = self.path / CARD_JSON
         return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
 
 

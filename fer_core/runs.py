@@ -199,7 +199,9 @@ class Run:
         since 2026-12-07), else from the model card beside it (bundled models); None when neither has it."""
         found = self.metrics().get("train_twins")
         if found is None:
-            found = ((read_json(self.path / "card.json", {}) or {}).get("figures") or {}).get("train_twins")
+            from .modelcard import CARD_JSON
+
+            found = ((read_json(self.path / CARD_JSON, {}) or {}).get("figures") or {}).get("train_twins")
         return found
 
     def predictions(self) -> dict[str, Any]:
