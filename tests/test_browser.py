@@ -49,7 +49,7 @@ def _chromium() -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The dashboard served by `streamlit run` on a free port, over a studio with one trained run
-    (the Home page's first model, about a minute of training)."""
+    (the Home page's first model, cut to 3 of its 10 epochs: the pages need a run, not a good one)."""
     from fer_core.runs import RunStore
     from fer_core.training.config import config_to_dict, load_config
     from fer_core.training.engine import train
@@ -57,6 +57,7 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser_home")
     store = RunStore(home)
     cfg = load_config(ROOT / "experiments" / "synthetic_quick.toml")  # the dashboard's first model
+    cfg.train.epochs = 3  # all 10 took 3 min beside the other tests on a 2-core AVX2-only machine
     run = store.create(config_to_dict(cfg))
     train(cfg, run.path)
     store.refresh(run.id)

@@ -452,6 +452,8 @@ def test_tta_flip_and_shift_average_the_views(keras_models, faces):
     ten = predict_probs(grey, faces, tta="tencrop", batch_size=22)  # 2 faces x 11 views per call
     views = [direct(grey, augment(x, v)) for v in tta_views("tencrop")]
     np.testing.assert_allclose(ten, np.mean(views, axis=0), atol=1e-6)
+    for v in ("flip", "crop(centre,flip)"):  # one view alone is that view, not the face as it is
+        np.testing.assert_allclose(predict_views(grey, faces, [v]), direct(grey, augment(x, v)), atol=1e-6)
 
 
 def test_ensemble_with_tta_equals_the_weighted_average_of_member_tta(keras_models, faces):

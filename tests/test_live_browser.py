@@ -67,6 +67,16 @@ def _external(requests: list[str], url: str) -> list[str]:
     return [r for r in requests if urlparse(r).scheme not in LOCAL_SCHEMES and urlparse(r).hostname not in (host, "127.0.0.1")]
 
 
+def _green_pixels(png: bytes) -> int:
+    """Pixels of a screenshot within 50 levels of the annotation colour (40, 220, 40) in every channel."""
+    import io
+
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int(np.all(np.abs(rgb - (40, 220, 40)) < 50, axis=2).sum())
+
+
 def test_live_page_labels_the_fake_camera_offline(live_server, camera_file):
     url, home = live_server
     pw, browser = _launch("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -81,16 +91,16 @@ def test_live_page_labels_the_fake_camera_offline(live_server, camera_file):
         status.first.wait_for(timeout=300_000)  # the first frames warm the model up (minutes on a busy machine)
         fps = float(re.search(r"([\d.]+) fps", status.first.inner_text()).group(1))
         assert fps > 0
-        # the returned video shows the box colour (40, 220, 40) drawn by the server
+        # the returned video shows the box colour (40, 220, 40) drawn by the server; on a busy machine
+        # the player can lag the status text by seconds, so look at it a few times
         video = frame.locator("video").first
-        page.wait_for_timeout(1500)  # let a few annotated frames arrive
-        shot = video.screenshot()
-        from PIL import Image
-        import io
-
-        rgb = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)
-        green = np.all(np.abs(rgb - (40, 220, 40)) < 50, axis=2)
-        assert green.sum() > 200, f"no annotation colour on the returned video ({green.sum()} px)"
+        seen = []
+        for _ in range(20):
+            page.wait_for_timeout(1500)  # let a few annotated frames arrive
+            seen.append(_green_pixels(video.screenshot()))
+            if seen[-1] > 200:
+                break
+        assert seen[-1] > 200, f"no annotation colour on the returned video (green pixels per look: {seen})"
         page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)  # the rolling chart
         assert page.locator('[data-testid="stException"]').count() == 0
         assert _external(requests, url) == [], _external(requests, url)

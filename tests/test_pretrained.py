@@ -22,26 +22,9 @@ IDS = [b.id for b in SHIPPED]
 SINGLE = [b.id for b in SHIPPED if b.kind == "model"]
 
 
-def _card_tta(b: bundled.BundledModel) -> tuple[str, ...]:
-    from fer_core.evaluation.predict import parse_tta
-
-    return parse_tta(b.card()["figures"]["tta"])
-
-
-_TTA = {b.id: _card_tta(b) for b in SHIPPED}
-
-
-def _shares_member_views(b: bundled.BundledModel) -> bool:
-    """True for a single model, and for an ensemble whose TTA is each member's own card TTA (the
-    members' probabilities are then computed once, for both cards)."""
-    return b.kind == "model" or all(_TTA.get(m) == _TTA[b.id] for m in b.card().get("members", ()))
-
-
-#: cards checked here: the single models and the ensembles that share their members' views
-CARDS_HERE = [b.id for b in SHIPPED if _shares_member_views(b)]
-#: the other ensembles' cards, checked in test_pretrained_ensembles.py: a separate file runs in
-#: another pytest-xdist worker (--dist loadfile), so the slowest cards do not queue behind each other
-CARDS_APART = [i for i in IDS if i not in CARDS_HERE]
+#: every card, single models first: an ensemble's card then finds its members' views computed
+#: (:class:`_ScoredOnce`), so the cards stay in this one file and one pytest-xdist worker
+CARDS = SINGLE + [b.id for b in SHIPPED if b.kind != "model"]
 
 
 @pytest.fixture(autouse=True)
@@ -94,13 +77,14 @@ def fer2013_dataset(fer2013_root):
 
 
 class _ScoredOnce:
-    """A bundled model whose probabilities on given faces and views are computed once per test session.
+    """A bundled model whose probabilities on given faces are computed once per view and test session.
 
     The ensembles share members (and each member has its own card), so without this every
     member's ten-crop predictions on PublicTest would be recomputed once per card that uses it.
-    An Ensemble calls a member's ``predict_views`` with the views that member sees (its own pair
-    under ``spread``); the probabilities still come from the shipped weights through the studio's
-    own predict_views."""
+    An Ensemble calls a member's ``predict_views`` with the views that member sees (under ``spread``
+    its own mirror pair: views of its ten-crop card, but for the whole face's mirror); each view's
+    probabilities come from the shipped weights through the studio's own predict_views, averaged
+    as it averages them."""
 
     cache: dict[tuple, np.ndarray] = {}
 
@@ -115,10 +99,17 @@ class _ScoredOnce:
         from fer_core.evaluation.predict import check_images, predict_views
 
         images = check_images(images)
-        key = (self.bid, tuple(views), images.shape, hashlib.sha1(np.ascontiguousarray(images)).hexdigest())
-        if key not in self.cache:
-            self.cache[key] = predict_views(self.model, images, views, batch_size=batch_size, progress=progress)
-        return self.cache[key]
+        digest = (images.shape, hashlib.sha1(np.ascontiguousarray(images)).hexdigest())
+        per_view = []
+        for i, view in enumerate(views):
+            key = (self.bid, view) + digest
+            if key not in self.cache:
+                step = None if progress is None else (
+                    lambda done, total, i=i: progress(i * total + done, len(views) * total))
+                self.cache[key] = predict_views(self.model, images, [view], batch_size=max(batch_size, 1024),
+                                                progress=step)
+            per_view.append(self.cache[key])
+        return np.mean(np.asarray(per_view, np.float64), axis=0).astype(np.float32)  # as mean_over_views
 
     def predict_probs(self, images, *, batch_size=256, tta=None, progress=None):
         from fer_core.evaluation.predict import tta_views
@@ -139,7 +130,7 @@ def _load_scored_once(bid: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bid", CARDS_HERE)
+@pytest.mark.parametrize("bid", CARDS)
 def test_card_figures_match_a_fresh_evaluation(bid, fer2013_dataset):
     check_card(bid, fer2013_dataset)
 

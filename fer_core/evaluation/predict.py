@@ -148,7 +148,7 @@ def to_model_input(images: np.ndarray, input_shape: tuple[int | None, int | None
 
 def view_batch(x: np.ndarray, views: Sequence[str]) -> np.ndarray:
     """The TTA views of model-ready images ``x`` stacked view by view: shape (len(views) * n, ...)."""
-    return np.concatenate([augment(x, v) for v in views]) if len(views) > 1 else x
+    return np.concatenate([augment(x, v) for v in views]) if len(views) > 1 else augment(x, views[0])
 
 
 def mean_over_views(out: Any, n_views: int, n: int) -> np.ndarray:
