@@ -27,7 +27,7 @@ def mouth_model():
     ds = ds.with_classes(CLASSES3)
     tr, te = ds.split("train"), ds.split("test")
     keras.utils.set_random_seed(0)
-    model = create_model("fer_net", (48, 48, 1), 3, width=16)  # the 6x6 CAM grid of any width, 1/4 the work
+    model = create_model("fer_net", (48, 48, 1), 3, width=16)  # the 6x6 CAM grid of any width, a quarter of the FLOPs
     steps = 12 * int(np.ceil(len(tr) / 64))
     model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
                   "sparse_categorical_crossentropy")

@@ -96,7 +96,7 @@ class _ScoredOnce:
     def predict_views(self, images, views, *, batch_size=256, progress=None):
         import hashlib
 
-        from fer_core.evaluation.predict import check_images, predict_views
+        from fer_core.evaluation.predict import check_images, mean_over_views, predict_views
 
         images = check_images(images)
         digest = (images.shape, hashlib.sha1(np.ascontiguousarray(images)).hexdigest())
@@ -109,7 +109,7 @@ class _ScoredOnce:
                 self.cache[key] = predict_views(self.model, images, [view], batch_size=max(batch_size, 1024),
                                                 progress=step)
             per_view.append(self.cache[key])
-        return np.mean(np.asarray(per_view, np.float64), axis=0).astype(np.float32)  # as mean_over_views
+        return mean_over_views(np.concatenate(per_view), len(views), len(images))
 
     def predict_probs(self, images, *, batch_size=256, tta=None, progress=None):
         from fer_core.evaluation.predict import tta_views
