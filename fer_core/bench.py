@@ -59,14 +59,15 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
     """Latency (ms, median and p95) for one 640x480 photo and batch throughput (faces/s).
 
     ``tta`` maps model names to the test-time augmentation their photos get (as ``predict`` uses:
-    :func:`fer_core.inference.default_tta`); the batch throughput is one view per face. An ensemble
-    is timed in Keras only (its members are exported one by one, not as a whole).
+    :func:`fer_core.inference.default_tta`); the batch throughput is one view per face. The ONNX
+    and TFLite rows run the model as ``predict --runtime`` does (:func:`fer_core.export.runtime_model`:
+    an ensemble member by member), exported afresh into a temporary folder.
     """
     from .data.faces import get_detector
     from .evaluation.ensemble import is_ensemble
     from .evaluation.evaluate import model_classes
     from .evaluation.predict import model_input_shape, predict_probs
-    from .export import ExportedModel, export_model
+    from .export import runtime_model
     from .inference import Predictor
 
     photo, origin = photo_with_face()
@@ -74,14 +75,9 @@ def bench_predict(models: dict[str, Any], *, repeats: int = 50, batch: int = 256
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="fer_bench_"))
     for name, model in models.items():
-        ensemble = is_ensemble(model)  # timed in Keras only, its input is its first member's
-        fmts = [f for f in formats if f == "keras" or not ensemble]
-        runtimes: dict[str, Any] = {"keras": model}
-        for fmt in fmts:
-            if fmt != "keras":
-                runtimes[fmt] = ExportedModel(export_model(model, fmt, tmp / f"{name}.{fmt}"))
-        for fmt in fmts:
-            rt = runtimes[fmt]
+        ensemble = is_ensemble(model)  # its input is its first member's
+        for fmt in formats:
+            rt = runtime_model(model, fmt, cache=tmp)
             pred = Predictor(rt, classes=model_classes(model), detector=detector, tta=(tta or {}).get(name))
             found = len(pred.predict_image(photo).faces)  # warm-up (graph tracing, allocation)
             times = []

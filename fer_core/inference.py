@@ -122,16 +122,21 @@ class Predictor(FaceCropper):
     fallback : classify the whole image as one face when no face is found.
     tta : test-time augmentation for the classifier (``None``: the model's own default).
     max_pixels : decoding bound (decompression bombs are refused).
+    runtime : ``"keras"``, ``"onnx"`` or ``"tflite"`` (:func:`~fer_core.export.runtime_model`: exported
+        once and cached; an ensemble member by member).
     """
 
     def __init__(self, model: Any, *, classes: Sequence[str] | None = None, detector: str = "blazeface",
                  min_face: int = 30, margin: float = 0.15, fallback: bool = False,
                  tta: str | Sequence[str] | None = None, max_pixels: int = MAX_PIXELS,
-                 detect_width: int | None = 320, align: bool = True, face_check: bool = True):
+                 detect_width: int | None = 320, align: bool = True, face_check: bool = True,
+                 runtime: str = "keras"):
+        from .export import runtime_model
+
         super().__init__(detector=detector, min_face=min_face, margin=margin, detect_width=detect_width,
                          align=align, face_check=face_check)
-        self.model = model
         self.classes = model_classes(model, classes=classes)
+        self.model, self.runtime = runtime_model(model, runtime), runtime
         self.fallback, self.tta, self.max_pixels = fallback, tta, max_pixels
         try:  # crops go straight to the model's input size; ensembles (mixed sizes) get 96x96
             h, w, _ = model_input_shape(model)

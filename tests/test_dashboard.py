@@ -427,6 +427,12 @@ def test_predict_upload_shows_result_and_csv(runs_home):
     assert table["label"].notna().all()
     np.testing.assert_allclose(table.filter(like="p_").sum(axis=1), 1.0, atol=1e-3)
     assert len(at.get("plotly_chart")) == len(table)  # one probability chart per face
+    # the model exported to TFLite (on first use) gives the same labels and, within 1e-5, probabilities
+    ok(at.selectbox(key="pred_runtime").set_value("tflite").run())
+    exported = frame(at, "source", "status")
+    assert exported["label"].tolist() == table["label"].tolist()
+    np.testing.assert_allclose(exported.filter(like="p_").to_numpy(float), table.filter(like="p_").to_numpy(float),
+                               atol=1e-4)
 
 
 def test_explain_an_uploaded_face(runs_home):

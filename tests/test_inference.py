@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 
 import cv2
 import numpy as np
@@ -97,7 +98,7 @@ def test_bad_files_give_clear_errors(tiny_model, tmp_path):
         Predictor(tiny_model, max_pixels=1_000_000).predict_image(bomb)
 
 
-def test_predict_cli_writes_csv(tiny_model, fer_faces, tmp_path):
+def test_predict_cli_writes_csv(tiny_model, fer_faces, tmp_path, capsys):
     from fer_core.cli import main
 
     model_path = tmp_path / "m.keras"
@@ -114,3 +115,59 @@ def test_predict_cli_writes_csv(tiny_model, fer_faces, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"")
     assert main(["predict", str(model_path), str(broken)]) == 2
+    out2 = tmp_path / "preds_tflite.csv"  # the same label from the model exported to TFLite
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        assert main(["predict", str(model_path), str(photo), "--runtime", "tflite", "--csv", str(out2)]) == 0
+    assert [r["label"] for r in csv.DictReader(out2.open())] == [rows[0]["label"]]
+    said = capsys.readouterr().out  # the predictions only: not the converter's listing or TFLite's deprecation
+    assert said.splitlines() == [f"{photo}: 1 face found", said.splitlines()[1], f"wrote {out2}"], said
+    assert not [w for w in warned if "deprecated" in str(w.message)], [str(w.message) for w in warned]
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "tflite"])
+def test_an_exported_runtime_labels_faces_as_keras_does(tiny_model, fer_faces, tmp_path, monkeypatch, runtime):
+    from fer_core.export import ExportedModel
+
+    monkeypatch.setenv("FER_STUDIO_HOME", str(tmp_path / "home"))
+    photo = compose(fer_faces[:2], [(40, 60, 150, 150), (250, 80, 140, 140)], bg="plain")
+    want = Predictor(tiny_model, tta="flip").predict_image(photo)
+    pred = Predictor(tiny_model, tta="flip", runtime=runtime)
+    assert isinstance(pred.model, ExportedModel) and pred.model.format == runtime and pred.runtime == runtime
+    got = pred.predict_image(photo)
+    assert len(got.faces) == 2 and [f.box for f in got.faces] == [f.box for f in want.faces]
+    for g, w in zip(got.faces, want.faces):
+        np.testing.assert_allclose(g.probs, w.probs, atol=1e-5)
+        assert g.label == w.label
+    [cached] = (tmp_path / "home" / "exports").glob(f"*.{runtime}")  # exported once, under the model's digest
+    stamp = cached.stat().st_mtime_ns
+    Predictor(tiny_model, runtime=runtime)
+    assert [cached] == list((tmp_path / "home" / "exports").glob("*")) and cached.stat().st_mtime_ns == stamp
+    cached.write_bytes(b"not a model")  # a damaged cached export is made again, not an error
+    np.testing.assert_allclose(Predictor(tiny_model, tta="flip", runtime=runtime).predict_image(photo).faces[0].probs,
+                               want.faces[0].probs, atol=1e-5)
+
+
+def test_an_ensemble_runs_exported_member_by_member(tiny_model, tmp_path):
+    import keras
+
+    from fer_core.errors import ConfigError
+    from fer_core.evaluation import Ensemble
+    from fer_core.export import ExportedModel, runtime_model
+
+    other = keras.models.clone_model(tiny_model)
+    other.set_weights([0.5 * w for w in tiny_model.get_weights()])
+    ens = Ensemble([(tiny_model, 1.0), (other, 3.0)], name="two", tta="spread", classes=CLASSES, temperature=0.7)
+    exported = runtime_model(ens, "onnx", cache=tmp_path)
+    assert all(isinstance(m, ExportedModel) for m in exported.members) and len(list(tmp_path.glob("*.onnx"))) == 2
+    assert (exported.name, exported.tta, exported.classes, exported.temperature) == ("two", "spread", CLASSES, 0.7)
+    np.testing.assert_allclose(exported.weights, ens.weights)
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    np.testing.assert_allclose(predict_probs(exported, faces), predict_probs(ens, faces), atol=1e-5)
+    fusing = Ensemble(exported.members, tta="flip")  # exported members are never fused (one call each)
+    np.testing.assert_allclose(predict_probs(fusing, faces), predict_probs(Ensemble([tiny_model, other], tta="flip"),
+                                                                           faces), atol=1e-5)
+    assert runtime_model(ens, "keras") is ens
+    with pytest.raises(ConfigError, match="runtime must be one of"):
+        runtime_model(ens, "torch")

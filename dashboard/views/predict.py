@@ -11,34 +11,37 @@ from dashboard import charts, state, widgets
 from dashboard.images import enlarge
 from fer_core.data.archives import MAX_PHOTO_MB, check_upload_size
 from fer_core.errors import FERError
+from fer_core.export import RUNTIME_HELP, RUNTIMES
 from fer_core.inference import Predictor
 from fer_core.tables import predictions_csv
 
 
-@st.cache_resource(show_spinner="Preparing the detector and model…", max_entries=8)
-def _predictor(key: str, stamp: float, detector: str, fallback: bool, home: str) -> Predictor:
+@st.cache_resource(show_spinner="Preparing the detector and model (ONNX or TFLite: exported on first use)…",
+                   max_entries=8)
+def _predictor(key: str, stamp: float, detector: str, fallback: bool, runtime: str, home: str) -> Predictor:
     choice = state.choice_by_key(key)
-    return state.predictor(choice, detector=detector, fallback=fallback)
+    return state.predictor(choice, detector=detector, fallback=fallback, runtime=runtime)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _predict(_predictor: Predictor, key: str, stamp: float, detector: str, fallback: bool, digest: str,
-             _data: bytes, name: str):
+def _predict(_predictor: Predictor, key: str, stamp: float, detector: str, fallback: bool, runtime: str,
+             digest: str, _data: bytes, name: str):
     return _predictor.predict_image(_data, name=name)
 
 
 st.title("Predict")
 [choice] = state.pick_models("Model or ensemble", "pred_model", multi=False)
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 detector = c1.selectbox("Face detector", ["blazeface", "haar", "mtcnn"], key="pred_detector",
                         help="BlazeFace: best recall, no false boxes, aligns the eyes (tens of ms); Haar: fast, boxes "
                              "some clothing (checked by BlazeFace); MTCNN: finds small turned faces, a few hundred ms")
-fallback = c2.toggle("Classify the whole photo when no face is found", False, key="pred_fallback")
+runtime = c2.selectbox("Runtime", RUNTIMES, key="pred_runtime", help=RUNTIME_HELP)
+fallback = c3.toggle("Classify the whole photo when no face is found", False, key="pred_fallback")
 st.caption(f"Model: **{choice.label}**" + (" — trained on synthetic faces: predictions on real photos are not "
                                            "meaningful" if choice.synthetic else ""))
 widgets.model_card(choice.run_id)
 try:
-    predictor = _predictor(choice.key, choice.stamp, detector, fallback, state.home())
+    predictor = _predictor(choice.key, choice.stamp, detector, fallback, runtime, state.home())
 except FERError as exc:
     st.error(str(exc))
     st.stop()
@@ -62,7 +65,7 @@ for name, data in files:
     digest = hashlib.sha1(data).hexdigest()
     try:
         check_upload_size(len(data), name, MAX_PHOTO_MB)
-        res = _predict(predictor, choice.key, choice.stamp, detector, fallback, digest, data, name)
+        res = _predict(predictor, choice.key, choice.stamp, detector, fallback, runtime, digest, data, name)
     except FERError as exc:
         st.error(str(exc))  # the same line the command line prints
         rows.append({"source": name, "face": 0, "status": f"error: {exc}"})

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, FERError, ImageReadError
+from ..export import RUNTIME_HELP, RUNTIMES
 from ..tta import parse_tta
 from .common import add_data_options, add_json_option, emit_json, load_data, load_split_data, text_printer
 
@@ -117,7 +118,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from ..inference import Predictor
 
         predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face,
-                                       fallback=args.fallback, tta=args.tta)
+                                       fallback=args.fallback, tta=args.tta, runtime=args.runtime)
     rows, failed = [], 0
     for path in args.images:
         try:
@@ -173,7 +174,8 @@ def _predict_video(args: argparse.Namespace) -> int:
 
     every = check_every(3 if args.every is None else args.every)
     info = probe_video(args.images[0])  # bad files fail here, before the model loads
-    predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face, tta=args.tta)
+    predictor = Predictor.from_ref(args.run, detector=args.detector, min_face=args.min_face, tta=args.tta,
+                                   runtime=args.runtime)
     annotate = Path(args.annotate) / f"{info.path.stem}_annotated.mp4" if args.annotate else None
     made_dir = annotate is not None and not annotate.parent.exists()
     print(f"{info.path}: {info.describe()}; faces detected every {every} frame(s)")
@@ -283,6 +285,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels")
     pred.add_argument("--fallback", action="store_true", help="classify the whole image when no face is found")
     pred.add_argument("--tta", type=tta_arg, default=None, metavar="TTA", help=TTA_ARG_HELP)
+    pred.add_argument("--runtime", choices=RUNTIMES, default="keras", help=RUNTIME_HELP)
     pred.add_argument("--annotate", metavar="DIR",
                       help="save each photo (a video: NAME_annotated.mp4) with boxes and labels into DIR")
     pred.set_defaults(handler=cmd_predict, uses_tf=True)

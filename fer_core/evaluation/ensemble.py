@@ -185,7 +185,7 @@ class Ensemble:
         if not self.fuse or len(self.members) < 2:
             return None
         if any(hasattr(m, "predict_probs") or hasattr(m, "predict_views") or not hasattr(m, "predict_on_batch")
-               for m in self.members):
+               or not callable(m) for m in self.members):  # e.g. exported members: one call each
             return None
         try:
             shapes = {model_input_shape(m) for m in self.members}
