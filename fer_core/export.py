@@ -3,7 +3,8 @@
 The exported model takes the same raw pixels (float32 0..255, the model's input shape) as the
 Keras model, so the same pre-processing serves both; :class:`ExportedModel` wraps a runtime
 session behind the ``input_shape`` / ``output_shape`` / ``predict_on_batch`` interface that
-:func:`~fer_core.evaluation.predict_probs` uses.
+:func:`~fer_core.evaluation.predict_probs` uses. :func:`runtime_model` gives a model (or an
+ensemble, member by member) in the runtime ``predict --runtime`` names, exported once and cached.
 """
 from __future__ import annotations
 
