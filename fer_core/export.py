@@ -83,12 +83,9 @@ class ExportedModel:
             self.input_shape = (None,) + tuple(int(d) for d in inp.shape[1:])
             self.output_shape = (None, int(out.shape[-1]))
         else:
-            import tensorflow as tf
+            from .tf_quiet import tflite_interpreter
 
-            with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated ... in TF 2.20": ours to act on
-                warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
-                self._interp = tf.lite.Interpreter(model_path=str(self.path), num_threads=2)
-            self._interp.allocate_tensors()
+            self._interp = tflite_interpreter(self.path)
             inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
             self._in_index, self._out_index = inp["index"], out["index"]
             self.input_shape = (None,) + tuple(int(d) for d in inp["shape"][1:])

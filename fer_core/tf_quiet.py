@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
-__all__ = ["import_tensorflow_quietly", "stderr_to_devnull"]
+__all__ = ["import_tensorflow_quietly", "stderr_to_devnull", "tflite_interpreter"]
 
 
 @contextmanager
@@ -45,3 +45,20 @@ def import_tensorflow_quietly(verbose: bool = False) -> None:
     # its Python warnings too (e.g. "triggered tf.function retracing" when an ensemble's test-time
     # views come in batches of several sizes): advice for TensorFlow developers, not for the user
     tensorflow.get_logger().setLevel("ERROR")
+
+
+def tflite_interpreter(path: str | os.PathLike, num_threads: int = 2) -> Any:
+    """A ``tf.lite.Interpreter`` for ``path``, tensors allocated, made without its notes.
+
+    It announces its move to LiteRT (a Python warning) and its XNNPACK delegate (a line of its C++
+    side on stderr): notes for TensorFlow developers, not for the user.
+    """
+    import warnings
+
+    import tensorflow as tf
+
+    with warnings.catch_warnings(), stderr_to_devnull():
+        warnings.simplefilter("ignore")
+        interp = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
+        interp.allocate_tensors()
+    return interp

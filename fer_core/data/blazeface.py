@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..tf_quiet import stderr_to_devnull
+from ..tf_quiet import tflite_interpreter
 
 #: model name -> (file in the wheel, input side, anchor layout as (stride, anchors per cell) pairs)
 MODELS: dict[str, tuple[str, int, tuple[tuple[int, int], ...]]] = {
@@ -83,19 +83,10 @@ class BlazeFace:
 
     def __init__(self, model: str = "full", min_confidence: float = 0.5, nms_iou: float = 0.3):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import warnings
-
-        import tensorflow as tf
-
         self.model, self.min_confidence, self.nms_iou = model, float(min_confidence), float(nms_iou)
         path = model_file(model)
         _, self.side, layout = MODELS[model]
-        # tf.lite.Interpreter announces its move to LiteRT (a warning) and its XNNPACK delegate (a
-        # line of its C++ side on stderr): notes for TensorFlow developers, not for the user
-        with warnings.catch_warnings(), stderr_to_devnull():
-            warnings.simplefilter("ignore")
-            self._interp = tf.lite.Interpreter(model_path=str(path), num_threads=2)
-            self._interp.allocate_tensors()
+        self._interp = tflite_interpreter(path)
         self._input = self._interp.get_input_details()[0]["index"]
         outs = sorted(self._interp.get_output_details(), key=lambda d: -int(d["shape"][-1]))
         self._boxes_out, self._scores_out = outs[0]["index"], outs[1]["index"]
